@@ -1,0 +1,1 @@
+"""Platform adapters: Slack, Teams and the terminal console. Each translates to and from the coach."""

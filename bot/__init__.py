@@ -1,0 +1,1 @@
+"""DealCoach's process: configuration, wiring, web server and CLI."""

@@ -1,0 +1,112 @@
+"""Settings, read once from the environment (``Settings.from_env``) and passed down."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///dealcoach.db"
+
+
+class ConfigError(ValueError):
+    """A setting has a value DealCoach cannot use; the message says which and why."""
+
+
+def normalize_database_url(url: str) -> str:
+    """Accept the URLs people paste (``postgres://``, ``sqlite:///``) and pick the async driver."""
+    url = url.strip()
+    for prefix, replacement in (
+        ("postgres://", "postgresql+asyncpg://"),
+        ("postgresql://", "postgresql+asyncpg://"),
+        ("sqlite://", "sqlite+aiosqlite://"),
+    ):
+        if url.startswith(prefix):
+            return replacement + url[len(prefix) :]
+    if url.startswith(("postgresql+asyncpg://", "sqlite+aiosqlite://")):
+        return url
+    raise ConfigError(
+        f"DATABASE_URL must be sqlite+aiosqlite:///FILE or postgresql+asyncpg://..., not {url.split(':')[0]}:..."
+    )
+
+
+def _secret(default: str | None = None) -> str | None:
+    return field(default=default, repr=False)
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = DEFAULT_DATABASE_URL
+    port: int = 3000
+    tick_seconds: float = 15.0
+    log_level: str = "INFO"
+    # Slack: one workspace (bot token + signing secret) or OAuth (client id + secret) for many.
+    slack_bot_token: str | None = _secret()
+    slack_signing_secret: str | None = _secret()
+    slack_client_id: str | None = None
+    slack_client_secret: str | None = _secret()
+    slack_api_url: str | None = None
+    slack_command: str = "/negotiation"
+    secret_key: str | None = _secret()  # DEALCOACH_SECRET_KEY: encrypts stored tokens
+    # Teams / Bot Framework, named as Azure Bot Service names them.
+    microsoft_app_id: str | None = None
+    microsoft_app_password: str | None = _secret()
+    microsoft_app_tenant_id: str | None = None
+    microsoft_app_type: str = "MultiTenant"
+
+    def __repr__(self) -> str:
+        shown = []
+        for f in fields(self):
+            if not f.repr:
+                value = getattr(self, f.name)
+                shown.append(f"{f.name}={'***' if value else None}")
+            else:
+                shown.append(f"{f.name}={getattr(self, f.name)!r}")
+        return f"Settings({', '.join(shown)})"
+
+    @property
+    def slack_enabled(self) -> bool:
+        return bool(self.slack_signing_secret and (self.slack_bot_token or self.slack_client_id))
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> Settings:
+        def get(name: str) -> str | None:
+            value = environ.get(name)
+            return value.strip() if value and value.strip() else None
+
+        def number(name: str, default: float, *, minimum: float) -> float:
+            raw = get(name)
+            if raw is None:
+                return default
+            try:
+                value = float(raw)
+            except ValueError:
+                raise ConfigError(f"{name} must be a number, not {raw!r}") from None
+            if value < minimum:
+                raise ConfigError(f"{name} must be at least {minimum:g}, not {raw}")
+            return value
+
+        log_level = (get("LOG_LEVEL") or get("DEALCOACH_LOG_LEVEL") or "INFO").upper()
+        if log_level not in logging.getLevelNamesMapping():
+            raise ConfigError(f"LOG_LEVEL must be one of DEBUG, INFO, WARNING, ERROR, not {log_level!r}")
+        port = number("PORT", 3000, minimum=1)
+        if port != int(port) or port > 65535:
+            raise ConfigError(f"PORT must be a whole number from 1 to 65535, not {get('PORT')}")
+        command = get("SLACK_COMMAND") or "/negotiation"
+        return cls(
+            database_url=normalize_database_url(get("DATABASE_URL") or DEFAULT_DATABASE_URL),
+            port=int(port),
+            tick_seconds=number("DEALCOACH_TICK_SECONDS", 15.0, minimum=0.1),
+            log_level=log_level,
+            slack_bot_token=get("SLACK_BOT_TOKEN"),
+            slack_signing_secret=get("SLACK_SIGNING_SECRET"),
+            slack_client_id=get("SLACK_CLIENT_ID"),
+            slack_client_secret=get("SLACK_CLIENT_SECRET"),
+            slack_api_url=get("SLACK_API_URL"),
+            slack_command=command if command.startswith("/") else "/" + command,
+            secret_key=get("DEALCOACH_SECRET_KEY"),
+            microsoft_app_id=get("MicrosoftAppId") or get("MICROSOFT_APP_ID"),
+            microsoft_app_password=get("MicrosoftAppPassword") or get("MICROSOFT_APP_PASSWORD"),
+            microsoft_app_tenant_id=get("MicrosoftAppTenantId") or get("MICROSOFT_APP_TENANT_ID"),
+            microsoft_app_type=get("MicrosoftAppType") or get("MICROSOFT_APP_TYPE") or "MultiTenant",
+        )

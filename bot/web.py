@@ -1,0 +1,73 @@
+"""DealCoach's one aiohttp application: platform endpoints, /healthz, /metrics, and the scheduler."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+from sqlalchemy import func, select, text
+
+from bot.app import Runtime
+from coaching.models import Nudge
+
+log = logging.getLogger(__name__)
+RUNTIME = web.AppKey("runtime", Runtime)
+
+
+async def healthz(request: web.Request) -> web.Response:
+    runtime = request.app[RUNTIME]
+    try:
+        async with runtime.sessions() as session:
+            await session.execute(text("SELECT 1"))
+    except Exception:
+        log.exception("health check: database unreachable")
+        return web.json_response({"status": "error", "database": "unreachable"}, status=503)
+    return web.json_response({"status": "ok"})
+
+
+async def metrics(request: web.Request) -> web.Response:
+    """Prometheus text format: what this process sent, and the outbox as the database sees it."""
+    runtime = request.app[RUNTIME]
+    lines = ["# TYPE dealcoach_nudges_total counter"]
+    for outcome in ("sent", "retried", "failed", "skipped", "deferred"):
+        lines.append(f'dealcoach_nudges_total{{outcome="{outcome}"}} {runtime.dispatcher.totals[outcome]}')
+    async with runtime.sessions() as session:
+        rows = await session.execute(select(Nudge.status, func.count()).group_by(Nudge.status))
+        lines.append("# TYPE dealcoach_outbox_nudges gauge")
+        lines.extend(f'dealcoach_outbox_nudges{{status="{status}"}} {count}' for status, count in rows)
+    return web.Response(text="\n".join(lines) + "\n", content_type="text/plain")
+
+
+def build_web_app(runtime: Runtime, *, scheduler: bool = True) -> web.Application:
+    app = web.Application(client_max_size=1024 * 1024)
+    app[RUNTIME] = runtime
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/metrics", metrics)
+    mount_adapters(app, runtime)
+
+    async def lifecycle(_app: web.Application) -> AsyncIterator[None]:
+        if scheduler:
+            runtime.start_scheduler()
+        yield
+        await runtime.close()
+
+    app.cleanup_ctx.append(lifecycle)
+    return app
+
+
+def mount_adapters(app: web.Application, runtime: Runtime) -> None:
+    """Mount the Slack and Teams endpoints that are configured, and register their senders."""
+    settings = runtime.settings
+    if settings.slack_enabled:
+        from adapters import slack
+
+        runtime.senders["slack"] = slack.setup(app, settings, runtime.coach, runtime.sessions)
+        log.info("Slack endpoint: POST /slack/events")
+    else:
+        log.info("Slack is not configured (set SLACK_SIGNING_SECRET and SLACK_BOT_TOKEN): no /slack/events")
+    try:
+        from adapters import teams
+    except ImportError:  # the Teams adapter is not part of this build yet
+        return
+    runtime.senders["teams"] = teams.setup(app, settings, runtime.coach)

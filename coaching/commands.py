@@ -1,0 +1,127 @@
+"""Commands: what a person asked the coach to do, in platform-neutral form.
+
+Adapters build these from slash commands, messages, button clicks and forms (or the shared text
+parser, ``coaching.parser``); the coach handles them. Times are exact, aware datetimes; due dates are
+calendar days in the user's time zone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from coaching.ports import Address
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who sent a command: their address plus what the platform told us about them."""
+
+    address: Address
+    display_name: str | None = None
+    timezone: str | None = None  # IANA name from the platform's profile, if it gave one
+
+
+@dataclass(frozen=True)
+class Command:
+    actor: Actor
+
+
+@dataclass(frozen=True)
+class Help(Command):
+    topic: str | None = None
+
+
+@dataclass(frozen=True)
+class LogNegotiation(Command):
+    counterpart: str
+    when: datetime
+    duration_minutes: int | None = None
+    channel: str | None = None  # video | phone | email | in-person
+    title: str | None = None
+    repeat: bool | None = None  # frame: will we deal with them again?
+    long_term_value: str | None = None  # frame: what could a long-term partnership bring?
+
+
+@dataclass(frozen=True)
+class ListNegotiations(Command):
+    pass
+
+
+@dataclass(frozen=True)
+class Prep(Command):
+    negotiation: int
+
+
+@dataclass(frozen=True)
+class RecordOutcome(Command):
+    """``done <id> [notes]`` and the outcome form."""
+
+    negotiation: int
+    notes: str | None = None
+    outcome: str | None = None  # agreed | partial | no-deal | postponed
+    opened_with_connection: bool | None = None
+    sentiment: int | None = None  # counterpart sentiment, 1..5
+    hard_win: bool | None = None
+    concessions_given: int | None = None
+    concessions_received: int | None = None
+    observations: str | None = None  # personal observations about the counterpart
+
+
+@dataclass(frozen=True)
+class FollowUpSent(Command):
+    negotiation: int
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class Reschedule(Command):
+    negotiation: int
+    when: datetime
+
+
+@dataclass(frozen=True)
+class CancelNegotiation(Command):
+    negotiation: int
+
+
+@dataclass(frozen=True)
+class Frame(Command):
+    negotiation: int
+    repeat: bool
+
+
+@dataclass(frozen=True)
+class AddCommitment(Command):
+    negotiation: int
+    side: str  # ours | theirs
+    text: str
+    due: date | None = None
+
+
+@dataclass(frozen=True)
+class ListCommitments(Command):
+    pass
+
+
+@dataclass(frozen=True)
+class ResolveCommitment(Command):
+    commitment: int
+    kept: bool
+
+
+@dataclass(frozen=True)
+class RecordCoffee(Command):
+    counterpart: str
+    when: datetime | None = None
+
+
+@dataclass(frozen=True)
+class ChangeSettings(Command):
+    """``settings`` with no options shows them; each given option changes one."""
+
+    timezone: str | None = None
+    lead_minutes: int | None = None
+    quiet: str | None = None  # "HH:MM-HH:MM" or "off"
+    nudges: bool | None = None
+    role: str | None = None  # sales | procurement

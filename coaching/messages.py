@@ -1,0 +1,56 @@
+"""Neutral messages: what the coach says, before any platform renders it.
+
+Every button carries the text command it stands for (``value``), so a click comes back through the
+same parser as typed words, and the console can show the command to type instead of a button.
+Buttons whose ``action_id`` starts with ``form.`` open a form on platforms that have forms
+(Slack modals, Teams card inputs); the console falls back to the text command.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Button:
+    label: str
+    action_id: str  # stable id, e.g. "commitment.kept" or "form.outcome"
+    value: str  # the equivalent text command, e.g. "kept 3"
+    style: str | None = None  # "primary" | "danger" | None
+
+
+@dataclass(frozen=True)
+class Section:
+    heading: str | None = None
+    lines: tuple[str, ...] = ()
+    facts: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class Message:
+    """A reply or a nudge. ``text`` is the one-line summary (notification text, fallback)."""
+
+    text: str
+    sections: tuple[Section, ...] = ()
+    buttons: tuple[Button, ...] = ()
+    kind: str = "reply"  # "reply", "error", or the nudge kind ("precall", "followup", ...)
+    ref: str | None = None  # what the message is about, e.g. "negotiation:4" (for updates)
+    extra: dict[str, str] = field(default_factory=dict, compare=False)
+
+    @property
+    def is_error(self) -> bool:
+        return self.kind == "error"
+
+    def plain_text(self) -> str:
+        """The whole message as plain text (console, logs of tests, fallbacks)."""
+        out: list[str] = [self.text]
+        for section in self.sections:
+            if section.heading:
+                out.append("")
+                out.append(section.heading)
+            out.extend(section.lines)
+            out.extend(f"  {label}: {value}" for label, value in section.facts)
+        if self.buttons:
+            out.append("")
+            out.append("   ".join(f"[{b.label}: {b.value}]" for b in self.buttons))
+        return "\n".join(out)

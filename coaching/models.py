@@ -1,0 +1,209 @@
+"""The stored domain: workspaces, people, counterparts, negotiations, commitments, touchpoints and
+the nudge outbox. All times are stored in UTC."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes on every database (SQLite has no time zones; PostgreSQL has timestamptz)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON()}
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Workspace(Base):
+    __tablename__ = "workspaces"
+    __table_args__ = (UniqueConstraint("platform", "external_id", name="uq_workspaces_platform_external"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    platform: Mapped[str] = mapped_column(String(16))
+    external_id: Mapped[str] = mapped_column(String(128))
+    name: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=_now)
+
+
+class User(Base):
+    __tablename__ = "users"
+    __table_args__ = (UniqueConstraint("workspace_id", "external_id", name="uq_users_workspace_external"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    external_id: Mapped[str] = mapped_column(String(128))
+    display_name: Mapped[str | None] = mapped_column(String(200))
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    timezone_set_by_user: Mapped[bool] = mapped_column(Boolean, default=False)
+    role: Mapped[str] = mapped_column(String(16), default="sales")
+    lead_minutes: Mapped[int] = mapped_column(Integer, default=30)
+    quiet_start: Mapped[str | None] = mapped_column(String(5), default="19:00")  # local HH:MM
+    quiet_end: Mapped[str | None] = mapped_column(String(5), default="08:00")
+    nudges_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    dm_channel: Mapped[str | None] = mapped_column(String(128))
+    conversation_ref: Mapped[dict[str, Any] | None]  # Teams: where proactive messages go
+    created_at: Mapped[datetime] = mapped_column(default=_now)
+
+    workspace: Mapped[Workspace] = relationship(lazy="joined")
+
+
+class Counterpart(Base):
+    """The other side of a negotiation (a company or a person), shared within a workspace."""
+
+    __tablename__ = "counterparts"
+    __table_args__ = (UniqueConstraint("workspace_id", "name_key", name="uq_counterparts_workspace_name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(200))
+    name_key: Mapped[str] = mapped_column(String(200))  # case-folded name, for lookups
+    long_term: Mapped[bool] = mapped_column(Boolean, default=False)
+    last_touchpoint_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=_now)
+
+
+class Negotiation(Base):
+    __tablename__ = "negotiations"
+    __table_args__ = (
+        UniqueConstraint("owner_id", "number", name="uq_negotiations_owner_number"),
+        Index("ix_negotiations_owner_starts", "owner_id", "starts_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    owner_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    number: Mapped[int] = mapped_column(Integer)  # the owner's own numbering: "#3"
+    counterpart_id: Mapped[int] = mapped_column(ForeignKey("counterparts.id", ondelete="CASCADE"), index=True)
+    title: Mapped[str | None] = mapped_column(String(300))
+    starts_at: Mapped[datetime]
+    duration_minutes: Mapped[int] = mapped_column(Integer, default=60)
+    channel: Mapped[str] = mapped_column(String(16), default="video")
+    status: Mapped[str] = mapped_column(String(16), default="scheduled")  # scheduled|done|cancelled
+    back_to_back: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Frame: will we interact again? what would a long-term partnership bring?
+    repeat: Mapped[bool | None] = mapped_column(Boolean)
+    long_term_value: Mapped[str | None] = mapped_column(Text)
+    # Outcome
+    outcome: Mapped[str | None] = mapped_column(String(32))
+    notes: Mapped[str | None] = mapped_column(Text)
+    opened_with_connection: Mapped[bool | None] = mapped_column(Boolean)
+    sentiment: Mapped[int | None] = mapped_column(Integer)
+    hard_win: Mapped[bool | None] = mapped_column(Boolean)
+    concessions_given: Mapped[int | None] = mapped_column(Integer)
+    concessions_received: Mapped[int | None] = mapped_column(Integer)
+    observations: Mapped[str | None] = mapped_column(Text)
+    done_at: Mapped[datetime | None]
+    followup_sent_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=_now)
+
+    counterpart: Mapped[Counterpart] = relationship(lazy="joined")
+
+
+class Commitment(Base):
+    __tablename__ = "commitments"
+    __table_args__ = (UniqueConstraint("owner_id", "number", name="uq_commitments_owner_number"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    owner_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    number: Mapped[int] = mapped_column(Integer)
+    negotiation_id: Mapped[int] = mapped_column(ForeignKey("negotiations.id", ondelete="CASCADE"), index=True)
+    side: Mapped[str] = mapped_column(String(8))  # ours | theirs
+    text: Mapped[str] = mapped_column(Text)
+    owner_text: Mapped[str | None] = mapped_column(String(200))  # who on that side is on the hook
+    due_on: Mapped[date | None] = mapped_column(Date)  # a local calendar day of the rep
+    status: Mapped[str] = mapped_column(String(8), default="open")  # open | kept | missed
+    resolved_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=_now)
+
+    negotiation: Mapped[Negotiation] = relationship(lazy="joined")
+
+
+class Touchpoint(Base):
+    """Relationship upkeep outside the negotiation itself: coffee chats, calls, personal notes."""
+
+    __tablename__ = "touchpoints"
+    __table_args__ = (Index("ix_touchpoints_user_counterpart_at", "user_id", "counterpart_id", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    counterpart_id: Mapped[int] = mapped_column(ForeignKey("counterparts.id", ondelete="CASCADE"))
+    negotiation_id: Mapped[int | None] = mapped_column(ForeignKey("negotiations.id", ondelete="SET NULL"))
+    kind: Mapped[str] = mapped_column(String(16))  # coffee | call | note
+    at: Mapped[datetime]
+    note: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=_now)
+
+
+class Nudge(Base):
+    """The outbox. A row is a message due to a person; the scheduler tick sends it.
+
+    ``due_at`` is the next time anyone should act on the row: the send time while pending, the lease
+    expiry while a worker holds it, the retry time after a failure. One index on (status, due_at)
+    then serves every claim, and a row whose worker died is claimable again once its lease passes.
+    """
+
+    __tablename__ = "nudges"
+    __table_args__ = (
+        UniqueConstraint("key", name="uq_nudges_key"),
+        Index("ix_nudges_status_due", "status", "due_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(200))  # the same nudge is never enqueued twice
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    negotiation_id: Mapped[int | None] = mapped_column(ForeignKey("negotiations.id", ondelete="CASCADE"), index=True)
+    commitment_id: Mapped[int | None] = mapped_column(ForeignKey("commitments.id", ondelete="CASCADE"), index=True)
+    due_at: Mapped[datetime]
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending|sent|failed|skipped
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    exempt_quiet: Mapped[bool] = mapped_column(Boolean, default=False)
+    sent_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=_now)

@@ -1,0 +1,169 @@
+"""Nudge rules: when each reminder is due, and keeping the outbox in step with what people do.
+
+A nudge's key names what it is about and the moment it is anchored to (``precall:12:1764165600``),
+so enqueuing is idempotent, a rescheduled negotiation gets fresh nudges, and a sent one is never
+enqueued again. Pending nudges of something handled are deleted, so none is left orphaned.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import delete
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from coaching.models import Commitment, Negotiation, Nudge, User
+from coaching.store import insert_ignore, zone
+
+# Kinds that answer what the user just did or that only make sense on time ignore quiet hours.
+PRECALL = "precall"
+FOLLOWUP = "followup"
+FOLLOWUP_REMINDER = "followup_reminder"
+COMMITMENT_BEFORE = "commitment_before"
+COMMITMENT_DUE = "commitment_due"
+COMMITMENT_OVERDUE = "commitment_overdue"
+NEGOTIATION_KINDS = (PRECALL, FOLLOWUP, FOLLOWUP_REMINDER)
+COMMITMENT_KINDS = (COMMITMENT_BEFORE, COMMITMENT_DUE, COMMITMENT_OVERDUE)
+
+
+@dataclass(frozen=True)
+class Timing:
+    """PRODUCT.md's defaults; each can be changed per install."""
+
+    followup_after: timedelta = timedelta(minutes=15)
+    followup_reminder_after: timedelta = timedelta(hours=24)
+    commitment_hour: time = time(9, 0)
+    back_to_back_gap: timedelta = timedelta(minutes=15)
+    coffee_min_ahead: timedelta = timedelta(days=2)
+    touchpoint_window: timedelta = timedelta(days=30)
+
+
+@dataclass(frozen=True)
+class Planned:
+    kind: str
+    key: str
+    due_at: datetime
+    exempt_quiet: bool = False
+
+
+def user_zone(user: User) -> ZoneInfo:
+    return zone(user.timezone) or ZoneInfo("UTC")
+
+
+def quiet_until(user: User, at: datetime) -> datetime | None:
+    """If ``at`` falls in the user's quiet hours, the moment they end; otherwise None."""
+    if not user.quiet_start or not user.quiet_end or user.quiet_start == user.quiet_end:
+        return None
+    tz = user_zone(user)
+    local = at.astimezone(tz)
+    start, end = time.fromisoformat(user.quiet_start), time.fromisoformat(user.quiet_end)
+    now_t = local.time()
+    inside = (start <= now_t < end) if start < end else (now_t >= start or now_t < end)
+    if not inside:
+        return None
+    day = local.date() if now_t < end else local.date() + timedelta(days=1)
+    return datetime.combine(day, end, tzinfo=tz).astimezone(at.tzinfo)
+
+
+def _ts(moment: datetime) -> int:
+    return int(moment.timestamp())
+
+
+def plan_negotiation(negotiation: Negotiation, user: User, *, now: datetime, timing: Timing) -> list[Planned]:
+    """Pre-call reminder and post-call follow-up (plus its one reminder) for a scheduled negotiation."""
+    if negotiation.status != "scheduled":
+        return []
+    starts = negotiation.starts_at
+    ends = starts + timedelta(minutes=negotiation.duration_minutes)
+    anchor = f"{negotiation.id}:{_ts(starts)}"
+    planned: list[Planned] = []
+    if starts > now:
+        precall = max(now, starts - timedelta(minutes=user.lead_minutes))
+        planned.append(Planned(PRECALL, f"{PRECALL}:{anchor}", precall, exempt_quiet=True))
+    held_already = starts <= now  # logged in the past: the prompt answers what they just did
+    followup = now if held_already else ends + timing.followup_after
+    planned.append(Planned(FOLLOWUP, f"{FOLLOWUP}:{anchor}", followup, exempt_quiet=held_already))
+    if negotiation.followup_sent_at is None:
+        reminder = max(followup, now) + timing.followup_reminder_after
+        planned.append(Planned(FOLLOWUP_REMINDER, f"{FOLLOWUP_REMINDER}:{anchor}", reminder))
+    return planned
+
+
+def plan_commitment(commitment: Commitment, user: User, *, now: datetime, timing: Timing) -> list[Planned]:
+    """The day before and the due day at 09:00 local, and one overdue nudge the day after."""
+    if commitment.status != "open" or commitment.due_on is None:
+        return []
+    tz = user_zone(user)
+
+    def at_hour(day: date) -> datetime:
+        return datetime.combine(day, timing.commitment_hour, tzinfo=tz).astimezone(now.tzinfo)
+
+    due = commitment.due_on
+    moments = (
+        (COMMITMENT_BEFORE, at_hour(due - timedelta(days=1))),
+        (COMMITMENT_DUE, at_hour(due)),
+        (COMMITMENT_OVERDUE, at_hour(due + timedelta(days=1))),
+    )
+    return [
+        Planned(kind, f"{kind}:{commitment.id}:{due.isoformat()}", moment) for kind, moment in moments if moment > now
+    ]
+
+
+async def enqueue(session: AsyncSession, user: User, planned: list[Planned], **about: int | None) -> None:
+    rows = []
+    for item in planned:
+        due = item.due_at
+        if not item.exempt_quiet:
+            due = quiet_until(user, due) or due
+        rows.append(
+            {
+                "key": item.key,
+                "user_id": user.id,
+                "kind": item.kind,
+                "due_at": due,
+                "status": "pending",
+                "attempts": 0,
+                "exempt_quiet": item.exempt_quiet,
+                **about,
+            }
+        )
+    await insert_ignore(session, Nudge.__table__, rows, unique=["key"])
+
+
+async def drop_pending(
+    session: AsyncSession,
+    *,
+    negotiation_id: int | None = None,
+    commitment_id: int | None = None,
+    user_id: int | None = None,
+    kinds: tuple[str, ...] | None = None,
+) -> None:
+    """Delete pending nudges about something that was handled, moved or called off."""
+    query = delete(Nudge).where(Nudge.status == "pending", Nudge.claimed_by.is_(None))
+    if negotiation_id is not None:
+        query = query.where(Nudge.negotiation_id == negotiation_id)
+    if commitment_id is not None:
+        query = query.where(Nudge.commitment_id == commitment_id)
+    if user_id is not None:
+        query = query.where(Nudge.user_id == user_id)
+    if kinds is not None:
+        query = query.where(Nudge.kind.in_(kinds))
+    await session.execute(query)
+
+
+async def schedule_negotiation(
+    session: AsyncSession, negotiation: Negotiation, user: User, *, now: datetime, timing: Timing
+) -> list[Planned]:
+    planned = plan_negotiation(negotiation, user, now=now, timing=timing)
+    await enqueue(session, user, planned, negotiation_id=negotiation.id)
+    return planned
+
+
+async def schedule_commitment(
+    session: AsyncSession, commitment: Commitment, user: User, *, now: datetime, timing: Timing
+) -> list[Planned]:
+    planned = plan_commitment(commitment, user, now=now, timing=timing)
+    await enqueue(session, user, planned, commitment_id=commitment.id, negotiation_id=commitment.negotiation_id)
+    return planned

@@ -1,0 +1,286 @@
+"""One command language for every adapter: the words in PRODUCT.md, parsed into commands.
+
+Slack's slash command text, a Teams message and a console line all come through ``parse_command``.
+Times are read here, in the user's time zone (``Context``), so commands carry exact moments.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, time
+from zoneinfo import ZoneInfo
+
+from coaching import commands as c
+from coaching.timeparse import When, WhenError, parse_day, parse_duration, parse_when, split_subject_when
+
+DEFAULT_START = time(9, 0)  # a bare day ("log Acme friday") starts at 09:00 local
+
+
+@dataclass(frozen=True)
+class Context:
+    """What reading a user's words needs: their clock and time zone."""
+
+    now: datetime
+    tz: ZoneInfo
+
+
+@dataclass(frozen=True)
+class Usage:
+    usage: str
+    summary: str
+
+
+# What works today, in the order ``help`` shows it.
+USAGE: dict[str, Usage] = {
+    "log": Usage(
+        "log <counterpart> <when> [for <duration>] [via video|phone|email|in-person]",
+        "log a negotiation, e.g. `log Acme tomorrow 3pm for 45 minutes via phone`",
+    ),
+    "list": Usage("list", "your upcoming and recent negotiations"),
+    "prep": Usage("prep <negotiation id>", "a prep brief: frame, issues, leverage, history, commitments"),
+    "frame": Usage("frame <negotiation id> repeat|one-off", "will you deal with them again?"),
+    "done": Usage("done <negotiation id> [notes]", "the call is over: record how it went"),
+    "followup": Usage("followup <negotiation id> [note]", "you sent the personal follow-up"),
+    "reschedule": Usage("reschedule <negotiation id> <when>", "move a negotiation; its reminders move too"),
+    "cancel": Usage("cancel <negotiation id>", "call a negotiation off; its reminders stop"),
+    "commit": Usage(
+        "commit <negotiation id> ours|theirs <what> [by <when>]",
+        "record a commitment, e.g. `commit 3 theirs send the signed NDA by friday`",
+    ),
+    "commitments": Usage("commitments", "open commitments, ours and theirs"),
+    "kept": Usage("kept <commitment id>", "a commitment was kept"),
+    "missed": Usage("missed <commitment id>", "a commitment was missed"),
+    "coffee": Usage("coffee <counterpart> [<when>]", "record an informal coffee chat (default: now)"),
+    "settings": Usage(
+        "settings [timezone <IANA tz>] [lead <minutes>] [quiet <HH:MM-HH:MM>|off] [nudges on|off] "
+        "[role sales|procurement]",
+        "show or change your settings",
+    ),
+    "help": Usage("help [command]", "this list, or one command in detail"),
+}
+ALIASES = {"move": "reschedule", "follow-up": "followup", "?": "help", "ls": "list", "commitment": "commitments"}
+CHANNELS = ("video", "phone", "email", "in-person")
+_CHANNEL_ALIASES = {"in person": "in-person", "inperson": "in-person", "call": "phone", "mail": "email"}
+_SMART_QUOTES = str.maketrans({"“": '"', "”": '"', "„": '"', "‘": "'", "’": "'"})
+_QUIET = re.compile(r"([01]?\d|2[0-3]):[0-5]\d-([01]?\d|2[0-3]):[0-5]\d")
+
+
+class CommandError(ValueError):
+    """Input we cannot act on. ``usage`` is the line to show with the message."""
+
+    def __init__(self, message: str, usage: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.usage = usage
+
+
+Parser = Callable[[c.Actor, str, str, Context], c.Command]
+
+
+def _number(word: str | None, what: str, usage: str) -> int:
+    if not word:
+        raise CommandError(f"Which {what}? Give its number.", usage)
+    match = re.fullmatch(r"#?(\d{1,9})", word.strip())
+    if not match:
+        raise CommandError(f"“{word}” is not a {what} number.", usage)
+    return int(match.group(1))
+
+
+def _split(text: str, usage: str | None = None) -> list[str]:
+    try:
+        return shlex.split(text, posix=True)
+    except ValueError:
+        raise CommandError("A quote is not closed.", usage) from None
+
+
+def _moment(when: When, ctx: Context) -> datetime:
+    """A bare day gets the default start hour."""
+    if when.has_time:
+        return when.at
+    day = when.at.astimezone(ctx.tz).date()
+    return datetime.combine(day, DEFAULT_START, tzinfo=ctx.tz).astimezone(when.at.tzinfo)
+
+
+def _subject_and_when(rest: str, words: list[str], ctx: Context, usage: str) -> tuple[str, datetime]:
+    quoted = rest.lstrip().startswith(('"', "'"))
+    try:
+        subject, when = split_subject_when(words, now=ctx.now, tz=ctx.tz, quoted_subject=quoted)
+    except WhenError as error:
+        raise CommandError(f"{error}.", usage) from None
+    return subject, _moment(when, ctx)
+
+
+def _log(actor: c.Actor, rest: str, usage: str, ctx: Context) -> c.Command:
+    words = _split(rest, usage)
+    if not words:
+        raise CommandError("Who is the negotiation with, and when?", usage)
+    channel = duration = None
+    lowered = [w.lower() for w in words]
+    # Options come last, in either order: "... for 90 minutes via phone".
+    if "via" in lowered[1:]:
+        at = len(lowered) - 1 - lowered[::-1].index("via")
+        tail = lowered[at + 1 :]
+        cut = tail.index("for") if "for" in tail else len(tail)
+        value = " ".join(tail[:cut])
+        value = _CHANNEL_ALIASES.get(value, value)
+        if value not in CHANNELS:
+            raise CommandError(f"“{value or '?'}” is not a channel: use video, phone, email or in-person.", usage)
+        channel = value
+        words = words[:at] + words[at + 1 + cut :]
+        lowered = [w.lower() for w in words]
+    if "for" in lowered[1:]:
+        at = len(lowered) - 1 - lowered[::-1].index("for")
+        try:
+            duration = parse_duration(" ".join(words[at + 1 :]))
+        except WhenError as error:
+            raise CommandError(f"{error}.", usage) from None
+        words = words[:at]
+    subject, starts = _subject_and_when(rest, words, ctx, usage)
+    if len(subject) > 200:
+        raise CommandError("That counterpart name is too long (200 characters at most).", usage)
+    return c.LogNegotiation(actor, counterpart=subject, when=starts, duration_minutes=duration, channel=channel)
+
+
+def _commit(actor: c.Actor, rest: str, usage: str, ctx: Context) -> c.Command:
+    parts = rest.split(None, 2)
+    number = _number(parts[0] if parts else None, "negotiation", usage)
+    if len(parts) < 2 or parts[1].lower() not in ("ours", "theirs", "our", "their", "we", "they"):
+        raise CommandError("Say whose commitment it is: ours or theirs.", usage)
+    side = "ours" if parts[1].lower() in ("ours", "our", "we") else "theirs"
+    what = parts[2].strip() if len(parts) > 2 else ""
+    due = None
+    match = re.search(r"\s+by\s+(?P<when>\S.*)$", what, flags=re.IGNORECASE)
+    if match:
+        try:
+            due = parse_day(match.group("when"), now=ctx.now, tz=ctx.tz)
+        except WhenError:
+            if any(ch.isdigit() for ch in match.group("when")):
+                raise CommandError(f"I couldn't read “{match.group('when')}” as a due date.", usage) from None
+            # "send the proposal by email": here "by" is part of what was promised
+        else:
+            what = what[: match.start()].strip()
+    if not what:
+        raise CommandError("What was promised?", usage)
+    if len(what) > 1000:
+        raise CommandError("That is too long for one commitment (1,000 characters at most).", usage)
+    return c.AddCommitment(actor, negotiation=number, side=side, text=what, due=due)
+
+
+def _settings(actor: c.Actor, rest: str, usage: str, ctx: Context) -> c.Command:
+    words = _split(rest, usage)
+    if len(words) % 2:
+        raise CommandError(f"`settings {words[-1]}` needs a value.", usage)
+    changes: dict[str, object] = {}
+    for key, value in zip(words[::2], words[1::2], strict=True):
+        key, lowered = key.lower(), value.lower()
+        if key in ("timezone", "tz"):
+            changes["timezone"] = value
+        elif key == "lead":
+            if not re.fullmatch(r"\d{1,4}", value) or int(value) > 1440:
+                raise CommandError("The lead time is whole minutes from 0 to 1440.", usage)
+            changes["lead_minutes"] = int(value)
+        elif key == "quiet":
+            if lowered != "off" and not _QUIET.fullmatch(lowered):
+                raise CommandError("Quiet hours look like `19:00-08:00` (or `off`).", usage)
+            changes["quiet"] = lowered
+        elif key == "nudges":
+            if lowered not in ("on", "off"):
+                raise CommandError("Use `settings nudges on` or `settings nudges off`.", usage)
+            changes["nudges"] = lowered == "on"
+        elif key == "role":
+            if lowered not in ("sales", "procurement"):
+                raise CommandError("Your role is sales or procurement.", usage)
+            changes["role"] = lowered
+        else:
+            raise CommandError(f"There is no setting “{key}”.", usage)
+    return c.ChangeSettings(actor, **changes)  # type: ignore[arg-type]
+
+
+def _with_number(what: str, build: Callable[[c.Actor, int, str, Context], c.Command]) -> Parser:
+    def parse(actor: c.Actor, rest: str, usage: str, ctx: Context) -> c.Command:
+        head, _, tail = rest.strip().partition(" ")
+        return build(actor, _number(head, what, usage), tail.strip(), ctx)
+
+    return parse
+
+
+def _no_args(build: Callable[[c.Actor], c.Command]) -> Parser:
+    return lambda actor, _rest, _usage, _ctx: build(actor)
+
+
+def _frame(actor: c.Actor, number: int, tail: str, _ctx: Context) -> c.Command:
+    answer = tail.lower().replace("_", "-")
+    if answer in ("repeat", "again", "yes", "long-term", "relationship"):
+        return c.Frame(actor, negotiation=number, repeat=True)
+    if answer in ("one-off", "oneoff", "once", "no"):
+        return c.Frame(actor, negotiation=number, repeat=False)
+    raise CommandError("Will you deal with them again? Answer `repeat` or `one-off`.", USAGE["frame"].usage)
+
+
+def _reschedule(actor: c.Actor, number: int, tail: str, ctx: Context) -> c.Command:
+    usage = USAGE["reschedule"].usage
+    if not tail:
+        raise CommandError("To when? e.g. `tomorrow 4pm`", usage)
+    try:
+        when = parse_when(tail, now=ctx.now, tz=ctx.tz)
+    except WhenError as error:
+        raise CommandError(f"{error}.", usage) from None
+    return c.Reschedule(actor, negotiation=number, when=_moment(when, ctx))
+
+
+def _coffee(actor: c.Actor, rest: str, usage: str, ctx: Context) -> c.Command:
+    words = _split(rest, usage)
+    if not words:
+        raise CommandError("Who did you have coffee with?", usage)
+    if len(words) == 1:
+        return c.RecordCoffee(actor, counterpart=words[0])
+    try:
+        subject, when = _subject_and_when(rest, words, ctx, usage)
+    except CommandError:
+        if rest.lstrip().startswith(('"', "'")) or any(ch.isdigit() for ch in rest):
+            raise
+        return c.RecordCoffee(actor, counterpart=" ".join(words))  # all name, no time: now
+    return c.RecordCoffee(actor, counterpart=subject, when=when)
+
+
+PARSERS: dict[str, Parser] = {
+    "help": lambda actor, rest, _usage, _ctx: c.Help(actor, topic=rest.strip().lower() or None),
+    "log": _log,
+    "list": _no_args(lambda actor: c.ListNegotiations(actor)),
+    "prep": _with_number("negotiation", lambda a, n, _t, _c: c.Prep(a, negotiation=n)),
+    "frame": _with_number("negotiation", _frame),
+    "done": _with_number("negotiation", lambda a, n, t, _c: c.RecordOutcome(a, negotiation=n, notes=t or None)),
+    "followup": _with_number("negotiation", lambda a, n, t, _c: c.FollowUpSent(a, negotiation=n, note=t or None)),
+    "reschedule": _with_number("negotiation", _reschedule),
+    "cancel": _with_number("negotiation", lambda a, n, _t, _c: c.CancelNegotiation(a, negotiation=n)),
+    "commit": _commit,
+    "commitments": _no_args(lambda actor: c.ListCommitments(actor)),
+    "kept": _with_number("commitment", lambda a, n, _t, _c: c.ResolveCommitment(a, commitment=n, kept=True)),
+    "missed": _with_number("commitment", lambda a, n, _t, _c: c.ResolveCommitment(a, commitment=n, kept=False)),
+    "coffee": _coffee,
+    "settings": _settings,
+}
+assert PARSERS.keys() == USAGE.keys()
+
+
+def parse_command(actor: c.Actor, text: str, ctx: Context) -> c.Command:
+    """Turn what a person typed into a command, or raise :class:`CommandError`.
+
+    Times are read in ``ctx.tz`` relative to ``ctx.now``.
+    """
+    text = text.translate(_SMART_QUOTES).strip()
+    if text.startswith("/"):  # "/negotiation log ..." typed into Teams or the console
+        text = text.split(None, 1)[1] if " " in text else ""
+    if not text:
+        return c.Help(actor)
+    if len(text) > 4000:
+        raise CommandError("That message is too long for me (4,000 characters at most).")
+    name, _, rest = text.partition(" ")
+    name = ALIASES.get(name.lower(), name.lower())
+    parser = PARSERS.get(name)
+    if parser is None:
+        raise CommandError(f"I don't know “{text.split()[0]}”. Type `help` to see what I can do.")
+    return parser(actor, rest.strip(), USAGE[name].usage, ctx)

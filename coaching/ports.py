@@ -1,0 +1,50 @@
+"""The ports at the edge of the core: what the engine needs from the outside world."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Protocol
+
+from coaching.messages import Message
+
+
+@dataclass(frozen=True)
+class Address:
+    """Where a person is, in platform-neutral terms.
+
+    ``workspace`` is the Slack team id, the Teams tenant id, or "local" for the console;
+    ``user`` is the platform's user id; ``channel`` a DM/conversation id when one is known.
+    """
+
+    platform: str  # "slack" | "teams" | "console"
+    workspace: str
+    user: str
+    channel: str | None = None
+
+
+class Clock(Protocol):
+    def now(self) -> datetime:
+        """The current time, timezone-aware, in UTC."""
+        ...
+
+
+class SystemClock:
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+
+class DeliveryError(Exception):
+    """A sender could not deliver. ``retry_after`` (seconds) is the platform's own hint, if any;
+    ``permanent`` means retrying cannot help (user gone, app uninstalled)."""
+
+    def __init__(self, reason: str, *, retry_after: float | None = None, permanent: bool = False):
+        super().__init__(reason)
+        self.retry_after = retry_after
+        self.permanent = permanent
+
+
+class Sender(Protocol):
+    async def send(self, address: Address, message: Message) -> None:
+        """Deliver ``message`` to ``address`` or raise :class:`DeliveryError`."""
+        ...

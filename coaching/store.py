@@ -1,0 +1,90 @@
+"""Keyword-only store functions the coach and the scheduler share."""
+
+from __future__ import annotations
+
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy import Table, func, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from coaching.models import Commitment, Counterpart, Negotiation, User, Workspace
+from coaching.ports import Address
+
+
+async def insert_ignore(session: AsyncSession, table: Table, rows: list[dict[str, Any]], *, unique: list[str]) -> None:
+    """INSERT ... ON CONFLICT DO NOTHING on the unique columns: the way to enqueue exactly once."""
+    if not rows:
+        return
+    dialect = session.bind.dialect.name if session.bind else "sqlite"
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    await session.execute(insert(table).values(rows).on_conflict_do_nothing(index_elements=unique))
+
+
+def zone(name: str | None) -> ZoneInfo | None:
+    """The IANA zone called ``name``, or None if there is no such zone."""
+    if not name or len(name) > 64 or name.startswith(("/", ".")) or ".." in name:
+        return None
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
+
+
+async def workspace(session: AsyncSession, *, platform: str, external_id: str) -> Workspace:
+    values = {"platform": platform, "external_id": external_id}
+    found = await session.scalar(select(Workspace).filter_by(**values))
+    if found is None:
+        await insert_ignore(session, Workspace.__table__, [values], unique=["platform", "external_id"])
+        found = await session.scalar(select(Workspace).filter_by(**values))
+    assert found is not None
+    return found
+
+
+async def user_at(session: AsyncSession, *, address: Address) -> User | None:
+    return await session.scalar(
+        select(User)
+        .join(Workspace)
+        .where(
+            Workspace.platform == address.platform,
+            Workspace.external_id == address.workspace,
+            User.external_id == address.user,
+        )
+    )
+
+
+async def ensure_user(
+    session: AsyncSession, *, address: Address, display_name: str | None = None, timezone: str | None = None
+) -> User:
+    """The user at ``address``, created on first contact; platform facts (name, time zone) kept current."""
+    user = await user_at(session, address=address)
+    if user is None:
+        ws = await workspace(session, platform=address.platform, external_id=address.workspace)
+        row = {"workspace_id": ws.id, "external_id": address.user, "timezone": "UTC"}
+        await insert_ignore(session, User.__table__, [row], unique=["workspace_id", "external_id"])
+        user = await user_at(session, address=address)
+        assert user is not None
+    if display_name and user.display_name != display_name:
+        user.display_name = display_name[:200]
+    if timezone and not user.timezone_set_by_user and zone(timezone) and user.timezone != timezone:
+        user.timezone = timezone
+    return user
+
+
+async def counterpart(session: AsyncSession, *, workspace_id: int, name: str) -> Counterpart:
+    key = " ".join(name.casefold().split())
+    query = select(Counterpart).where(Counterpart.workspace_id == workspace_id, Counterpart.name_key == key)
+    found = await session.scalar(query)
+    if found is None:
+        row = {"workspace_id": workspace_id, "name": name.strip(), "name_key": key}
+        await insert_ignore(session, Counterpart.__table__, [row], unique=["workspace_id", "name_key"])
+        found = await session.scalar(query)
+    assert found is not None
+    return found
+
+
+async def next_number(session: AsyncSession, model: type[Negotiation] | type[Commitment], *, owner_id: int) -> int:
+    """The owner's next own number (#1, #2, …), so nobody sees anyone else's counts."""
+    highest = await session.scalar(select(func.max(model.number)).where(model.owner_id == owner_id))
+    return (highest or 0) + 1

@@ -1,0 +1,1 @@
+"""Alembic migrations for DealCoach's schema (revision files under versions/, date-prefixed)."""
