@@ -138,6 +138,8 @@ def _log(actor: c.Actor, rest: str, usage: str, ctx: Context) -> c.Command:
         except WhenError as error:
             raise CommandError(f"{error}.", usage) from None
         words = words[:at]
+    if len(words) == 1:
+        raise CommandError(f"When is the negotiation with {words[0]}? e.g. `log {words[0]} tomorrow 3pm`", usage)
     subject, starts = _subject_and_when(rest, words, ctx, usage)
     if len(subject) > 200:
         raise CommandError("That counterpart name is too long (200 characters at most).", usage)

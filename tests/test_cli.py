@@ -1,0 +1,124 @@
+"""The command line as a newcomer uses it: `dealcoach db upgrade`, `dealcoach chat`, `dealcoach serve`."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from bot.config import Settings
+
+DEALCOACH = [sys.executable, "-m", "bot.cli"]
+
+
+def env_for(tmp_path: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "Microsoft", "MICROSOFT_"))}
+    env["DATABASE_URL"] = f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}"
+    env.update(extra)
+    return env
+
+
+def run_chat(tmp_path: Path, lines: list[str], *args: str) -> str:
+    result = subprocess.run(
+        [*DEALCOACH, "chat", "--user", "anna", "--tz", "Europe/Berlin", *args],
+        input="\n".join(lines) + "\n",
+        capture_output=True,
+        text=True,
+        env=env_for(tmp_path),
+        timeout=60,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    return result.stdout
+
+
+def test_chat_the_quick_start_conversation(tmp_path: Path) -> None:
+    out = run_chat(
+        tmp_path,
+        [
+            "log Acme tomorrow 3pm",
+            "log Initech yesterday 4pm",
+            "commit 2 theirs send the signed NDA by friday",
+            "commitments",
+            "log Acme on the 45th of Smarch",
+            "list",
+        ],
+    )
+    assert "Logged #1: Acme" in out and "Pre-call reminder:" in out
+    assert "Logged #2: Initech" in out
+    assert "🔔 How did #2 with Initech go?" in out  # the follow-up prompt, right away
+    assert "Commitment #1 (theirs): Initech → send the signed NDA by" in out
+    assert "#1 Initech: send the signed NDA — due" in out
+    assert "⚠ I couldn't read “on the 45th of Smarch” as a date and time." in out
+    assert out.count("#1 Acme") == 1 and "Smarch" not in out.split("> list")[1]
+
+
+def test_chat_keeps_data_between_sessions(tmp_path: Path) -> None:
+    run_chat(tmp_path, ["log Acme tomorrow 3pm"])
+    out = run_chat(tmp_path, ["list"])
+    assert "#1 Acme" in out
+
+
+def test_bad_configuration_is_a_clear_error(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [*DEALCOACH, "db", "upgrade"],
+        capture_output=True,
+        text=True,
+        env=env_for(tmp_path, DEALCOACH_TICK_SECONDS="often"),
+        timeout=30,
+    )
+    assert result.returncode == 2
+    assert "DEALCOACH_TICK_SECONDS must be a number" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_db_upgrade(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [*DEALCOACH, "db", "upgrade"], capture_output=True, text=True, env=env_for(tmp_path), timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert "up to date" in result.stdout
+    assert (tmp_path / "cli.db").exists()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_serve_answers_healthz_and_never_logs_secrets(tmp_path: Path) -> None:
+    port = free_port()
+    secret = "xoxb-very-secret-token"
+    env = env_for(tmp_path, PORT=str(port), DEALCOACH_SECRET_KEY=secret, LOG_LEVEL="DEBUG")
+    log = tmp_path / "serve.log"
+    with log.open("w") as out:
+        process = subprocess.Popen([*DEALCOACH, "serve"], stdout=out, stderr=subprocess.STDOUT, env=env)
+        try:
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as response:
+                        assert response.status == 200
+                        break
+                except OSError:
+                    if time.monotonic() > deadline or process.poll() is not None:
+                        pytest.fail("dealcoach serve did not come up:\n" + log.read_text())
+                    time.sleep(0.2)
+        finally:
+            process.terminate()
+            process.wait(timeout=10)
+    assert secret not in log.read_text()
+
+
+def test_settings_repr_masks_secrets() -> None:
+    settings = Settings.from_env({"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s3cret", "PORT": "8080"})
+    assert "xoxb-1" not in repr(settings) and "s3cret" not in repr(settings)
+    assert settings.port == 8080 and settings.slack_enabled

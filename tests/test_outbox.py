@@ -1,0 +1,156 @@
+"""The outbox: sent once, retried with backoff (honouring Retry-After), failed after a limit,
+reclaimed after a lease when a worker dies, and shared safely by concurrent tickers."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select
+
+from coaching.models import Counterpart, Negotiation, Nudge, User, Workspace
+from coaching.outbox import Dispatcher, Retry, claim_due
+from tests.fakes import FakeClock, RecordingSender
+
+
+async def nudge_row(sessions, kind: str = "followup") -> Nudge:
+    async with sessions() as session:
+        row = await session.scalar(select(Nudge).where(Nudge.kind == kind))
+        assert row is not None
+        return row
+
+
+async def test_failed_send_is_retried_with_backoff_then_sent(coach, dispatcher, clock, sender, sessions, anna):
+    await coach.handle_text(anna, "log Initech yesterday 4pm")
+    sender.fail(2)
+    report = await dispatcher.tick()
+    assert (report.retried, report.sent) == (1, 0)
+    row = await nudge_row(sessions)
+    assert (row.status, row.attempts, row.last_error) == ("pending", 1, "boom")
+    assert row.due_at == clock.now() + timedelta(seconds=30)
+    clock.advance(seconds=29)
+    assert (await dispatcher.tick()).claimed == 0  # not before its retry time
+    clock.advance(seconds=1)
+    assert (await dispatcher.tick()).retried == 1
+    row = await nudge_row(sessions)
+    assert row.due_at == clock.now() + timedelta(seconds=60)  # doubled
+    clock.advance(seconds=60)
+    assert (await dispatcher.tick()).sent == 1
+    assert sender.kinds() == ["followup"]
+    row = await nudge_row(sessions)
+    assert (row.status, row.attempts) == ("sent", 3)
+
+
+async def test_retry_after_from_the_platform_is_honoured(coach, dispatcher, clock, sender, sessions, anna):
+    await coach.handle_text(anna, "log Initech yesterday 4pm")
+    sender.fail(1, retry_after=120)
+    await dispatcher.tick()
+    row = await nudge_row(sessions)
+    assert row.due_at == clock.now() + timedelta(seconds=120)
+    clock.advance(seconds=119)
+    assert (await dispatcher.tick()).claimed == 0
+    clock.advance(seconds=1)
+    assert (await dispatcher.tick()).sent == 1
+
+
+async def test_gives_up_after_the_limit_and_counts_it(coach, sessions, clock, anna):
+    sender = RecordingSender()
+    dispatcher = Dispatcher(sessions, coach, {"console": sender}, clock, retry=Retry(max_attempts=3))
+    await coach.handle_text(anna, "log Initech yesterday 4pm")
+    sender.fail(10)
+    for _ in range(5):
+        await dispatcher.tick()
+        clock.advance(hours=2)
+    row = await nudge_row(sessions)
+    assert (row.status, row.attempts) == ("failed", 3)
+    assert dispatcher.totals["failed"] == 1 and dispatcher.totals["retried"] == 2
+    assert sender.sent == []
+
+
+async def test_permanent_failure_is_not_retried(coach, dispatcher, sender, sessions, anna):
+    await coach.handle_text(anna, "log Initech yesterday 4pm")
+    sender.fail(1, permanent=True)
+    assert (await dispatcher.tick()).failed == 1
+    assert (await nudge_row(sessions)).status == "failed"
+
+
+async def test_a_platform_without_sender_is_retried_not_lost(coach, sessions, clock, anna):
+    dispatcher = Dispatcher(sessions, coach, {}, clock)
+    await coach.handle_text(anna, "log Initech yesterday 4pm")
+    assert (await dispatcher.tick()).retried == 1
+    assert (await nudge_row(sessions)).status == "pending"
+
+
+async def test_a_claim_whose_worker_died_is_reclaimed_after_the_lease(coach, sessions, clock, sender, anna):
+    await coach.handle_text(anna, "log Initech yesterday 4pm")
+    async with sessions() as session, session.begin():  # worker A claims, then dies
+        claimed = await claim_due(session, now=clock.now(), worker="A", lease=timedelta(minutes=2), limit=10)
+    assert len(claimed) == 1
+    b = Dispatcher(sessions, coach, {"console": sender}, clock, worker="B", lease=timedelta(minutes=2))
+    assert (await b.tick()).claimed == 0  # still leased to A
+    clock.advance(minutes=2)
+    assert (await b.tick()).sent == 1
+    assert sender.kinds() == ["followup"]
+    row = await nudge_row(sessions)
+    assert (row.status, row.claimed_by, row.attempts) == ("sent", "B", 2)
+
+
+async def test_a_reclaimed_row_cannot_be_overwritten_by_the_old_worker(coach, sessions, clock, anna):
+    await coach.handle_text(anna, "log Initech yesterday 4pm")
+    slow, fast = RecordingSender(), RecordingSender()
+    a = Dispatcher(sessions, coach, {"console": slow}, clock, worker="A")
+    async with sessions() as session, session.begin():
+        await claim_due(session, now=clock.now(), worker="A", lease=timedelta(minutes=2), limit=10)
+    clock.advance(minutes=3)
+    b = Dispatcher(sessions, coach, {"console": fast}, clock, worker="B")
+    await b.tick()
+    row = await nudge_row(sessions)
+    # A comes back from the dead and tries to record a retry: ignored, B's "sent" stands.
+    await a._finish(row.id, status="pending", claimed_by=None)  # noqa: SLF001 - simulating the old worker
+    assert (await nudge_row(sessions)).status == "sent"
+
+
+async def seed_due_nudges(sessions, count: int, now: datetime) -> None:
+    async with sessions() as session, session.begin():
+        workspace = Workspace(platform="console", external_id="load")
+        session.add(workspace)
+        await session.flush()
+        user = User(workspace_id=workspace.id, external_id="rep", timezone="UTC", quiet_start=None, quiet_end=None)
+        counterpart = Counterpart(workspace_id=workspace.id, name="Acme", name_key="acme")
+        session.add_all([user, counterpart])
+        await session.flush()
+        negotiations = [
+            Negotiation(
+                owner_id=user.id,
+                number=i + 1,
+                counterpart_id=counterpart.id,
+                starts_at=now - timedelta(hours=2),
+                duration_minutes=30,
+                channel="video",
+                status="scheduled",
+            )
+            for i in range(count)
+        ]
+        session.add_all(negotiations)
+        await session.flush()
+        session.add_all(
+            Nudge(key=f"followup:{n.id}", user_id=user.id, kind="followup", negotiation_id=n.id, due_at=now)
+            for n in negotiations
+        )
+
+
+async def test_two_concurrent_tickers_send_each_nudge_exactly_once(coach, sessions):
+    clock = FakeClock(datetime(2026, 11, 25, 12, 0, tzinfo=UTC))
+    await seed_due_nudges(sessions, 1000, clock.now())
+    sender = RecordingSender()
+    one = Dispatcher(sessions, coach, {"console": sender}, clock, worker="one", batch=50)
+    two = Dispatcher(sessions, coach, {"console": sender}, clock, worker="two", batch=50)
+    reports = await asyncio.gather(one.tick(), two.tick())
+    refs = Counter(message.ref for _, message in sender.sent)
+    assert len(refs) == 1000 and set(refs.values()) == {1}
+    assert sum(r.sent for r in reports) == 1000
+    assert min(r.sent for r in reports) > 0  # both really worked, side by side
+    async with sessions() as session:
+        statuses = Counter((await session.scalars(select(Nudge.status))).all())
+    assert statuses == {"sent": 1000}

@@ -1,0 +1,198 @@
+"""The command language: phrases people type, in their time zone, and the errors for bad input."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import func, select
+
+from coaching import commands as c
+from coaching.models import Commitment, Negotiation, Nudge
+from coaching.parser import CommandError, Context, parse_command
+from tests.conftest import make_actor
+
+NOW = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)  # Wednesday, 11:00 in Berlin
+BERLIN = ZoneInfo("Europe/Berlin")
+ACTOR = make_actor()
+
+
+def parse(text: str, tz: ZoneInfo = BERLIN, now: datetime = NOW) -> c.Command:
+    return parse_command(ACTOR, text, Context(now=now, tz=tz))
+
+
+def berlin(*args: int) -> datetime:
+    return datetime(*args, tzinfo=BERLIN).astimezone(UTC)
+
+
+@pytest.mark.parametrize(
+    ("text", "counterpart", "starts"),
+    [
+        ("log Acme 2026-12-01 14:00", "Acme", berlin(2026, 12, 1, 14, 0)),
+        ("log Acme tomorrow 3pm", "Acme", berlin(2026, 11, 26, 15, 0)),
+        ("log Acme in 20 minutes", "Acme", datetime(2026, 11, 25, 10, 20, tzinfo=UTC)),
+        ("log Initech yesterday 16:30", "Initech", berlin(2026, 11, 24, 16, 30)),
+        ("log Acme next tuesday 10am", "Acme", berlin(2026, 12, 1, 10, 0)),
+        ("log Acme friday", "Acme", berlin(2026, 11, 27, 9, 0)),  # a bare day starts at 09:00
+        ("log Acme Corp International tomorrow 3pm", "Acme Corp International", berlin(2026, 11, 26, 15, 0)),
+        ('log "Tomorrow Labs" friday 2pm', "Tomorrow Labs", berlin(2026, 11, 27, 14, 0)),
+        ("log “Smart Quotes GmbH” tomorrow 9:30", "Smart Quotes GmbH", berlin(2026, 11, 26, 9, 30)),
+        ("/negotiation log Acme tomorrow 3pm", "Acme", berlin(2026, 11, 26, 15, 0)),
+        ("LOG Acme on friday at 3pm", "Acme", berlin(2026, 11, 27, 15, 0)),
+    ],
+)
+def test_log_reads_counterpart_and_time_in_the_users_zone(text: str, counterpart: str, starts: datetime) -> None:
+    command = parse(text)
+    assert isinstance(command, c.LogNegotiation)
+    assert command.counterpart == counterpart
+    assert command.when == starts
+
+
+def test_the_same_words_mean_different_moments_in_different_zones() -> None:
+    berlin_cmd = parse("log Acme tomorrow 3pm", BERLIN)
+    ny_cmd = parse("log Acme tomorrow 3pm", ZoneInfo("America/New_York"))
+    assert isinstance(berlin_cmd, c.LogNegotiation) and isinstance(ny_cmd, c.LogNegotiation)
+    assert (ny_cmd.when - berlin_cmd.when).total_seconds() == 6 * 3600
+
+
+def test_log_options_duration_and_channel_in_either_order() -> None:
+    one = parse("log Acme tomorrow 3pm for 90 minutes via phone")
+    two = parse("log Acme tomorrow 3pm via in-person for 1h30")
+    assert isinstance(one, c.LogNegotiation) and isinstance(two, c.LogNegotiation)
+    assert (one.duration_minutes, one.channel) == (90, "phone")
+    assert (two.duration_minutes, two.channel) == (90, "in-person")
+    assert one.when == two.when == berlin(2026, 11, 26, 15, 0)
+
+
+def test_times_across_a_dst_change() -> None:
+    # Sat 24 Oct 2026 in Berlin, summer time (+2); "tomorrow 3pm" is after the change (+1).
+    now = datetime(2026, 10, 24, 10, 0, tzinfo=UTC)
+    command = parse("log Acme tomorrow 3pm", now=now)
+    assert isinstance(command, c.LogNegotiation)
+    assert command.when == datetime(2026, 10, 25, 14, 0, tzinfo=UTC)
+    # "in 20 minutes" counts real minutes even across the 03:00 → 02:00 change.
+    night = datetime(2026, 10, 25, 0, 50, tzinfo=UTC)  # 02:50 CEST
+    later = parse("log Acme in 20 minutes", now=night)
+    assert isinstance(later, c.LogNegotiation) and later.when == datetime(2026, 10, 25, 1, 10, tzinfo=UTC)
+    # A wall-clock time skipped by spring-forward moves past the gap.
+    spring = parse("log Acme 2027-03-28 02:30", now=datetime(2027, 3, 20, tzinfo=UTC))
+    assert isinstance(spring, c.LogNegotiation) and spring.when == datetime(2027, 3, 28, 1, 30, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("text", "side", "what", "due"),
+    [
+        ("commit 3 theirs send the signed NDA by friday", "theirs", "send the signed NDA", date(2026, 11, 27)),
+        ("commit #3 ours price list by 2026-12-04", "ours", "price list", date(2026, 12, 4)),
+        ("commit 3 ours send the proposal by email", "ours", "send the proposal by email", None),
+        ("commit 3 we call back", "ours", "call back", None),
+    ],
+)
+def test_commit(text: str, side: str, what: str, due: date | None) -> None:
+    command = parse(text)
+    assert isinstance(command, c.AddCommitment)
+    assert (command.negotiation, command.side, command.text, command.due) == (3, side, what, due)
+
+
+def test_other_commands() -> None:
+    assert parse("list") == c.ListNegotiations(ACTOR)
+    assert parse("prep #4") == c.Prep(ACTOR, negotiation=4)
+    assert parse("done 4 went well, they want a pilot") == c.RecordOutcome(
+        ACTOR, negotiation=4, notes="went well, they want a pilot"
+    )
+    assert parse("kept 2") == c.ResolveCommitment(ACTOR, commitment=2, kept=True)
+    assert parse("missed 2") == c.ResolveCommitment(ACTOR, commitment=2, kept=False)
+    assert parse("frame 4 one-off") == c.Frame(ACTOR, negotiation=4, repeat=False)
+    assert parse("coffee Acme Corp") == c.RecordCoffee(ACTOR, counterpart="Acme Corp")
+    assert parse("coffee Acme tomorrow 9am") == c.RecordCoffee(
+        ACTOR, counterpart="Acme", when=berlin(2026, 11, 26, 9, 0)
+    )
+    assert parse("settings timezone America/New_York lead 45 quiet 20:00-07:30 nudges off role procurement") == (
+        c.ChangeSettings(
+            ACTOR, timezone="America/New_York", lead_minutes=45, quiet="20:00-07:30", nudges=False, role="procurement"
+        )
+    )
+    assert parse("") == c.Help(ACTOR)
+    assert parse("help log") == c.Help(ACTOR, topic="log")
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        ("log Acme on the 45th of Smarch", "“on the 45th of Smarch”"),
+        ("log Acme 2026-02-30 10:00", "“2026-02-30 10:00”"),
+        ("log Acme", "When is the negotiation"),
+        ("log", "Who is the negotiation with"),
+        ("log Acme tomorrow 3pm via carrier-pigeon", "not a channel"),
+        ("log Acme tomorrow 3pm for 3 days", "unit"),
+        ('log "Acme tomorrow 3pm', "quote is not closed"),
+        ("prep", "Which negotiation"),
+        ("prep abc", "not a negotiation number"),
+        ("commit 3 maybe something", "ours or theirs"),
+        ("commit 3 ours", "What was promised"),
+        ("commit 3 theirs NDA by 2026-13-45", "due date"),
+        ("kept", "Which commitment"),
+        ("frame 3 perhaps", "repeat"),
+        ("settings lead forever", "lead time"),
+        ("settings quiet 25:00-08:00", "Quiet hours"),
+        ("settings colour blue", "no setting"),
+        ("settings nudges", "needs a value"),
+        ("dance", "I don't know “dance”"),
+    ],
+)
+def test_bad_input_gets_a_specific_error(text: str, fragment: str) -> None:
+    with pytest.raises(CommandError) as raised:
+        parse(text)
+    assert fragment in raised.value.message
+
+
+async def _counts(sessions) -> tuple[int, int, int]:
+    async with sessions() as session:
+        return (
+            await session.scalar(select(func.count()).select_from(Negotiation)),
+            await session.scalar(select(func.count()).select_from(Commitment)),
+            await session.scalar(select(func.count()).select_from(Nudge)),
+        )
+
+
+async def test_bad_input_through_the_coach_changes_nothing(coach, sessions, anna) -> None:
+    reply = await coach.handle_text(anna, "log Acme tomorrow 3pm")
+    assert reply.text.startswith("Logged #1")
+    before = await _counts(sessions)
+    for text in (
+        "log Acme on the 45th of Smarch",
+        "commit 9 ours send slides by friday",
+        "kept 7",
+        "prep 2",
+        "done 99",
+        "frobnicate",
+        "settings timezone Mars/Olympus_Mons",
+    ):
+        reply = await coach.handle_text(anna, text)
+        assert reply.is_error, text
+        assert "Traceback" not in reply.plain_text()
+    assert await _counts(sessions) == before
+    smarch = await coach.handle_text(anna, "log Acme on the 45th of Smarch")
+    assert "Usage: `log <counterpart> <when>" in smarch.plain_text()
+    unknown = await coach.handle_text(anna, "kept 7")
+    assert unknown.text == "You have no commitment #7. Type `commitments` to see yours."
+
+
+async def test_someone_elses_id_is_not_found(coach) -> None:
+    anna, bob = make_actor("anna"), make_actor("bob")
+    await coach.handle_text(anna, "log Acme tomorrow 3pm")
+    await coach.handle_text(anna, "commit 1 ours send pricing by friday")
+    assert (await coach.handle_text(bob, "prep 1")).text.startswith("You have no negotiation #1")
+    assert (await coach.handle_text(bob, "kept 1")).is_error
+    assert (await coach.handle_text(bob, "commitments")).text.startswith("No open commitments")
+    # Bob's own numbering starts at 1 too.
+    assert (await coach.handle_text(bob, "log Globex tomorrow 4pm")).text.startswith("Logged #1: Globex")
+
+
+async def test_help_lists_what_works(coach, anna) -> None:
+    reply = await coach.handle_text(anna, "help")
+    text = reply.plain_text()
+    for word in ("log", "list", "prep", "done", "commit", "commitments", "kept", "missed", "coffee", "settings"):
+        assert f"`{word}" in text
+    assert (await coach.handle_text(anna, "help commit")).text.startswith("`commit <negotiation id>")
