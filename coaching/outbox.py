@@ -19,8 +19,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from coaching.engine import Coach, Defer, Skip
-from coaching.models import Nudge, User
+from coaching.engine import Coach, Composed, Defer, Skip
+from coaching.models import Commitment, Negotiation, Nudge, User
 from coaching.ports import Address, Clock, DeliveryError, Sender
 
 log = logging.getLogger(__name__)
@@ -95,7 +95,7 @@ class Dispatcher:
         self.totals: Counter[str] = Counter()  # for /metrics
 
     async def tick(self) -> TickReport:
-        """Send what is due now. Loops over batches until nothing due is left."""
+        """Send what is due now, batch by batch, until nothing due is left."""
         report = TickReport()
         while True:
             async with self.sessions() as session, session.begin():
@@ -105,76 +105,105 @@ class Dispatcher:
             if not ids:
                 break
             report.claimed += len(ids)
-            outcomes = await asyncio.gather(*(self._deliver(nudge_id) for nudge_id in ids))
-            for outcome in outcomes:
+            jobs = await self._compose(ids)
+            results = await asyncio.gather(*(self._send(job) for job in jobs))
+            await self._record(results)
+            for outcome, _ in results:
                 setattr(report, outcome, getattr(report, outcome) + 1)
                 self.totals[outcome] += 1
             if len(ids) < self.batch:
                 break
         return report
 
-    async def _deliver(self, nudge_id: int) -> str:
+    async def _compose(self, ids: list[int]) -> list[_Job]:
+        """Load the batch with a few queries and write each message from the latest state."""
+        jobs: list[_Job] = []
+        async with self.sessions() as session:
+            nudges = (await session.scalars(select(Nudge).where(Nudge.id.in_(ids)))).all()
+            users = await session.scalars(select(User).where(User.id.in_({x.user_id for x in nudges})))
+            by_id = {user.id: user for user in users}
+            # Warm the identity map so composing each nudge costs no further query.
+            negotiation_ids = {x.negotiation_id for x in nudges if x.negotiation_id}
+            commitment_ids = {x.commitment_id for x in nudges if x.commitment_id}
+            if negotiation_ids:
+                (await session.scalars(select(Negotiation).where(Negotiation.id.in_(negotiation_ids)))).all()
+            if commitment_ids:
+                (await session.scalars(select(Commitment).where(Commitment.id.in_(commitment_ids)))).all()
+            for nudge in nudges:
+                if nudge.claimed_by != self.worker or nudge.status != "pending":
+                    continue  # reclaimed by another worker meanwhile
+                user = by_id[nudge.user_id]
+                address = Address(
+                    user.workspace.platform, user.workspace.external_id, user.external_id, user.dm_channel
+                )
+                try:
+                    composed: Composed | Exception = await self.coach.compose(session, nudge, user)
+                except Exception as problem:  # one broken nudge must not stop the batch
+                    log.exception("nudge %s: could not compose", nudge.id)
+                    composed = problem
+                jobs.append(_Job(nudge.id, nudge.attempts, address, composed))
+        return jobs
+
+    async def _send(self, job: _Job) -> tuple[str, dict[str, object]]:
+        """Deliver one composed nudge; returns the outcome and the row's new values."""
+        composed = job.composed
+        if isinstance(composed, Skip):
+            return "skipped", {"id": job.nudge_id, "status": "skipped", "last_error": composed.reason}
+        if isinstance(composed, Defer):  # not an attempt: hold it until quiet hours end
+            values = {"status": "pending", "due_at": composed.until, "attempts": job.attempts - 1, "claimed_by": None}
+            return "deferred", {"id": job.nudge_id, **values}
+        if isinstance(composed, Exception):
+            return self._failed(job, repr(composed)[:500], None, permanent=False)
+        sender = self.senders.get(job.address.platform)
+        if sender is None:
+            return self._failed(job, f"no sender for {job.address.platform}", None, permanent=False)
         async with self._limit:
             try:
-                return await self._deliver_one(nudge_id)
-            except Exception as problem:  # never let one nudge stop the tick
-                log.exception("nudge %s: unexpected error", nudge_id)
-                return await self._failed_attempt(nudge_id, repr(problem)[:500], None, permanent=False)
+                await sender.send(job.address, composed)
+            except DeliveryError as problem:
+                return self._failed(job, str(problem), problem.retry_after, permanent=problem.permanent)
+            except Exception as problem:
+                log.exception("nudge %s: sender raised", job.nudge_id)
+                return self._failed(job, repr(problem)[:500], None, permanent=False)
+        return "sent", {"id": job.nudge_id, "status": "sent", "sent_at": self.clock.now(), "last_error": None}
 
-    async def _deliver_one(self, nudge_id: int) -> str:
-        async with self.sessions() as session:
-            nudge = await session.get(Nudge, nudge_id)
-            if nudge is None or nudge.claimed_by != self.worker or nudge.status != "pending":
-                return "skipped"
-            user = await session.get(User, nudge.user_id)
-            assert user is not None  # nudges are deleted with their user
-            composed = await self.coach.compose(session, nudge, user)
-            address = Address(
-                platform=user.workspace.platform,
-                workspace=user.workspace.external_id,
-                user=user.external_id,
-                channel=user.dm_channel,
-            )
-            attempts = nudge.attempts
-        if isinstance(composed, Skip):
-            await self._finish(nudge_id, status="skipped", last_error=composed.reason)
-            return "skipped"
-        if isinstance(composed, Defer):
-            # Not an attempt: hold it until quiet hours end.
-            await self._finish(
-                nudge_id, status="pending", due_at=composed.until, attempts=attempts - 1, claimed_by=None
-            )
-            return "deferred"
-        sender = self.senders.get(address.platform)
-        if sender is None:
-            return await self._failed_attempt(nudge_id, f"no sender for {address.platform}", None, permanent=False)
-        try:
-            await sender.send(address, composed)
-        except DeliveryError as problem:
-            return await self._failed_attempt(nudge_id, str(problem), problem.retry_after, permanent=problem.permanent)
-        await self._finish(nudge_id, status="sent", sent_at=self.clock.now(), last_error=None)
-        return "sent"
+    def _failed(
+        self, job: _Job, reason: str, retry_after: float | None, *, permanent: bool
+    ) -> tuple[str, dict[str, object]]:
+        if permanent or job.attempts >= self.retry.max_attempts:
+            log.error("nudge %s failed after %s attempts: %s", job.nudge_id, job.attempts, reason)
+            return "failed", {"id": job.nudge_id, "status": "failed", "last_error": reason}
+        delay = self.retry.delay(job.attempts, retry_after)
+        log.warning("nudge %s attempt %s failed (%s); retry in %ss", job.nudge_id, job.attempts, reason, delay.seconds)
+        values = {"status": "pending", "due_at": self.clock.now() + delay, "last_error": reason, "claimed_by": None}
+        return "retried", {"id": job.nudge_id, **values}
 
-    async def _failed_attempt(self, nudge_id: int, reason: str, retry_after: float | None, *, permanent: bool) -> str:
-        async with self.sessions() as session:
-            attempts = await session.scalar(select(Nudge.attempts).where(Nudge.id == nudge_id)) or 0
-        if permanent or attempts >= self.retry.max_attempts:
-            log.error("nudge %s failed after %s attempts: %s", nudge_id, attempts, reason)
-            await self._finish(nudge_id, status="failed", last_error=reason)
-            return "failed"
-        delay = self.retry.delay(attempts, retry_after)
-        log.warning("nudge %s attempt %s failed (%s); retrying in %ss", nudge_id, attempts, reason, delay.seconds)
-        await self._finish(
-            nudge_id, status="pending", due_at=self.clock.now() + delay, last_error=reason, claimed_by=None
-        )
-        return "retried"
-
-    async def _finish(self, nudge_id: int, **values: object) -> None:
-        """Write a result, but only while this worker still holds the claim."""
+    async def _record(self, results: list[tuple[str, dict[str, object]]]) -> None:
+        """Write the batch's results in one transaction, but only for rows this worker still holds."""
+        sent = [values["id"] for outcome, values in results if outcome == "sent"]
         async with self.sessions() as session, session.begin():
-            await session.execute(
-                update(Nudge)
-                .where(Nudge.id == nudge_id, Nudge.claimed_by == self.worker)
-                .values(**values)
-                .execution_options(synchronize_session=False)
-            )
+            if sent:
+                await session.execute(
+                    update(Nudge)
+                    .where(Nudge.id.in_(sent), Nudge.claimed_by == self.worker)
+                    .values(status="sent", sent_at=self.clock.now(), last_error=None)
+                    .execution_options(synchronize_session=False)
+                )
+            for outcome, values in results:
+                if outcome == "sent":
+                    continue
+                nudge_id = values.pop("id")
+                await session.execute(
+                    update(Nudge)
+                    .where(Nudge.id == nudge_id, Nudge.claimed_by == self.worker)
+                    .values(**values)
+                    .execution_options(synchronize_session=False)
+                )
+
+
+@dataclass(frozen=True)
+class _Job:
+    nudge_id: int
+    attempts: int
+    address: Address
+    composed: Composed | Exception

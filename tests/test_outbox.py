@@ -96,19 +96,33 @@ async def test_a_claim_whose_worker_died_is_reclaimed_after_the_lease(coach, ses
     assert (row.status, row.claimed_by, row.attempts) == ("sent", "B", 2)
 
 
-async def test_a_reclaimed_row_cannot_be_overwritten_by_the_old_worker(coach, sessions, clock, anna):
+class StuckSender(RecordingSender):
+    """A send that hangs until the test lets it go (a worker stalled past its lease)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.entered = asyncio.Event()
+        self.release = asyncio.Event()
+
+    async def send(self, address, message) -> None:
+        self.entered.set()
+        await self.release.wait()
+        await super().send(address, message)
+
+
+async def test_a_stalled_worker_cannot_overwrite_the_row_another_worker_took_over(coach, sessions, clock, anna):
     await coach.handle_text(anna, "log Initech yesterday 4pm")
-    slow, fast = RecordingSender(), RecordingSender()
-    a = Dispatcher(sessions, coach, {"console": slow}, clock, worker="A")
-    async with sessions() as session, session.begin():
-        await claim_due(session, now=clock.now(), worker="A", lease=timedelta(minutes=2), limit=10)
-    clock.advance(minutes=3)
-    b = Dispatcher(sessions, coach, {"console": fast}, clock, worker="B")
-    await b.tick()
+    stuck, fast = StuckSender(), RecordingSender()
+    a = Dispatcher(sessions, coach, {"console": stuck}, clock, worker="A", lease=timedelta(minutes=2))
+    b = Dispatcher(sessions, coach, {"console": fast}, clock, worker="B", lease=timedelta(minutes=2))
+    stalled = asyncio.create_task(a.tick())
+    await asyncio.wait_for(stuck.entered.wait(), timeout=10)
+    clock.advance(minutes=3)  # A's lease runs out; B takes the row over
+    assert (await b.tick()).sent == 1
+    stuck.release.set()
+    await asyncio.wait_for(stalled, timeout=10)
     row = await nudge_row(sessions)
-    # A comes back from the dead and tries to record a retry: ignored, B's "sent" stands.
-    await a._finish(row.id, status="pending", claimed_by=None)  # noqa: SLF001 - simulating the old worker
-    assert (await nudge_row(sessions)).status == "sent"
+    assert (row.status, row.claimed_by, row.attempts) == ("sent", "B", 2)
 
 
 async def seed_due_nudges(sessions, count: int, now: datetime) -> None:
