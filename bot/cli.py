@@ -62,6 +62,57 @@ async def _serve(settings: Settings) -> None:
         await runner.cleanup()
 
 
+async def _digest(settings: Settings, args: argparse.Namespace) -> str:
+    from sqlalchemy import select
+
+    from bot.database import make_engine, make_sessions, upgrade
+    from coaching import leads
+    from coaching.chart import render_chart
+    from coaching.digest import Week, build_digest, digest_csv, digest_json, digest_message
+    from coaching.models import User, Workspace
+    from coaching.nudges import user_zone
+    from coaching.ports import SystemClock
+
+    engine = make_engine(settings.database_url)
+    try:
+        await upgrade(engine)
+        async with make_sessions(engine)() as session:
+            query = (
+                select(User)
+                .join(Workspace)
+                .where(Workspace.external_id == args.workspace, User.external_id == args.lead)
+            )
+            if args.platform:
+                query = query.where(Workspace.platform == args.platform)
+            found = (await session.scalars(query)).all()
+            if not found:
+                raise ConfigError(f"no user {args.lead!r} in workspace {args.workspace!r}")
+            if len(found) > 1:
+                raise ConfigError("that workspace id exists on several platforms: add --platform slack|teams|console")
+            lead = found[0]
+            team = await leads.team_led_by(session, lead)
+            if team is None:
+                raise ConfigError(f"{args.lead!r} does not lead a team")
+            now, tz = SystemClock().now(), user_zone(lead)
+            try:
+                week = Week.parse(args.week) if args.week else Week.containing(now, tz).shift(-1)
+            except ValueError as problem:
+                raise ConfigError(str(problem)) from None
+            digest = await build_digest(session, team, week, now=now, tz=tz)
+    finally:
+        await engine.dispose()
+    if args.chart:
+        chart = render_chart(digest.history, f"{digest.lead}'s team, last {len(digest.history)} weeks")
+        if chart is None:
+            raise ConfigError("could not draw the chart")
+        Path(args.chart).write_bytes(chart)
+    if args.format == "json":
+        return digest_json(digest)
+    if args.format == "csv":
+        return digest_csv(digest)
+    return digest_message(digest, tz).plain_text().replace("`", "")
+
+
 async def _upgrade(settings: Settings) -> None:
     from bot.database import make_engine, upgrade
 
@@ -82,6 +133,13 @@ def main(argv: list[str] | None = None) -> int:
     db = sub.add_parser("db", help="database maintenance")
     db_sub = db.add_subparsers(dest="db_command", required=True)
     db_sub.add_parser("upgrade", help="bring the schema up to date (serve and chat do this on start too)")
+    digest = sub.add_parser("digest", help="print a team lead's weekly digest")
+    digest.add_argument("--workspace", required=True, help="the Slack team id, Teams tenant id, or 'local'")
+    digest.add_argument("--lead", required=True, help="the lead's platform user id (console: their name)")
+    digest.add_argument("--platform", choices=("slack", "teams", "console"), default=None)
+    digest.add_argument("--week", default=None, help="ISO week such as 2026-W48 (default: last week)")
+    digest.add_argument("--format", choices=("text", "json", "csv"), default="text")
+    digest.add_argument("--chart", default=None, metavar="FILE.png", help="also write the 8-week chart here")
     args = parser.parse_args(argv)
 
     try:
@@ -89,18 +147,21 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as problem:
         print(f"dealcoach: {problem}", file=sys.stderr)
         return 2
+    level = logging.getLevelNamesMapping()[settings.log_level]
+    quiet = args.command in ("chat", "digest")  # keep their output for people, not logs
     logging.basicConfig(
-        level=settings.log_level
-        if args.command != "chat"
-        else max(logging.WARNING, logging.getLevelName(settings.log_level)),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        level=max(level, logging.WARNING) if quiet else level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    logging.getLogger("alembic").setLevel(max(level, logging.WARNING))
     try:
         if args.command == "serve":
             asyncio.run(_serve(settings))
         elif args.command == "chat":
             asyncio.run(_chat(settings, args.user, args.tz))
+        elif args.command == "digest":
+            output = asyncio.run(_digest(settings, args))
+            sys.stdout.write(output if output.endswith("\n") else output + "\n")
         else:
             asyncio.run(_upgrade(settings))
             print("Database is up to date.")

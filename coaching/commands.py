@@ -125,3 +125,31 @@ class ChangeSettings(Command):
     quiet: str | None = None  # "HH:MM-HH:MM" or "off"
     nudges: bool | None = None
     role: str | None = None  # sales | procurement
+
+
+@dataclass(frozen=True)
+class MarkCounterpart(Command):
+    """``counterpart <name> long-term on|off``: a relationship to keep warm."""
+
+    counterpart: str
+    long_term: bool
+
+
+@dataclass(frozen=True)
+class TeamAdd(Command):
+    member: str  # the member's platform user id (console: their name)
+
+
+@dataclass(frozen=True)
+class TeamRemove(Command):
+    member: str
+
+
+@dataclass(frozen=True)
+class TeamList(Command):
+    pass
+
+
+@dataclass(frozen=True)
+class ShowDigest(Command):
+    week: str = "last"  # "last", "this", or an ISO week such as "2026-W48"

@@ -10,6 +10,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from functools import partial
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -17,9 +18,9 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from coaching import commands as c
+from coaching import leads, store
 from coaching import nudges as n
 from coaching import playbook as book
-from coaching import store
 from coaching.messages import Button, Message, Section
 from coaching.models import Commitment, Counterpart, Negotiation, Nudge, Touchpoint, User, Workspace
 from coaching.parser import CHANNELS, USAGE, CommandError, Context, parse_command
@@ -101,6 +102,11 @@ class Coach:
             c.ResolveCommitment: self._resolve,
             c.RecordCoffee: self._coffee,
             c.ChangeSettings: self._settings,
+            c.MarkCounterpart: partial(leads.mark_counterpart, self),
+            c.TeamAdd: partial(leads.team_add, self),
+            c.TeamRemove: partial(leads.team_remove, self),
+            c.TeamList: partial(leads.team_list, self),
+            c.ShowDigest: partial(leads.show_digest, self),
         }
 
     # -- entry points -------------------------------------------------------------------------------
@@ -179,7 +185,7 @@ class Coach:
                     lines=(
                         "Times are read in your time zone: `2026-12-01 14:00`, `tomorrow 3pm`, `in 20 minutes`, "
                         "`next tuesday 10am`, `friday`.",
-                        "Coming soon: teams, weekly digest, export and forget-me.",
+                        "Coming soon: export and forget-me.",
                     )
                 ),
             ),
@@ -208,6 +214,7 @@ class Coach:
             raise CommandError("A negotiation lasts between 1 minute and 24 hours.")
         counterpart = await store.counterpart(session, workspace_id=user.workspace_id, name=name)
         negotiation = Negotiation(
+            created_at=now,
             owner_id=user.id,
             number=await store.next_number(session, Negotiation, owner_id=user.id),
             counterpart_id=counterpart.id,
@@ -445,8 +452,11 @@ class Coach:
             )
         now = self.clock.now()
         negotiation.followup_sent_at = now
+        ends = negotiation.starts_at + timedelta(minutes=negotiation.duration_minutes)
+        negotiation.followup_on_time = now <= ends + self.timing.followup_reminder_after
         session.add(
             Touchpoint(
+                created_at=now,
                 user_id=user.id,
                 counterpart_id=negotiation.counterpart_id,
                 negotiation_id=negotiation.id,
@@ -634,6 +644,7 @@ class Coach:
         if not text:
             raise CommandError("What was promised?", USAGE["commit"].usage)
         commitment = Commitment(
+            created_at=self.clock.now(),
             owner_id=user.id,
             number=await store.next_number(session, Commitment, owner_id=user.id),
             negotiation_id=negotiation.id,
@@ -736,7 +747,7 @@ class Coach:
         now, tz = self.clock.now(), n.user_zone(user)
         at = command.when or now
         counterpart = await store.counterpart(session, workspace_id=user.workspace_id, name=name)
-        session.add(Touchpoint(user_id=user.id, counterpart_id=counterpart.id, kind="coffee", at=at))
+        session.add(Touchpoint(created_at=now, user_id=user.id, counterpart_id=counterpart.id, kind="coffee", at=at))
         self._touch(counterpart, at)
         planned = at > now
         text = (
@@ -812,6 +823,10 @@ class Coach:
     async def compose(self, session: AsyncSession, nudge: Nudge, user: User) -> Composed:
         """The message for a due nudge, written now so it shows the latest state — or why not to send."""
         now = self.clock.now()
+        if nudge.kind == leads.DIGEST:
+            digest = await leads.compose_digest(self, session, nudge.key, user)  # chains next week's first
+            if digest is None:
+                return Skip("no team any more")
         if not user.nudges_enabled:
             return Skip("nudges are off")
         if not nudge.exempt_quiet:
@@ -823,6 +838,8 @@ class Coach:
             if negotiation is None:
                 return Skip("negotiation gone")
             return await self._negotiation_nudge(session, nudge, user, negotiation)
+        if nudge.kind == leads.DIGEST:
+            return digest
         if nudge.kind in n.COMMITMENT_KINDS:
             commitment = await session.get(Commitment, nudge.commitment_id) if nudge.commitment_id else None
             if commitment is None or commitment.status != "open":

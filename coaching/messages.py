@@ -27,6 +27,16 @@ class Section:
 
 
 @dataclass(frozen=True)
+class Attachment:
+    """A file that goes with a message, e.g. the digest's chart (PNG)."""
+
+    filename: str
+    content_type: str
+    data: bytes = field(repr=False)
+    title: str = ""
+
+
+@dataclass(frozen=True)
 class Message:
     """A reply or a nudge. ``text`` is the one-line summary (notification text, fallback)."""
 
@@ -35,6 +45,7 @@ class Message:
     buttons: tuple[Button, ...] = ()
     kind: str = "reply"  # "reply", "error", or the nudge kind ("precall", "followup", ...)
     ref: str | None = None  # what the message is about, e.g. "negotiation:4" (for updates)
+    attachments: tuple[Attachment, ...] = ()
     extra: dict[str, str] = field(default_factory=dict, compare=False)
 
     @property

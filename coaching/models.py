@@ -139,9 +139,40 @@ class Negotiation(Base):
     observations: Mapped[str | None] = mapped_column(Text)
     done_at: Mapped[datetime | None]
     followup_sent_at: Mapped[datetime | None]
+    followup_on_time: Mapped[bool | None] = mapped_column(Boolean)  # within 24 h of the end (for digests)
     created_at: Mapped[datetime] = mapped_column(default=_now)
 
     counterpart: Mapped[Counterpart] = relationship(lazy="joined")
+
+
+class Team(Base):
+    """A team lead and the reps they follow in the weekly digest; one team per lead."""
+
+    __tablename__ = "teams"
+    __table_args__ = (UniqueConstraint("lead_id", name="uq_teams_lead"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"), index=True)
+    lead_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(default=_now)
+
+    lead: Mapped[User] = relationship(lazy="joined")
+
+
+class TeamMember(Base):
+    """A rep's membership; a rep is in at most one team per workspace (users are per workspace).
+    ``left_at`` keeps a rep who left in the digests of the weeks they were there."""
+
+    __tablename__ = "team_members"
+    __table_args__ = (UniqueConstraint("user_id", name="uq_team_members_user"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    joined_at: Mapped[datetime]
+    left_at: Mapped[datetime | None]
+
+    user: Mapped[User] = relationship(lazy="joined")
 
 
 class Commitment(Base):

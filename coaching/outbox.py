@@ -118,7 +118,7 @@ class Dispatcher:
     async def _compose(self, ids: list[int]) -> list[_Job]:
         """Load the batch with a few queries and write each message from the latest state."""
         jobs: list[_Job] = []
-        async with self.sessions() as session:
+        async with self.sessions() as session, session.begin():  # composing may enqueue (next week's digest)
             nudges = (await session.scalars(select(Nudge).where(Nudge.id.in_(ids)))).all()
             users = await session.scalars(select(User).where(User.id.in_({x.user_id for x in nudges})))
             by_id = {user.id: user for user in users}

@@ -59,6 +59,11 @@ USAGE: dict[str, Usage] = {
         "[role sales|procurement]",
         "show or change your settings",
     ),
+    "counterpart": Usage(
+        "counterpart <name> long-term on|off", "a relationship to keep warm: flagged after 30 days without contact"
+    ),
+    "team": Usage("team add <@user> | team remove <@user> | team list", "team leads: who is on your team"),
+    "digest": Usage("digest [last week | this week | 2026-W48]", "team leads: the weekly digest (default: last week)"),
     "help": Usage("help [command]", "this list, or one command in detail"),
 }
 ALIASES = {"move": "reschedule", "follow-up": "followup", "?": "help", "ls": "list", "commitment": "commitments"}
@@ -248,6 +253,51 @@ def _coffee(actor: c.Actor, rest: str, usage: str, ctx: Context) -> c.Command:
     return c.RecordCoffee(actor, counterpart=subject, when=when)
 
 
+_MENTION = re.compile(r"<@([A-Za-z0-9._:-]+)(?:\|[^>]*)?>")
+
+
+def _member(text: str, usage: str) -> str:
+    """A person: a Slack/Teams mention ``<@U123>`` (``<@U123|anna>``), ``@name`` or a plain console name."""
+    text = text.strip()
+    match = _MENTION.fullmatch(text)
+    if match:
+        return match.group(1)
+    if not text or " " in text.strip("@"):
+        raise CommandError("Name one person, e.g. `team add @anna`.", usage)
+    return text.lstrip("@")
+
+
+def _team(actor: c.Actor, rest: str, usage: str, ctx: Context) -> c.Command:
+    action, _, who = rest.strip().partition(" ")
+    action = action.lower()
+    if action in ("list", "ls", ""):
+        return c.TeamList(actor)
+    if action == "add":
+        return c.TeamAdd(actor, member=_member(who, usage))
+    if action in ("remove", "rm", "delete"):
+        return c.TeamRemove(actor, member=_member(who, usage))
+    raise CommandError(f"`team {action}` is not something I can do.", usage)
+
+
+def _digest(actor: c.Actor, rest: str, usage: str, ctx: Context) -> c.Command:
+    spec = " ".join(rest.lower().split())
+    if spec in ("", "last", "last week", "previous week"):
+        return c.ShowDigest(actor, week="last")
+    if spec in ("this", "this week", "current week", "now"):
+        return c.ShowDigest(actor, week="this")
+    if re.fullmatch(r"\d{4}-?w\d{1,2}", spec):
+        return c.ShowDigest(actor, week=spec.upper())
+    raise CommandError(f"“{rest}” is not a week: try `digest`, `digest this week` or `digest 2026-W48`.", usage)
+
+
+def _counterpart(actor: c.Actor, rest: str, usage: str, ctx: Context) -> c.Command:
+    match = re.fullmatch(r"(?P<name>.+?)\s+long-?term\s+(?P<flag>on|off|yes|no)", rest.strip(), flags=re.IGNORECASE)
+    if not match:
+        raise CommandError("Say which counterpart and on or off, e.g. `counterpart Acme long-term on`.", usage)
+    name = match.group("name").strip().strip("\"'")
+    return c.MarkCounterpart(actor, counterpart=name, long_term=match.group("flag").lower() in ("on", "yes"))
+
+
 PARSERS: dict[str, Parser] = {
     "help": lambda actor, rest, _usage, _ctx: c.Help(actor, topic=rest.strip().lower() or None),
     "log": _log,
@@ -264,6 +314,9 @@ PARSERS: dict[str, Parser] = {
     "missed": _with_number("commitment", lambda a, n, _t, _c: c.ResolveCommitment(a, commitment=n, kept=False)),
     "coffee": _coffee,
     "settings": _settings,
+    "counterpart": _counterpart,
+    "team": _team,
+    "digest": _digest,
 }
 assert PARSERS.keys() == USAGE.keys()
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from pathlib import Path
 from typing import TextIO
 
 from coaching.commands import Actor
@@ -28,6 +29,16 @@ def render(message: Message) -> str:
     return "\n".join(out).replace("`", "")
 
 
+def save_attachments(message: Message, folder: Path | None = None) -> str:
+    """Files that come with a message (the digest's chart) go next to you, in the current folder."""
+    saved = []
+    for attachment in message.attachments:
+        path = (folder or Path.cwd()) / attachment.filename
+        path.write_bytes(attachment.data)
+        saved.append(f"  📎 {attachment.title or attachment.filename}: saved to {path}")
+    return "\n".join(saved)
+
+
 class ConsoleSender:
     """Prints nudges for the person at this terminal."""
 
@@ -35,7 +46,8 @@ class ConsoleSender:
         self.out = out
 
     async def send(self, address: Address, message: Message) -> None:
-        self.out.write(f"\n🔔 {render(message)}\n\n")
+        files = save_attachments(message)
+        self.out.write(f"\n🔔 {render(message)}\n" + (files + "\n" if files else "") + "\n")
         self.out.flush()
 
 
@@ -59,6 +71,7 @@ async def chat(coach: Coach, actor: Actor, *, tick, stdin: TextIO = sys.stdin, o
         if not interactive:
             out.write(f"> {text}\n")
         reply = await coach.handle_text(actor, text)
-        out.write(render(reply) + "\n")
+        files = save_attachments(reply)
+        out.write(render(reply) + "\n" + (files + "\n" if files else ""))
         out.flush()
         await tick()  # whatever the command made due (a follow-up for a past call) shows at once

@@ -1,0 +1,530 @@
+"""The weekly digest for team leads.
+
+A digest is a fixed handful of aggregate queries grouped by rep — members, negotiations, commitments,
+touchpoints, counterparts due for contact, overdue commitments by counterpart — run for the week and
+the week before; the chart adds two small team-wide queries per week shown. Never a query per rep.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from dataclasses import asdict, dataclass, field, fields
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from coaching.messages import Attachment, Message, Section
+from coaching.models import Commitment, Counterpart, Negotiation, Team, TeamMember, Touchpoint, User
+
+CONTACT_GAP = timedelta(days=30)
+CHART_WEEKS = 8
+
+
+@dataclass(frozen=True, order=True)
+class Week:
+    """An ISO week, read in the lead's time zone: Monday 00:00 to the next Monday 00:00."""
+
+    year: int
+    number: int
+
+    @classmethod
+    def parse(cls, label: str) -> Week:
+        """``2026-W48`` (also ``2026w48``, ``W48 2026``)."""
+        cleaned = label.strip().upper().replace(" ", "")
+        if cleaned.startswith("W") and len(cleaned) > 4:  # W482026
+            cleaned = cleaned[-4:] + "-" + cleaned[:-4]
+        year, _, number = cleaned.replace("-", "").partition("W")
+        if not (year.isdigit() and number.isdigit() and len(year) == 4):
+            raise ValueError(f"“{label}” is not an ISO week like 2026-W48")
+        try:
+            date.fromisocalendar(int(year), int(number), 1)
+        except ValueError:
+            raise ValueError(f"{year} has no week {number}") from None
+        return cls(int(year), int(number))
+
+    @classmethod
+    def containing(cls, moment: datetime, tz: ZoneInfo) -> Week:
+        year, number, _ = moment.astimezone(tz).isocalendar()
+        return cls(year, number)
+
+    @property
+    def label(self) -> str:
+        return f"{self.year}-W{self.number:02d}"
+
+    @property
+    def monday(self) -> date:
+        return date.fromisocalendar(self.year, self.number, 1)
+
+    def shift(self, weeks: int) -> Week:
+        year, number, _ = (self.monday + timedelta(weeks=weeks)).isocalendar()
+        return Week(year, number)
+
+    def bounds(self, tz: ZoneInfo) -> tuple[datetime, datetime]:
+        start = datetime.combine(self.monday, time(0), tzinfo=tz)
+        end = datetime.combine(self.monday + timedelta(days=7), time(0), tzinfo=tz)
+        return start, end
+
+
+@dataclass
+class Figures:
+    held: int = 0
+    connection_yes: int = 0
+    connection_known: int = 0
+    followups_on_time: int = 0
+    hard_wins: int = 0
+    back_to_backs: int = 0
+    made_ours: int = 0
+    made_theirs: int = 0
+    kept_ours: int = 0
+    kept_theirs: int = 0
+    overdue_ours: int = 0
+    overdue_theirs: int = 0
+    touchpoints: int = 0
+    counterparts_due: int = 0
+
+    def __add__(self, other: Figures) -> Figures:
+        return Figures(**{f.name: getattr(self, f.name) + getattr(other, f.name) for f in fields(self)})
+
+    @property
+    def connection_rate(self) -> float | None:
+        return self.connection_yes / self.connection_known if self.connection_known else None
+
+    @property
+    def followup_rate(self) -> float | None:
+        return self.followups_on_time / self.held if self.held else None
+
+    @property
+    def active(self) -> bool:
+        return any(getattr(self, f.name) for f in fields(self) if f.name != "counterparts_due")
+
+
+@dataclass
+class RepWeek:
+    user_id: int
+    name: str
+    figures: Figures
+    previous: Figures
+
+
+@dataclass
+class WeekPoint:
+    week: str
+    held: int
+    followup_rate: float | None
+    kept: int
+    overdue: int
+
+
+@dataclass
+class Digest:
+    lead: str
+    week: Week
+    starts: datetime
+    ends: datetime
+    partial: bool  # the week is still running
+    reps: list[RepWeek]
+    totals: Figures
+    previous: Figures
+    highlights: list[str]
+    history: list[WeekPoint] = field(default_factory=list)
+
+
+# -- queries -----------------------------------------------------------------------------------------
+
+
+def _count(condition: object) -> object:
+    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)  # type: ignore[arg-type]
+
+
+async def members_during(session: AsyncSession, team: Team, start: datetime, end: datetime) -> list[User]:
+    """Reps who were on the team at any time in [start, end): one who left still counts for their weeks."""
+    rows = await session.scalars(
+        select(User)
+        .join(TeamMember, TeamMember.user_id == User.id)
+        .where(
+            TeamMember.team_id == team.id,
+            TeamMember.joined_at < end,
+            or_(TeamMember.left_at.is_(None), TeamMember.left_at > start),
+        )
+        .order_by(func.lower(func.coalesce(User.display_name, User.external_id)))
+    )
+    return list(rows)
+
+
+async def figures_by_rep(
+    session: AsyncSession, rep_ids: list[int], start: datetime, cutoff: datetime, tz: ZoneInfo
+) -> dict[int, Figures]:
+    """Four aggregate queries, grouped by rep, for the window [start, cutoff)."""
+    result = {rep: Figures() for rep in rep_ids}
+    if not rep_ids:
+        return result
+    held = and_(
+        Negotiation.owner_id.in_(rep_ids),
+        Negotiation.status != "cancelled",
+        Negotiation.starts_at >= start,
+        Negotiation.starts_at < cutoff,
+    )
+    negotiations = await session.execute(
+        select(
+            Negotiation.owner_id,
+            func.count(),
+            _count(Negotiation.opened_with_connection.is_(True)),
+            _count(Negotiation.opened_with_connection.is_not(None)),
+            _count(Negotiation.followup_on_time.is_(True)),
+            _count(Negotiation.hard_win.is_(True)),
+            _count(Negotiation.back_to_back.is_(True)),
+        )
+        .where(held)
+        .group_by(Negotiation.owner_id)
+    )
+    for owner, *values in negotiations:
+        figures = result[owner]
+        (
+            figures.held,
+            figures.connection_yes,
+            figures.connection_known,
+            figures.followups_on_time,
+            figures.hard_wins,
+            figures.back_to_backs,
+        ) = (int(v) for v in values)
+
+    due_day = cutoff.astimezone(tz).date()  # due before this local day and still open at the cutoff: overdue
+    made = and_(Commitment.created_at >= start, Commitment.created_at < cutoff)
+    kept = and_(Commitment.status == "kept", Commitment.resolved_at >= start, Commitment.resolved_at < cutoff)
+    overdue = and_(
+        Commitment.due_on < due_day,
+        Commitment.created_at < cutoff,
+        or_(Commitment.status == "open", Commitment.resolved_at >= cutoff),
+    )
+    commitments = await session.execute(
+        select(Commitment.owner_id, Commitment.side, _count(made), _count(kept), _count(overdue))
+        .where(Commitment.owner_id.in_(rep_ids), or_(made, kept, overdue))
+        .group_by(Commitment.owner_id, Commitment.side)
+    )
+    for owner, side, n_made, n_kept, n_overdue in commitments:
+        figures = result[owner]
+        setattr(figures, f"made_{side}", int(n_made))
+        setattr(figures, f"kept_{side}", int(n_kept))
+        setattr(figures, f"overdue_{side}", int(n_overdue))
+
+    touchpoints = await session.execute(
+        select(Touchpoint.user_id, func.count())
+        .where(Touchpoint.user_id.in_(rep_ids), Touchpoint.at >= start, Touchpoint.at < cutoff)
+        .group_by(Touchpoint.user_id)
+    )
+    for user_id, count in touchpoints:
+        result[user_id].touchpoints = int(count)
+
+    for user_id, count in await session.execute(counterparts_due_query(rep_ids, cutoff)):
+        result[user_id].counterparts_due = int(count)
+    return result
+
+
+def counterparts_due_query(rep_ids: list[int], cutoff: datetime):  # type: ignore[no-untyped-def]
+    """Per rep: long-term counterparts they deal with and have not been in contact with for 30 days."""
+    threshold = cutoff - CONTACT_GAP
+    pairs = (
+        select(
+            Negotiation.owner_id.label("user_id"),
+            Negotiation.counterpart_id.label("counterpart_id"),
+            func.max(Negotiation.starts_at).label("last_negotiation"),
+        )
+        .join(Counterpart, Counterpart.id == Negotiation.counterpart_id)
+        .where(
+            Negotiation.owner_id.in_(rep_ids),
+            Counterpart.long_term.is_(True),
+            Negotiation.status != "cancelled",
+            Negotiation.starts_at < cutoff,
+        )
+        .group_by(Negotiation.owner_id, Negotiation.counterpart_id)
+        .subquery()
+    )
+    touches = (
+        select(Touchpoint.user_id, Touchpoint.counterpart_id, func.max(Touchpoint.at).label("last_touch"))
+        .where(Touchpoint.user_id.in_(rep_ids), Touchpoint.at < cutoff)
+        .group_by(Touchpoint.user_id, Touchpoint.counterpart_id)
+        .subquery()
+    )
+    return (
+        select(pairs.c.user_id, func.count())
+        .select_from(pairs)
+        .outerjoin(
+            touches,
+            and_(touches.c.user_id == pairs.c.user_id, touches.c.counterpart_id == pairs.c.counterpart_id),
+        )
+        .where(
+            pairs.c.last_negotiation < threshold,
+            or_(touches.c.last_touch.is_(None), touches.c.last_touch < threshold),
+        )
+        .group_by(pairs.c.user_id)
+    )
+
+
+async def overdue_by_counterpart(
+    session: AsyncSession, rep_ids: list[int], cutoff: datetime, tz: ZoneInfo
+) -> list[tuple[str, str, int]]:
+    """(counterpart, side, count) of commitments overdue at the cutoff, most first."""
+    if not rep_ids:
+        return []
+    due_day = cutoff.astimezone(tz).date()
+    rows = await session.execute(
+        select(Counterpart.name, Commitment.side, func.count())
+        .join(Negotiation, Negotiation.id == Commitment.negotiation_id)
+        .join(Counterpart, Counterpart.id == Negotiation.counterpart_id)
+        .where(
+            Commitment.owner_id.in_(rep_ids),
+            Commitment.due_on < due_day,
+            Commitment.created_at < cutoff,
+            or_(Commitment.status == "open", Commitment.resolved_at >= cutoff),
+        )
+        .group_by(Counterpart.name, Commitment.side)
+        .order_by(func.count().desc(), Counterpart.name)
+        .limit(5)
+    )
+    return [(name, side, int(count)) for name, side, count in rows]
+
+
+async def build_digest(
+    session: AsyncSession, team: Team, week: Week, *, now: datetime, tz: ZoneInfo, chart_weeks: int = CHART_WEEKS
+) -> Digest:
+    start, end = week.bounds(tz)
+    cutoff = min(end, now)
+    previous_start, previous_end = week.shift(-1).bounds(tz)
+    reps = await members_during(session, team, start, end)
+    rep_ids = [rep.id for rep in reps]
+    current = await figures_by_rep(session, rep_ids, start, cutoff, tz)
+    before = await figures_by_rep(session, rep_ids, previous_start, previous_end, tz)
+    lines = [RepWeek(rep.id, rep.display_name or rep.external_id, current[rep.id], before[rep.id]) for rep in reps]
+    totals = sum((line.figures for line in lines), Figures())
+    previous = sum((line.previous for line in lines), Figures())
+    overdue = await overdue_by_counterpart(session, rep_ids, cutoff, tz)
+    digest = Digest(
+        lead=team.lead.display_name or team.lead.external_id,
+        week=week,
+        starts=start,
+        ends=end,
+        partial=now < end,
+        reps=lines,
+        totals=totals,
+        previous=previous,
+        highlights=highlights(lines, totals, previous, overdue),
+    )
+    for back in range(chart_weeks - 1, -1, -1):
+        shown = week.shift(-back)
+        if back == 0:
+            figures = totals
+        else:
+            week_start, week_end = shown.bounds(tz)
+            figures = await team_figures(session, rep_ids, week_start, week_end, tz)
+        digest.history.append(
+            WeekPoint(
+                shown.label,
+                figures.held,
+                figures.followup_rate,
+                figures.kept_ours + figures.kept_theirs,
+                figures.overdue_ours + figures.overdue_theirs,
+            )
+        )
+    return digest
+
+
+async def team_figures(
+    session: AsyncSession, rep_ids: list[int], start: datetime, cutoff: datetime, tz: ZoneInfo
+) -> Figures:
+    """Team totals for the chart: two aggregate queries, not grouped."""
+    figures = Figures()
+    if not rep_ids:
+        return figures
+    held, on_time = (
+        await session.execute(
+            select(func.count(), _count(Negotiation.followup_on_time.is_(True))).where(
+                Negotiation.owner_id.in_(rep_ids),
+                Negotiation.status != "cancelled",
+                Negotiation.starts_at >= start,
+                Negotiation.starts_at < cutoff,
+            )
+        )
+    ).one()
+    due_day = cutoff.astimezone(tz).date()
+    kept = and_(Commitment.status == "kept", Commitment.resolved_at >= start, Commitment.resolved_at < cutoff)
+    overdue = and_(
+        Commitment.due_on < due_day,
+        Commitment.created_at < cutoff,
+        or_(Commitment.status == "open", Commitment.resolved_at >= cutoff),
+    )
+    n_kept, n_overdue = (
+        await session.execute(
+            select(_count(kept), _count(overdue)).where(Commitment.owner_id.in_(rep_ids), or_(kept, overdue))
+        )
+    ).one()
+    figures.held, figures.followups_on_time = int(held), int(on_time)
+    figures.kept_ours, figures.overdue_ours = int(n_kept), int(n_overdue)
+    return figures
+
+
+# -- words -------------------------------------------------------------------------------------------
+
+
+def _pct(rate: float | None) -> str:
+    return "—" if rate is None else f"{round(rate * 100)}%"
+
+
+def _delta(now: int, before: int) -> str:
+    change = now - before
+    return "±0" if change == 0 else f"{change:+d}".replace("-", "−")
+
+
+def _rate_delta(now: float | None, before: float | None) -> str:
+    if now is None or before is None:
+        return ""
+    change = round((now - before) * 100)
+    return " (±0 pts)" if change == 0 else f" ({change:+d} pts)".replace("-", "−")
+
+
+def highlights(
+    lines: list[RepWeek], totals: Figures, previous: Figures, overdue: list[tuple[str, str, int]]
+) -> list[str]:
+    """Two or three things a lead would act on, most important first."""
+    found: list[tuple[int, str]] = []
+    now_rate, before_rate = totals.followup_rate, previous.followup_rate
+    if now_rate is not None and before_rate is not None and abs(now_rate - before_rate) >= 0.2:
+        verb = "fell" if now_rate < before_rate else "rose"
+        found.append((0, f"Follow-ups within 24 h {verb} from {_pct(before_rate)} to {_pct(now_rate)}."))
+    for name, side, count in overdue:
+        if count >= 2:
+            whose = "to" if side == "ours" else "from"
+            found.append((1, f"{count} commitments {whose} {name} are overdue."))
+            break
+    connection = totals.connection_rate
+    if connection is not None and connection < 0.5 and totals.connection_known >= 2:
+        found.append(
+            (2, f"Only {totals.connection_yes} of {totals.connection_known} calls opened with personal connection.")
+        )
+    if totals.hard_wins:
+        found.append((3, f"{totals.hard_wins} hard win(s): check in on those relationships."))
+    busiest = max(lines, key=lambda line: line.figures.back_to_backs, default=None)
+    if busiest and busiest.figures.back_to_backs >= 2:
+        found.append((4, f"{busiest.name} had {busiest.figures.back_to_backs} back-to-back negotiations."))
+    quiet = [line.name for line in lines if not line.figures.active]
+    if quiet:
+        found.append((5, f"No activity logged by {', '.join(quiet)}."))
+    if totals.counterparts_due:
+        found.append((6, f"{totals.counterparts_due} long-term counterpart(s) are overdue for a personal touch."))
+    return [text for _, text in sorted(found)[:3]]
+
+
+def rep_line(line: RepWeek) -> str:
+    f, p = line.figures, line.previous
+    if not f.active:
+        return f"{line.name} — no activity" + (
+            f"; {f.counterparts_due} counterpart(s) due" if f.counterparts_due else ""
+        )
+    parts = [
+        f"{f.held} held ({_delta(f.held, p.held)})",
+        f"connection {_pct(f.connection_rate)}",
+        f"follow-ups ≤24 h {f.followups_on_time}/{f.held}",
+        f"ours {f.made_ours} made · {f.kept_ours} kept · {f.overdue_ours} overdue",
+        f"theirs {f.made_theirs} made · {f.kept_theirs} kept · {f.overdue_theirs} overdue",
+        f"touchpoints {f.touchpoints}",
+    ]
+    if f.counterparts_due:
+        parts.append(f"{f.counterparts_due} due for contact")
+    if f.hard_wins:
+        parts.append(f"hard wins {f.hard_wins}")
+    if f.back_to_backs:
+        parts.append(f"back-to-backs {f.back_to_backs}")
+    return f"{line.name} — " + ", ".join(parts)
+
+
+def team_facts(t: Figures, p: Figures) -> tuple[tuple[str, str], ...]:
+    return (
+        ("Negotiations held", f"{t.held} ({_delta(t.held, p.held)})"),
+        ("Personal connection", _pct(t.connection_rate) + _rate_delta(t.connection_rate, p.connection_rate)),
+        ("Follow-ups within 24 h", _pct(t.followup_rate) + _rate_delta(t.followup_rate, p.followup_rate)),
+        (
+            "Commitments, ours",
+            f"{t.made_ours} made · {t.kept_ours} kept · {t.overdue_ours} overdue "
+            f"({_delta(t.overdue_ours, p.overdue_ours)} overdue)",
+        ),
+        (
+            "Commitments, theirs",
+            f"{t.made_theirs} made · {t.kept_theirs} kept · {t.overdue_theirs} overdue "
+            f"({_delta(t.overdue_theirs, p.overdue_theirs)} overdue)",
+        ),
+        ("Touchpoints", f"{t.touchpoints} ({_delta(t.touchpoints, p.touchpoints)})"),
+        ("Counterparts due for contact", str(t.counterparts_due)),
+        ("Hard wins", f"{t.hard_wins} ({_delta(t.hard_wins, p.hard_wins)})"),
+        ("Back-to-backs", f"{t.back_to_backs} ({_delta(t.back_to_backs, p.back_to_backs)})"),
+    )
+
+
+def period(digest: Digest, tz: ZoneInfo) -> str:
+    last_day = (digest.ends - timedelta(days=1)).astimezone(tz)
+    text = f"{digest.starts.astimezone(tz):%a %d %b} – {last_day:%a %d %b}"
+    return text + (" (so far)" if digest.partial else "")
+
+
+def digest_message(digest: Digest, tz: ZoneInfo, chart: bytes | None = None, kind: str = "reply") -> Message:
+    sections = []
+    if digest.highlights:
+        sections.append(Section(heading="Highlights", lines=tuple(digest.highlights)))
+    sections.append(
+        Section(heading="Team (change vs the week before)", facts=team_facts(digest.totals, digest.previous))
+    )
+    if digest.reps:
+        sections.append(Section(heading="Per rep", lines=tuple(rep_line(line) for line in digest.reps)))
+    else:
+        sections.append(Section(lines=("No reps in the team that week. Add them with `team add @name`.",)))
+    attachments = ()
+    if chart:
+        attachments = (Attachment(f"digest-{digest.week.label}.png", "image/png", chart, "Last 8 weeks"),)
+    return Message(
+        text=f"Weekly digest {digest.week.label}, {period(digest, tz)} — {digest.lead}'s team",
+        sections=tuple(sections),
+        kind=kind,
+        ref=f"digest:{digest.week.label}",
+        attachments=attachments,
+    )
+
+
+def digest_rows(digest: Digest) -> list[dict[str, object]]:
+    rows: list[dict[str, object]] = []
+    for name, figures, previous in [(line.name, line.figures, line.previous) for line in digest.reps] + [
+        ("TEAM", digest.totals, digest.previous)
+    ]:
+        row: dict[str, object] = {"week": digest.week.label, "rep": name, **asdict(figures)}
+        row["connection_rate"] = figures.connection_rate
+        row["followup_rate"] = figures.followup_rate
+        row["held_previous_week"] = previous.held
+        row["followup_rate_previous_week"] = previous.followup_rate
+        rows.append(row)
+    return rows
+
+
+def digest_json(digest: Digest) -> str:
+    return json.dumps(
+        {
+            "lead": digest.lead,
+            "week": digest.week.label,
+            "starts": digest.starts.isoformat(),
+            "ends": digest.ends.isoformat(),
+            "partial": digest.partial,
+            "highlights": digest.highlights,
+            "rows": digest_rows(digest),
+            "history": [asdict(point) for point in digest.history],
+        },
+        indent=2,
+    )
+
+
+def digest_csv(digest: Digest) -> str:
+    rows = digest_rows(digest)
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=list(rows[0].keys()), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return out.getvalue()

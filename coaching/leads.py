@@ -1,0 +1,171 @@
+"""Team leads: who is on whose team, and the weekly digest (on demand and every Monday 09:00 local)."""
+
+from __future__ import annotations
+
+from datetime import datetime, time
+from typing import TYPE_CHECKING
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from coaching import commands as c
+from coaching import nudges as n
+from coaching import store
+from coaching.chart import render_chart
+from coaching.digest import Week, build_digest, digest_message
+from coaching.messages import Message, Section
+from coaching.models import Counterpart, Team, TeamMember, User
+from coaching.parser import USAGE, CommandError
+from coaching.ports import Address
+
+if TYPE_CHECKING:
+    from coaching.engine import Coach
+
+DIGEST = "digest"
+DIGEST_DAY_TIME = time(9, 0)  # Monday, the lead's local time
+
+
+def _name(user: User) -> str:
+    return user.display_name or user.external_id
+
+
+async def team_led_by(session: AsyncSession, lead: User) -> Team | None:
+    return await session.scalar(select(Team).where(Team.lead_id == lead.id))
+
+
+async def _membership(session: AsyncSession, user: User) -> TeamMember | None:
+    return await session.scalar(select(TeamMember).where(TeamMember.user_id == user.id))
+
+
+async def _member_user(session: AsyncSession, lead: User, member: str) -> User:
+    workspace = lead.workspace
+    address = Address(workspace.platform, workspace.external_id, member)
+    return await store.ensure_user(session, address=address)
+
+
+async def schedule_digest(session: AsyncSession, lead: User, week: Week) -> None:
+    """One outbox row per lead per week (the unique key makes a second one impossible)."""
+    monday = week.shift(1).monday
+    due = datetime.combine(monday, DIGEST_DAY_TIME, tzinfo=n.user_zone(lead))
+    await n.enqueue(session, lead, [n.Planned(DIGEST, f"{DIGEST}:{lead.id}:{week.label}", due)])
+
+
+async def team_add(coach: Coach, session: AsyncSession, lead: User, command: c.TeamAdd) -> Message:
+    member = await _member_user(session, lead, command.member)
+    now = coach.clock.now()
+    team = await team_led_by(session, lead)
+    membership = await _membership(session, member)
+    if membership is not None and membership.left_at is None:
+        if team is not None and membership.team_id == team.id:
+            return Message(text=f"{_name(member)} is already on your team.")
+        other = await session.get(Team, membership.team_id)
+        owner = _name(other.lead) if other else "another lead"
+        raise CommandError(f"{_name(member)} is already on {owner}'s team; a rep is on one team at a time.")
+    created = team is None
+    if team is None:
+        team = Team(workspace_id=lead.workspace_id, lead_id=lead.id, created_at=now)
+        session.add(team)
+        await session.flush()
+        await schedule_digest(session, lead, Week.containing(now, n.user_zone(lead)))
+    if membership is None:
+        session.add(TeamMember(team_id=team.id, user_id=member.id, joined_at=now))
+    else:  # back on a team after leaving one: their new weeks count here
+        membership.team_id, membership.joined_at, membership.left_at = team.id, now, None
+    lines = ["You'll get the weekly digest every Monday at 09:00 your time; `digest` shows it any time."]
+    return Message(
+        text=f"Added {_name(member)} to your team." + (" You are now a team lead." if created else ""),
+        sections=(Section(lines=tuple(lines)),) if created else (),
+    )
+
+
+async def team_remove(coach: Coach, session: AsyncSession, lead: User, command: c.TeamRemove) -> Message:
+    team = await team_led_by(session, lead)
+    if team is None:
+        raise CommandError("You don't lead a team. Start one with `team add @name`.", USAGE["team"].usage)
+    member = await store.user_at(
+        session, address=Address(lead.workspace.platform, lead.workspace.external_id, command.member)
+    )
+    membership = await _membership(session, member) if member else None
+    if member is None or membership is None or membership.team_id != team.id or membership.left_at is not None:
+        raise CommandError(f"{command.member} is not on your team. `team list` shows who is.")
+    membership.left_at = coach.clock.now()
+    return Message(text=f"Removed {_name(member)} from your team; past weeks still show their work.")
+
+
+async def team_list(coach: Coach, session: AsyncSession, user: User, command: c.TeamList) -> Message:
+    sections = []
+    team = await team_led_by(session, user)
+    if team is not None:
+        members = await session.scalars(
+            select(User)
+            .join(TeamMember, TeamMember.user_id == User.id)
+            .where(TeamMember.team_id == team.id, TeamMember.left_at.is_(None))
+        )
+        names = sorted(_name(member) for member in members)
+        sections.append(Section(heading="Your team", lines=tuple(names) or ("nobody yet: `team add @name`",)))
+    membership = await _membership(user=user, session=session)
+    if membership is not None and membership.left_at is None:
+        lead_team = await session.get(Team, membership.team_id)
+        if lead_team is not None:
+            sections.append(Section(lines=(f"Your lead: {_name(lead_team.lead)}",)))
+    if not sections:
+        return Message(text="You're not on a team. A lead adds you with `team add @you`; start your own the same way.")
+    return Message(text="Teams", sections=tuple(sections))
+
+
+def resolve_week(spec: str, now: datetime, lead: User) -> Week:
+    tz = n.user_zone(lead)
+    if spec == "this":
+        return Week.containing(now, tz)
+    if spec == "last":
+        return Week.containing(now, tz).shift(-1)
+    try:
+        return Week.parse(spec)
+    except ValueError as problem:
+        raise CommandError(f"{problem}.", USAGE["digest"].usage) from None
+
+
+async def show_digest(coach: Coach, session: AsyncSession, lead: User, command: c.ShowDigest) -> Message:
+    team = await team_led_by(session, lead)
+    if team is None:
+        raise CommandError("The digest is for team leads: add your reps with `team add @name` first.")
+    now = coach.clock.now()
+    week = resolve_week(command.week, now, lead)
+    if week.bounds(n.user_zone(lead))[0] > now:
+        raise CommandError(f"{week.label} hasn't started yet.", USAGE["digest"].usage)
+    return await digest_for(session, team, lead, week, now=now)
+
+
+async def digest_for(
+    session: AsyncSession, team: Team, lead: User, week: Week, *, now: datetime, kind: str = "reply"
+) -> Message:
+    tz = n.user_zone(lead)
+    digest = await build_digest(session, team, week, now=now, tz=tz)
+    chart = render_chart(digest.history, f"{_name(lead)}'s team, last {len(digest.history)} weeks")
+    return digest_message(digest, tz, chart=chart, kind=kind)
+
+
+async def compose_digest(coach: Coach, session: AsyncSession, nudge_key: str, lead: User) -> Message | None:
+    """The scheduled digest: chains next week's row first, so the weekly rhythm never breaks."""
+    week = Week.parse(nudge_key.rsplit(":", 1)[1])
+    await schedule_digest(session, lead, week.shift(1))
+    team = await team_led_by(session, lead)
+    if team is None:
+        return None
+    return await digest_for(session, team, lead, week, now=coach.clock.now(), kind=DIGEST)
+
+
+async def mark_counterpart(coach: Coach, session: AsyncSession, user: User, command: c.MarkCounterpart) -> Message:
+    key = " ".join(command.counterpart.casefold().split())
+    counterpart = await session.scalar(
+        select(Counterpart).where(Counterpart.workspace_id == user.workspace_id, Counterpart.name_key == key)
+    )
+    if counterpart is None:
+        counterpart = await store.counterpart(session, workspace_id=user.workspace_id, name=command.counterpart)
+    counterpart.long_term = command.long_term
+    if command.long_term:
+        return Message(
+            text=f"{counterpart.name} is a long-term relationship: I'll flag it when you've been out of touch "
+            "for 30 days. A call, a note or a card beats an automated email."
+        )
+    return Message(text=f"{counterpart.name} is no longer marked long-term.")

@@ -1,0 +1,61 @@
+"""teams of reps for the weekly digest, and whether a follow-up came within 24 h
+
+Revision ID: 0002_teams
+Revises: 0001_initial
+Create Date: 2026-11-25
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0002_teams"
+down_revision: str | None = "0001_initial"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "teams",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("workspace_id", sa.Integer(), nullable=False),
+        sa.Column("lead_id", sa.Integer(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(["lead_id"], ["users.id"], name=op.f("fk_teams_lead_id_users"), ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(
+            ["workspace_id"], ["workspaces.id"], name=op.f("fk_teams_workspace_id_workspaces"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_teams")),
+        sa.UniqueConstraint("lead_id", name="uq_teams_lead"),
+    )
+    op.create_index(op.f("ix_teams_workspace_id"), "teams", ["workspace_id"], unique=False)
+    op.create_table(
+        "team_members",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("team_id", sa.Integer(), nullable=False),
+        sa.Column("user_id", sa.Integer(), nullable=False),
+        sa.Column("joined_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("left_at", sa.DateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["team_id"], ["teams.id"], name=op.f("fk_team_members_team_id_teams"), ondelete="CASCADE"
+        ),
+        sa.ForeignKeyConstraint(
+            ["user_id"], ["users.id"], name=op.f("fk_team_members_user_id_users"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_team_members")),
+        sa.UniqueConstraint("user_id", name="uq_team_members_user"),
+    )
+    op.create_index(op.f("ix_team_members_team_id"), "team_members", ["team_id"], unique=False)
+    with op.batch_alter_table("negotiations") as batch_op:
+        batch_op.add_column(sa.Column("followup_on_time", sa.Boolean(), nullable=True))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("negotiations") as batch_op:
+        batch_op.drop_column("followup_on_time")
+    op.drop_index(op.f("ix_team_members_team_id"), table_name="team_members")
+    op.drop_table("team_members")
+    op.drop_index(op.f("ix_teams_workspace_id"), table_name="teams")
+    op.drop_table("teams")
