@@ -192,14 +192,9 @@ async def figures_by_rep(
             figures.back_to_backs,
         ) = (int(v) for v in values)
 
-    due_day = cutoff.astimezone(tz).date()  # due before this local day and still open at the cutoff: overdue
     made = and_(Commitment.created_at >= start, Commitment.created_at < cutoff)
     kept = and_(Commitment.status == "kept", Commitment.resolved_at >= start, Commitment.resolved_at < cutoff)
-    overdue = and_(
-        Commitment.due_on < due_day,
-        Commitment.created_at < cutoff,
-        or_(Commitment.status == "open", Commitment.resolved_at >= cutoff),
-    )
+    overdue = _overdue(cutoff, tz)
     commitments = await session.execute(
         select(Commitment.owner_id, Commitment.side, _count(made), _count(kept), _count(overdue))
         .where(Commitment.owner_id.in_(rep_ids), or_(made, kept, overdue))
@@ -270,22 +265,28 @@ async def overdue_by_counterpart(
     """(counterpart, side, count) of commitments overdue at the cutoff, most first."""
     if not rep_ids:
         return []
-    due_day = cutoff.astimezone(tz).date()
+    counts = (
+        select(Commitment.counterpart_id, Commitment.side, func.count().label("overdue"))
+        .where(Commitment.owner_id.in_(rep_ids), _overdue(cutoff, tz))
+        .group_by(Commitment.counterpart_id, Commitment.side)
+        .subquery()
+    )
     rows = await session.execute(
-        select(Counterpart.name, Commitment.side, func.count())
-        .join(Negotiation, Negotiation.id == Commitment.negotiation_id)
-        .join(Counterpart, Counterpart.id == Negotiation.counterpart_id)
-        .where(
-            Commitment.owner_id.in_(rep_ids),
-            Commitment.due_on < due_day,
-            Commitment.created_at < cutoff,
-            or_(Commitment.status == "open", Commitment.resolved_at >= cutoff),
-        )
-        .group_by(Counterpart.name, Commitment.side)
-        .order_by(func.count().desc(), Counterpart.name)
+        select(Counterpart.name, counts.c.side, counts.c.overdue)
+        .join(counts, counts.c.counterpart_id == Counterpart.id)
+        .order_by(counts.c.overdue.desc(), Counterpart.name)
         .limit(5)
     )
     return [(name, side, int(count)) for name, side, count in rows]
+
+
+def _overdue(cutoff: datetime, tz: ZoneInfo):  # type: ignore[no-untyped-def]
+    """Due before the cutoff's local day and not resolved by the cutoff."""
+    return and_(
+        Commitment.due_on < cutoff.astimezone(tz).date(),
+        Commitment.created_at < cutoff,
+        or_(Commitment.status == "open", Commitment.resolved_at >= cutoff),
+    )
 
 
 async def build_digest(
@@ -313,57 +314,60 @@ async def build_digest(
         previous=previous,
         highlights=highlights(lines, totals, previous, overdue),
     )
-    for back in range(chart_weeks - 1, -1, -1):
-        shown = week.shift(-back)
-        if back == 0:
-            figures = totals
-        else:
-            week_start, week_end = shown.bounds(tz)
-            figures = await team_figures(session, rep_ids, week_start, week_end, tz)
-        digest.history.append(
-            WeekPoint(
-                shown.label,
-                figures.held,
-                figures.followup_rate,
-                figures.kept_ours + figures.kept_theirs,
-                figures.overdue_ours + figures.overdue_theirs,
-            )
-        )
+    weeks = [week.shift(-back) for back in range(chart_weeks - 1, -1, -1)]
+    digest.history = await history(session, rep_ids, weeks, now=now, tz=tz)
     return digest
 
 
-async def team_figures(
-    session: AsyncSession, rep_ids: list[int], start: datetime, cutoff: datetime, tz: ZoneInfo
-) -> Figures:
-    """Team totals for the chart: two aggregate queries, not grouped."""
-    figures = Figures()
+async def history(
+    session: AsyncSession, rep_ids: list[int], weeks: list[Week], *, now: datetime, tz: ZoneInfo
+) -> list[WeekPoint]:
+    """Team totals for the chart, all weeks at once: one query over negotiations, one over commitments."""
+    windows = [(shown, *shown.bounds(tz)) for shown in weeks]
+    windows = [(shown, start, min(end, now)) for shown, start, end in windows]
     if not rep_ids:
-        return figures
-    held, on_time = (
+        return [WeekPoint(shown.label, 0, None, 0, 0) for shown, _, _ in windows]
+    first, last = windows[0][1], windows[-1][2]
+    in_week = [and_(Negotiation.starts_at >= start, Negotiation.starts_at < cutoff) for _, start, cutoff in windows]
+    negotiations = (
         await session.execute(
-            select(func.count(), _count(Negotiation.followup_on_time.is_(True))).where(
+            select(
+                *(_count(cond) for cond in in_week),
+                *(_count(and_(cond, Negotiation.followup_on_time.is_(True))) for cond in in_week),
+            ).where(
                 Negotiation.owner_id.in_(rep_ids),
                 Negotiation.status != "cancelled",
-                Negotiation.starts_at >= start,
-                Negotiation.starts_at < cutoff,
+                Negotiation.starts_at >= first,
+                Negotiation.starts_at < last,
             )
         )
     ).one()
-    due_day = cutoff.astimezone(tz).date()
-    kept = and_(Commitment.status == "kept", Commitment.resolved_at >= start, Commitment.resolved_at < cutoff)
-    overdue = and_(
-        Commitment.due_on < due_day,
-        Commitment.created_at < cutoff,
-        or_(Commitment.status == "open", Commitment.resolved_at >= cutoff),
-    )
-    n_kept, n_overdue = (
+    kept = [
+        and_(Commitment.status == "kept", Commitment.resolved_at >= start, Commitment.resolved_at < cutoff)
+        for _, start, cutoff in windows
+    ]
+    overdue = [_overdue(cutoff, tz) for _, _, cutoff in windows]
+    commitments = (
         await session.execute(
-            select(_count(kept), _count(overdue)).where(Commitment.owner_id.in_(rep_ids), or_(kept, overdue))
+            select(*(_count(cond) for cond in kept), *(_count(cond) for cond in overdue)).where(
+                Commitment.owner_id.in_(rep_ids),
+                Commitment.created_at < last,
+                # implied by every condition below, and lets the index skip what was settled before the chart
+                or_(Commitment.status == "open", Commitment.resolved_at >= first),
+                or_(*kept, *overdue),
+            )
         )
     ).one()
-    figures.held, figures.followups_on_time = int(held), int(on_time)
-    figures.kept_ours, figures.overdue_ours = int(n_kept), int(n_overdue)
-    return figures
+    count = len(windows)
+    points = []
+    for i, (shown, _, _) in enumerate(windows):
+        held, on_time = int(negotiations[i]), int(negotiations[count + i])
+        points.append(
+            WeekPoint(
+                shown.label, held, on_time / held if held else None, int(commitments[i]), int(commitments[count + i])
+            )
+        )
+    return points
 
 
 # -- words -------------------------------------------------------------------------------------------

@@ -592,11 +592,10 @@ class Coach:
         open_commitments = (
             await session.scalars(
                 select(Commitment)
-                .join(Negotiation, Commitment.negotiation_id == Negotiation.id)
                 .where(
                     Commitment.owner_id == user.id,
                     Commitment.status == "open",
-                    Negotiation.counterpart_id == negotiation.counterpart_id,
+                    Commitment.counterpart_id == negotiation.counterpart_id,
                 )
                 .order_by(Commitment.due_on.is_(None), Commitment.due_on, Commitment.number)
             )
@@ -648,6 +647,7 @@ class Coach:
             owner_id=user.id,
             number=await store.next_number(session, Commitment, owner_id=user.id),
             negotiation_id=negotiation.id,
+            counterpart_id=negotiation.counterpart_id,
             side=command.side,
             text=text[:1000],
             due_on=command.due,

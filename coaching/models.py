@@ -177,12 +177,27 @@ class TeamMember(Base):
 
 class Commitment(Base):
     __tablename__ = "commitments"
-    __table_args__ = (UniqueConstraint("owner_id", "number", name="uq_commitments_owner_number"),)
+    __table_args__ = (
+        UniqueConstraint("owner_id", "number", name="uq_commitments_owner_number"),
+        # Covers the digest's aggregates, so they read the index alone, not one heap page per commitment.
+        Index(
+            "ix_commitments_digest",
+            "owner_id",
+            "created_at",
+            "resolved_at",
+            "due_on",
+            "status",
+            "side",
+            "counterpart_id",
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     owner_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     number: Mapped[int] = mapped_column(Integer)
     negotiation_id: Mapped[int] = mapped_column(ForeignKey("negotiations.id", ondelete="CASCADE"), index=True)
+    # The negotiation's counterpart, kept here so "what is owed to/by Globex" needs no join.
+    counterpart_id: Mapped[int] = mapped_column(ForeignKey("counterparts.id", ondelete="CASCADE"))
     side: Mapped[str] = mapped_column(String(8))  # ours | theirs
     text: Mapped[str] = mapped_column(Text)
     owner_text: Mapped[str | None] = mapped_column(String(200))  # who on that side is on the hook

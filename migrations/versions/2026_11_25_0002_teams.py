@@ -1,4 +1,4 @@
-"""teams of reps for the weekly digest, and whether a follow-up came within 24 h
+"""teams of reps for the weekly digest, whether a follow-up came within 24 h, commitments by counterpart
 
 Revision ID: 0002_teams
 Revises: 0001_initial
@@ -50,9 +50,33 @@ def upgrade() -> None:
     op.create_index(op.f("ix_team_members_team_id"), "team_members", ["team_id"], unique=False)
     with op.batch_alter_table("negotiations") as batch_op:
         batch_op.add_column(sa.Column("followup_on_time", sa.Boolean(), nullable=True))
+    with op.batch_alter_table("commitments") as batch_op:
+        batch_op.add_column(sa.Column("counterpart_id", sa.Integer(), nullable=True))
+    op.execute(
+        "UPDATE commitments SET counterpart_id = "
+        "(SELECT negotiations.counterpart_id FROM negotiations WHERE negotiations.id = commitments.negotiation_id)"
+    )
+    with op.batch_alter_table("commitments") as batch_op:
+        batch_op.alter_column("counterpart_id", existing_type=sa.Integer(), nullable=False)
+        batch_op.create_foreign_key(
+            op.f("fk_commitments_counterpart_id_counterparts"),
+            "counterparts",
+            ["counterpart_id"],
+            ["id"],
+            ondelete="CASCADE",
+        )
+        batch_op.create_index(
+            "ix_commitments_digest",
+            ["owner_id", "created_at", "resolved_at", "due_on", "status", "side", "counterpart_id"],
+            unique=False,
+        )
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("commitments") as batch_op:
+        batch_op.drop_index("ix_commitments_digest")
+        batch_op.drop_constraint(op.f("fk_commitments_counterpart_id_counterparts"), type_="foreignkey")
+        batch_op.drop_column("counterpart_id")
     with op.batch_alter_table("negotiations") as batch_op:
         batch_op.drop_column("followup_on_time")
     op.drop_index(op.f("ix_team_members_team_id"), table_name="team_members")
