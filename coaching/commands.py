@@ -66,6 +66,7 @@ class RecordOutcome(Command):
     concessions_given: int | None = None
     concessions_received: int | None = None
     observations: str | None = None  # personal observations about the counterpart
+    settled: tuple[str, ...] | None = None  # issues on the table that were settled
 
 
 @dataclass(frozen=True)
@@ -153,3 +154,39 @@ class TeamList(Command):
 @dataclass(frozen=True)
 class ShowDigest(Command):
     week: str = "last"  # "last", "this", or an ISO week such as "2026-W48"
+
+
+@dataclass(frozen=True)
+class RecordTouchpoint(Command):
+    """``call <counterpart> [note]`` / ``note <counterpart>: <text>``: staying in touch between deals."""
+
+    counterpart: str
+    kind: str  # call | note
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class SnoozeCounterpart(Command):
+    counterpart: str
+    days: int = 14
+
+
+@dataclass(frozen=True)
+class AnswerLinks(Command):
+    """The lever-of-links questions for the rep's role, answered yes/no in order."""
+
+    counterpart: str
+    answers: tuple[bool, ...]
+
+
+@dataclass(frozen=True)
+class TableIssues(Command):
+    negotiation: int
+    issues: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Handoff(Command):
+    negotiation: int
+    member: str  # the account owner's platform user id
+    note: str | None = None

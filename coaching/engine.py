@@ -18,7 +18,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from coaching import commands as c
-from coaching import leads, store
+from coaching import leads, relationships, store
 from coaching import nudges as n
 from coaching import playbook as book
 from coaching.messages import Button, Message, Section
@@ -107,6 +107,11 @@ class Coach:
             c.TeamRemove: partial(leads.team_remove, self),
             c.TeamList: partial(leads.team_list, self),
             c.ShowDigest: partial(leads.show_digest, self),
+            c.RecordTouchpoint: partial(relationships.record_touchpoint, self),
+            c.SnoozeCounterpart: partial(relationships.snooze_counterpart, self),
+            c.AnswerLinks: partial(relationships.answer_links, self),
+            c.TableIssues: partial(relationships.table_issues, self),
+            c.Handoff: partial(relationships.handoff, self),
         }
 
     # -- entry points -------------------------------------------------------------------------------
@@ -193,7 +198,7 @@ class Coach:
 
     # -- negotiations -------------------------------------------------------------------------------
 
-    async def _owned(self, session: AsyncSession, user: User, number: int) -> Negotiation:
+    async def owned(self, session: AsyncSession, user: User, number: int) -> Negotiation:
         found = await session.scalar(
             select(Negotiation).where(Negotiation.owner_id == user.id, Negotiation.number == number)
         )
@@ -372,8 +377,10 @@ class Coach:
         return Message(text=f"Your negotiations ({tz.key} time):", sections=tuple(sections))
 
     async def _frame(self, session: AsyncSession, user: User, command: c.Frame) -> Message:
-        negotiation = await self._owned(session, user, command.negotiation)
+        negotiation = await self.owned(session, user, command.negotiation)
         negotiation.repeat = command.repeat
+        if command.repeat and not negotiation.counterpart.long_term:
+            await relationships.start_long_term(self, session, user, negotiation.counterpart)
         advice = book.FRAME_RELATIONSHIP if command.repeat else book.FRAME_ONE_OFF
         what = "a relationship" if command.repeat else "a one-off"
         return Message(
@@ -383,7 +390,7 @@ class Coach:
         )
 
     async def _done(self, session: AsyncSession, user: User, command: c.RecordOutcome) -> Message:
-        negotiation = await self._owned(session, user, command.negotiation)
+        negotiation = await self.owned(session, user, command.negotiation)
         if negotiation.status == "cancelled":
             raise CommandError(f"#{negotiation.number} was cancelled; log it again if it happened.")
         if command.sentiment is not None and not 1 <= command.sentiment <= 5:
@@ -410,6 +417,11 @@ class Coach:
             value = getattr(command, field)
             if value is not None:
                 setattr(negotiation, field, value)
+        if command.settled:
+            await relationships.settle_issues(session, negotiation, command.settled)
+        hard = bool(negotiation.hard_win) or (negotiation.sentiment is not None and negotiation.sentiment <= 2)
+        if hard:
+            await relationships.plan_repair(session, user, negotiation, now)
         # The call is over: no pre-call reminder, no "how did it go?" — but keep the follow-up reminder.
         await n.drop_pending(session, negotiation_id=negotiation.id, kinds=(n.PRECALL, n.FOLLOWUP))
         if negotiation.followup_sent_at is None:
@@ -429,8 +441,18 @@ class Coach:
             )
         lines.append(f"Promises made? `commit {negotiation.number} ours|theirs <what> by <when>`.")
         sections = [Section(lines=tuple(lines))]
-        if negotiation.hard_win or (negotiation.sentiment is not None and negotiation.sentiment <= 2):
-            sections.append(Section(heading="Relationship care", lines=(book.HARD_WIN,)))
+        if hard:
+            care = (
+                book.HARD_WIN,
+                "I'll remind you to send a personal note tomorrow and to check in two weeks from now.",
+                f"Tell the account owner: `handoff {negotiation.number} @owner`.",
+            )
+            sections.append(Section(heading="Relationship care", lines=care))
+        entry = await relationships.ledger(session, user, negotiation.counterpart_id)
+        if entry is not None and entry.one_sided:
+            sections.append(
+                Section(heading="Concessions", lines=relationships.ledger_lines(entry, negotiation.counterpart.name))
+            )
         verb = "Updated" if again else "Recorded"
         return Message(
             text=f"{verb} the outcome of #{negotiation.number} with {negotiation.counterpart.name}.",
@@ -443,7 +465,7 @@ class Coach:
         )
 
     async def _followup(self, session: AsyncSession, user: User, command: c.FollowUpSent) -> Message:
-        negotiation = await self._owned(session, user, command.negotiation)
+        negotiation = await self.owned(session, user, command.negotiation)
         if negotiation.followup_sent_at is not None:
             return Message(
                 text=f"Already noted: you followed up with {negotiation.counterpart.name} on "
@@ -478,7 +500,7 @@ class Coach:
             counterpart.last_touchpoint_at = at
 
     async def _reschedule(self, session: AsyncSession, user: User, command: c.Reschedule) -> Message:
-        negotiation = await self._owned(session, user, command.negotiation)
+        negotiation = await self.owned(session, user, command.negotiation)
         if negotiation.status != "scheduled":
             raise CommandError(f"#{negotiation.number} is {negotiation.status}; only scheduled ones can move.")
         now, tz = self.clock.now(), n.user_zone(user)
@@ -496,7 +518,7 @@ class Coach:
         )
 
     async def _cancel(self, session: AsyncSession, user: User, command: c.CancelNegotiation) -> Message:
-        negotiation = await self._owned(session, user, command.negotiation)
+        negotiation = await self.owned(session, user, command.negotiation)
         if negotiation.status == "cancelled":
             return Message(text=f"#{negotiation.number} was already cancelled.")
         if negotiation.status == "done":
@@ -511,23 +533,26 @@ class Coach:
     # -- prep brief ---------------------------------------------------------------------------------
 
     async def _prep(self, session: AsyncSession, user: User, command: c.Prep) -> Message:
-        negotiation = await self._owned(session, user, command.negotiation)
+        negotiation = await self.owned(session, user, command.negotiation)
         tz = n.user_zone(user)
         counterpart = negotiation.counterpart
         sections = [self._frame_section(negotiation)]
+        tabled = await relationships.issue_lines(session, user, negotiation)
         sections.append(
             Section(
                 heading="What's on the table",
                 lines=(
+                    *tabled,
                     "Agreement issues: " + "; ".join(book.AGREEMENT_ISSUES) + ".",
                     "Relationship issues: " + "; ".join(book.RELATIONSHIP_ISSUES) + ".",
+                    f"Mark yours: `issues {negotiation.number} price, long-term goals`.",
                 ),
             )
         )
-        questions = book.LEVERAGE_QUESTIONS.get(user.role, book.LEVERAGE_QUESTIONS["sales"])
+        answers = await relationships.links_for(session, user, counterpart.id)
         sections.append(
-            Section(heading=f"Lever of links ({user.role})", lines=(book.LEVER_OF_LINKS, *questions))
-        )  # fmt: skip
+            Section(heading=f"Lever of links ({user.role})", lines=relationships.leverage_lines(user.role, answers))
+        )
         history = (
             await session.scalars(
                 select(Negotiation)
@@ -544,9 +569,13 @@ class Coach:
         if history:
             sections.append(Section(heading="History", lines=tuple(self._history_line(h, tz) for h in history)))
         sections.extend(await self._relationship_sections(session, user, negotiation))
-        sections.append(
-            Section(heading="On the call", lines=(book.CONNECTION_FIRST, book.CHANNEL_TIPS[negotiation.channel]))
-        )  # fmt: skip
+        on_call = (
+            book.CONNECTION_FIRST,
+            book.CHANNEL_TIPS[negotiation.channel],
+            book.NOT_TOUGHER,
+            book.STRENGTHS_OF_ONLINE,
+        )
+        sections.append(Section(heading="On the call", lines=on_call))
         return Message(
             text=f"Prep brief #{negotiation.number}: {counterpart.name}, {when_text(negotiation.starts_at, tz)} "
             f"({negotiation.duration_minutes} min, {negotiation.channel}).",
@@ -631,12 +660,16 @@ class Coach:
         remembered = [x for x in (*observations, *notes) if x]
         if remembered:
             sections.append(Section(heading="What you know about them", lines=tuple(remembered[:5])))
+        entry = await relationships.ledger(session, user, negotiation.counterpart_id)
+        if entry is not None:
+            lines = relationships.ledger_lines(entry, negotiation.counterpart.name)
+            sections.append(Section(heading="Concession ledger", lines=lines))
         return sections
 
     # -- commitments --------------------------------------------------------------------------------
 
     async def _commit(self, session: AsyncSession, user: User, command: c.AddCommitment) -> Message:
-        negotiation = await self._owned(session, user, command.negotiation)
+        negotiation = await self.owned(session, user, command.negotiation)
         if command.side not in ("ours", "theirs"):
             raise CommandError("A commitment is ours or theirs.", USAGE["commit"].usage)
         text = " ".join(command.text.split())
@@ -827,6 +860,8 @@ class Coach:
             digest = await leads.compose_digest(self, session, nudge.key, user)  # chains next week's first
             if digest is None:
                 return Skip("no team any more")
+        if nudge.kind == relationships.STAY_IN_TOUCH:
+            stay = await relationships.compose_stay_in_touch(self, session, nudge.key, user)  # chains next week's
         if not user.nudges_enabled:
             return Skip("nudges are off")
         if not nudge.exempt_quiet:
@@ -840,6 +875,17 @@ class Coach:
             return await self._negotiation_nudge(session, nudge, user, negotiation)
         if nudge.kind == leads.DIGEST:
             return digest
+        if nudge.kind == relationships.STAY_IN_TOUCH:
+            return stay or Skip("nobody due for contact")
+        if nudge.kind in (relationships.REPAIR_NOTE, relationships.REPAIR_CHECKIN, relationships.HANDOFF):
+            negotiation = await session.get(Negotiation, nudge.negotiation_id) if nudge.negotiation_id else None
+            if negotiation is None or negotiation.status == "cancelled":
+                return Skip("negotiation gone")
+            if nudge.kind == relationships.HANDOFF:
+                sender = await session.get(User, negotiation.owner_id)
+                assert sender is not None
+                return relationships.compose_handoff(negotiation, sender, user)
+            return relationships.compose_repair(nudge.kind, negotiation) or Skip("note already sent")
         if nudge.kind in n.COMMITMENT_KINDS:
             commitment = await session.get(Commitment, nudge.commitment_id) if nudge.commitment_id else None
             if commitment is None or commitment.status != "open":
@@ -861,9 +907,10 @@ class Coach:
                 self._frame_section(negotiation),
             ]
             sections.extend(await self._relationship_sections(session, user, negotiation))
-            sections.append(
-                Section(heading=f"On {negotiation.channel}", lines=(book.CHANNEL_TIPS[negotiation.channel],))
-            )
+            tips = (book.CHANNEL_TIPS[negotiation.channel],)
+            if negotiation.channel in ("video", "phone"):
+                tips += (book.VIRTUAL_TRUST,)
+            sections.append(Section(heading=f"On {negotiation.channel}", lines=tips))
             when = span_text(negotiation.starts_at - now)
             starts = when_text(negotiation.starts_at, tz)
             return Message(

@@ -17,6 +17,7 @@ from coaching.messages import Message, Section
 from coaching.models import Counterpart, Team, TeamMember, User
 from coaching.parser import USAGE, CommandError
 from coaching.ports import Address
+from coaching.relationships import start_long_term
 
 if TYPE_CHECKING:
     from coaching.engine import Coach
@@ -162,7 +163,10 @@ async def mark_counterpart(coach: Coach, session: AsyncSession, user: User, comm
     )
     if counterpart is None:
         counterpart = await store.counterpart(session, workspace_id=user.workspace_id, name=command.counterpart)
-    counterpart.long_term = command.long_term
+    if command.long_term:
+        await start_long_term(coach, session, user, counterpart)
+    else:
+        counterpart.long_term = False
     if command.long_term:
         return Message(
             text=f"{counterpart.name} is a long-term relationship: I'll flag it when you've been out of touch "

@@ -209,6 +209,32 @@ class Commitment(Base):
     negotiation: Mapped[Negotiation] = relationship(lazy="joined")
 
 
+class Relationship(Base):
+    """One rep's view of one counterpart: lever-of-links answers and a stay-in-touch snooze."""
+
+    __tablename__ = "relationships"
+    __table_args__ = (UniqueConstraint("user_id", "counterpart_id", name="uq_relationships_user_counterpart"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    counterpart_id: Mapped[int] = mapped_column(ForeignKey("counterparts.id", ondelete="CASCADE"), index=True)
+    links: Mapped[dict[str, Any] | None]  # {"procurement": [true, false, ...]} answers in question order
+    snoozed_until: Mapped[datetime | None]
+
+
+class NegotiationIssue(Base):
+    """What is on the table: an agreement or a relationship issue, settled or carried to the next round."""
+
+    __tablename__ = "negotiation_issues"
+    __table_args__ = (UniqueConstraint("negotiation_id", "name", name="uq_negotiation_issues_negotiation_name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    negotiation_id: Mapped[int] = mapped_column(ForeignKey("negotiations.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # agreement | relationship
+    name: Mapped[str] = mapped_column(String(200))
+    settled: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
 class Touchpoint(Base):
     """Relationship upkeep outside the negotiation itself: coffee chats, calls, personal notes."""
 

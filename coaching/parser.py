@@ -50,6 +50,16 @@ USAGE: dict[str, Usage] = {
         "commit <negotiation id> ours|theirs <what> [by <when>]",
         "record a commitment, e.g. `commit 3 theirs send the signed NDA by friday`",
     ),
+    "outcome": Usage(
+        "outcome <negotiation id> [result agreed|partial|no-deal|postponed] [connection yes|no] [sentiment 1-5] "
+        "[hard-win yes|no] [gave <n>] [got <n>] [settled <issue>, …]",
+        "record how it went, e.g. `outcome 3 connection yes sentiment 4 gave 1 got 2 settled price`",
+    ),
+    "issues": Usage(
+        "issues <negotiation id> <agreement or relationship issue>, …",
+        "what is on the table, e.g. `issues 3 price, service agreements, long-term goals`",
+    ),
+    "handoff": Usage("handoff <negotiation id> <@user> [note]", "send the account owner a heads-up note"),
     "commitments": Usage("commitments", "open commitments, ours and theirs"),
     "kept": Usage("kept <commitment id>", "a commitment was kept"),
     "missed": Usage("missed <commitment id>", "a commitment was missed"),
@@ -58,6 +68,12 @@ USAGE: dict[str, Usage] = {
         "settings [timezone <IANA tz>] [lead <minutes>] [quiet <HH:MM-HH:MM>|off] [nudges on|off] "
         "[role sales|procurement]",
         "show or change your settings",
+    ),
+    "call": Usage("call <counterpart> [: note]", "you called them (a touchpoint)"),
+    "note": Usage("note <counterpart>: <what you noticed or sent>", "a personal note or observation"),
+    "snooze": Usage("snooze <counterpart> [<days>]", "leave them off the stay-in-touch list for a while [14]"),
+    "links": Usage(
+        "links <counterpart> yes|no yes|no yes|no yes|no", "answer the lever-of-links questions (`prep` lists them)"
     ),
     "counterpart": Usage(
         "counterpart <name> long-term on|off", "a relationship to keep warm: flagged after 30 days without contact"
@@ -298,6 +314,99 @@ def _counterpart(actor: c.Actor, rest: str, usage: str, ctx: Context) -> c.Comma
     return c.MarkCounterpart(actor, counterpart=name, long_term=match.group("flag").lower() in ("on", "yes"))
 
 
+_YES = {"yes": True, "y": True, "true": True, "on": True, "no": False, "n": False, "false": False, "off": False}
+_RESULTS = ("agreed", "partial", "no-deal", "postponed")
+
+
+def _outcome(actor: c.Actor, number: int, tail: str, _ctx: Context) -> c.Command:
+    usage = USAGE["outcome"].usage
+    fields: dict[str, object] = {}
+    settled = re.search(r"\bsettled\s+(?P<list>.+)$", tail, flags=re.IGNORECASE)
+    if settled:
+        fields["settled"] = tuple(x.strip() for x in settled.group("list").split(",") if x.strip())
+        tail = tail[: settled.start()]
+    words = tail.lower().split()
+    if len(words) % 2:
+        raise CommandError(f"`{words[-1]}` needs a value.", usage)
+    for key, value in zip(words[::2], words[1::2], strict=True):
+        if key == "result" and value in _RESULTS:
+            fields["outcome"] = value
+        elif key == "connection" and value in _YES:
+            fields["opened_with_connection"] = _YES[value]
+        elif key in ("hard-win", "hardwin") and value in _YES:
+            fields["hard_win"] = _YES[value]
+        elif key == "sentiment" and value in ("1", "2", "3", "4", "5"):
+            fields["sentiment"] = int(value)
+        elif key in ("gave", "got") and value.isdigit() and int(value) <= 100:
+            fields["concessions_given" if key == "gave" else "concessions_received"] = int(value)
+        else:
+            raise CommandError(f"I can't read “{key} {value}” here.", usage)
+    if not fields:
+        raise CommandError("What happened? e.g. `outcome 3 connection yes sentiment 4`", usage)
+    return c.RecordOutcome(actor, negotiation=number, **fields)  # type: ignore[arg-type]
+
+
+def _issues(actor: c.Actor, number: int, tail: str, _ctx: Context) -> c.Command:
+    issues = tuple(x.strip() for x in re.split(r"[,;]", tail) if x.strip())
+    if not issues:
+        raise CommandError("Which issues? e.g. `issues 3 price, long-term goals`", USAGE["issues"].usage)
+    return c.TableIssues(actor, negotiation=number, issues=issues[:20])
+
+
+def _handoff(actor: c.Actor, number: int, tail: str, _ctx: Context) -> c.Command:
+    usage = USAGE["handoff"].usage
+    who, _, note = tail.partition(" ")
+    return c.Handoff(actor, negotiation=number, member=_member(who, usage), note=note.strip() or None)
+
+
+def _subject_and_note(rest: str, usage: str) -> tuple[str, str | None]:
+    """``Acme Corp: loved the plant tour`` or ``"Acme Corp" loved the plant tour`` or just ``Acme``."""
+    rest = rest.translate(_SMART_QUOTES).strip()
+    if not rest:
+        raise CommandError("Who was it with?", usage)
+    if rest[0] in "\"'":
+        words = _split(rest, usage)
+        quote = rest[0]
+        end = rest.index(quote, 1)
+        return words[0], rest[end + 1 :].strip(" :") or None
+    name, colon, note = rest.partition(":")
+    if colon:
+        return name.strip(), note.strip() or None
+    return rest, None
+
+
+def _touch(kind: str) -> Parser:
+    def parse(actor: c.Actor, rest: str, usage: str, _ctx: Context) -> c.Command:
+        name, note = _subject_and_note(rest, usage)
+        if kind == "note" and not note:
+            raise CommandError("What is the note? e.g. `note Acme: congratulated Jo on the new plant`", usage)
+        return c.RecordTouchpoint(actor, counterpart=name, kind=kind, note=note)
+
+    return parse
+
+
+def _snooze(actor: c.Actor, rest: str, usage: str, _ctx: Context) -> c.Command:
+    words = _split(rest, usage)
+    days = 14
+    if len(words) > 1 and words[-1].isdigit():
+        days = int(words.pop())
+        if not 1 <= days <= 365:
+            raise CommandError("Snooze for 1 to 365 days.", usage)
+    if not words:
+        raise CommandError("Which counterpart?", usage)
+    return c.SnoozeCounterpart(actor, counterpart=" ".join(words), days=days)
+
+
+def _links(actor: c.Actor, rest: str, usage: str, _ctx: Context) -> c.Command:
+    words = _split(rest, usage)
+    answers: list[bool] = []
+    while words and words[-1].lower() in _YES:
+        answers.insert(0, _YES[words.pop().lower()])
+    if not words or not answers:
+        raise CommandError("Name the counterpart, then yes or no for each question.", usage)
+    return c.AnswerLinks(actor, counterpart=" ".join(words), answers=tuple(answers))
+
+
 PARSERS: dict[str, Parser] = {
     "help": lambda actor, rest, _usage, _ctx: c.Help(actor, topic=rest.strip().lower() or None),
     "log": _log,
@@ -309,11 +418,18 @@ PARSERS: dict[str, Parser] = {
     "reschedule": _with_number("negotiation", _reschedule),
     "cancel": _with_number("negotiation", lambda a, n, _t, _c: c.CancelNegotiation(a, negotiation=n)),
     "commit": _commit,
+    "outcome": _with_number("negotiation", _outcome),
+    "issues": _with_number("negotiation", _issues),
+    "handoff": _with_number("negotiation", _handoff),
     "commitments": _no_args(lambda actor: c.ListCommitments(actor)),
     "kept": _with_number("commitment", lambda a, n, _t, _c: c.ResolveCommitment(a, commitment=n, kept=True)),
     "missed": _with_number("commitment", lambda a, n, _t, _c: c.ResolveCommitment(a, commitment=n, kept=False)),
     "coffee": _coffee,
     "settings": _settings,
+    "call": _touch("call"),
+    "note": _touch("note"),
+    "snooze": _snooze,
+    "links": _links,
     "counterpart": _counterpart,
     "team": _team,
     "digest": _digest,

@@ -104,3 +104,45 @@ STRENGTHS_OF_ONLINE = (
     "Online has strengths too: take a strategic pause before answering, consult your team privately, "
     "and keep a paper trail of what was agreed."
 )
+REPAIR_NOTE = (
+    "Yesterday's outcome with {counterpart} was hard on them. Send a personal note today — thank them, name "
+    "something you appreciated, and show you want the relationship to work."
+)
+REPAIR_CHECKIN = (
+    "Two weeks since the hard win with {counterpart}. Check in: how is it working out on their side? "
+    "Give and take now is cheaper than a resentful partner later."
+)
+HANDOFF = (
+    "{sender} handed you a heads-up about {counterpart} (#{number}, {when}): {reason}. "
+    "They may feel they gave more than expected — emphasise common ground when you take over."
+)
+CONCEDING = (
+    "You've given {given} concessions in a row to {counterpart} and received none. Don't keep conceding to a "
+    "partner who gives nothing back: ask for something in return before you give again."
+)
+STAY_IN_TOUCH = "Long-term relationships due for a personal touch — a call, a note or a card, not an automated email:"
+STAY_IN_TOUCH_EMPTY = "Every long-term relationship had a personal touch recently. Nice work."
+ISSUE_KEYWORDS: dict[str, tuple[str, ...]] = {
+    "price at volume break points": ("price", "volume", "discount", "pricing"),
+    "service agreements": ("service", "sla", "support"),
+    "replacement of obsolete equipment": ("equipment", "obsolete", "replacement"),
+    "dispute resolution": ("dispute", "arbitration"),
+    "termination": ("termination", "terminate", "exit", "notice"),
+    "assignment of vendor responsibilities": ("vendor", "responsibilit"),
+    "long-term goals": ("long-term", "goals", "roadmap"),
+    "each side's individual goals and interests": ("interests", "individual"),
+    "future collaboration": ("collaboration", "future", "partnership"),
+    "continued trust and respect": ("trust", "respect"),
+}
+
+# Each of PRODUCT.md's eight principles, and copy that carries it (a test checks every one reaches users).
+PRINCIPLES: dict[int, tuple[str, ...]] = {
+    1: (CONNECTION_FIRST, COFFEE_SUGGESTION, FOLLOWUP_PROMPT),
+    2: (VIRTUAL_TRUST,),
+    3: (BACK_TO_BACK, NO_RUSHING, CHANNEL_TIPS["video"], NOT_TOUGHER),
+    4: (STRENGTHS_OF_ONLINE, CHANNEL_TIPS["email"]),
+    5: (FRAME_RELATIONSHIP, FRAME_ONE_OFF, CONCEDING),
+    6: (HARD_WIN, REPAIR_CHECKIN),
+    7: (LEVER_OF_LINKS,),
+    8: (ENGAGE, STAY_IN_TOUCH),
+}

@@ -1,4 +1,4 @@
-"""teams of reps for the weekly digest, whether a follow-up came within 24 h, commitments by counterpart
+"""teams and digests, relationships (lever of links, stay-in-touch snooze), issues on the table
 
 Revision ID: 0002_teams
 Revises: 0001_initial
@@ -50,6 +50,45 @@ def upgrade() -> None:
     op.create_index(op.f("ix_team_members_team_id"), "team_members", ["team_id"], unique=False)
     with op.batch_alter_table("negotiations") as batch_op:
         batch_op.add_column(sa.Column("followup_on_time", sa.Boolean(), nullable=True))
+    op.create_table(
+        "relationships",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("user_id", sa.Integer(), nullable=False),
+        sa.Column("counterpart_id", sa.Integer(), nullable=False),
+        sa.Column("links", sa.JSON(), nullable=True),
+        sa.Column("snoozed_until", sa.DateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["counterpart_id"],
+            ["counterparts.id"],
+            name=op.f("fk_relationships_counterpart_id_counterparts"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["user_id"], ["users.id"], name=op.f("fk_relationships_user_id_users"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_relationships")),
+        sa.UniqueConstraint("user_id", "counterpart_id", name="uq_relationships_user_counterpart"),
+    )
+    op.create_index(op.f("ix_relationships_counterpart_id"), "relationships", ["counterpart_id"], unique=False)
+    op.create_table(
+        "negotiation_issues",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("negotiation_id", sa.Integer(), nullable=False),
+        sa.Column("kind", sa.String(length=16), nullable=False),
+        sa.Column("name", sa.String(length=200), nullable=False),
+        sa.Column("settled", sa.Boolean(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["negotiation_id"],
+            ["negotiations.id"],
+            name=op.f("fk_negotiation_issues_negotiation_id_negotiations"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_negotiation_issues")),
+        sa.UniqueConstraint("negotiation_id", "name", name="uq_negotiation_issues_negotiation_name"),
+    )
+    op.create_index(
+        op.f("ix_negotiation_issues_negotiation_id"), "negotiation_issues", ["negotiation_id"], unique=False
+    )
     with op.batch_alter_table("commitments") as batch_op:
         batch_op.add_column(sa.Column("counterpart_id", sa.Integer(), nullable=True))
     op.execute(
@@ -73,6 +112,10 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_index(op.f("ix_negotiation_issues_negotiation_id"), table_name="negotiation_issues")
+    op.drop_table("negotiation_issues")
+    op.drop_index(op.f("ix_relationships_counterpart_id"), table_name="relationships")
+    op.drop_table("relationships")
     with op.batch_alter_table("commitments") as batch_op:
         batch_op.drop_index("ix_commitments_digest")
         batch_op.drop_constraint(op.f("fk_commitments_counterpart_id_counterparts"), type_="foreignkey")
