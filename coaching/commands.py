@@ -190,3 +190,17 @@ class Handoff(Command):
     negotiation: int
     member: str  # the account owner's platform user id
     note: str | None = None
+
+
+@dataclass(frozen=True)
+class Acknowledge(Command):
+    """``ok``: the "Got it" button; nothing to do but say so."""
+
+
+@dataclass(frozen=True)
+class RemindLater(Command):
+    """``later negotiation|commitment <id> [<minutes>|tomorrow]``: snooze a nudge."""
+
+    about: str  # negotiation | commitment
+    number: int
+    minutes: int | None = 10  # None: tomorrow at 09:00 local

@@ -112,6 +112,8 @@ class Coach:
             c.AnswerLinks: partial(relationships.answer_links, self),
             c.TableIssues: partial(relationships.table_issues, self),
             c.Handoff: partial(relationships.handoff, self),
+            c.Acknowledge: self._ok,
+            c.RemindLater: self._later,
         }
 
     # -- entry points -------------------------------------------------------------------------------
@@ -152,6 +154,23 @@ class Coach:
                 user.dm_channel = channel
             if conversation_ref is not None and user.conversation_ref != conversation_ref:
                 user.conversation_ref = conversation_ref
+
+    async def home(self, actor: c.Actor) -> list[Message]:
+        """What an app home shows: upcoming negotiations, open commitments, counterparts due for contact."""
+        messages = [await self.handle_text(actor, "list"), await self.handle_text(actor, "commitments")]
+        async with self.sessions() as session:
+            user = await store.user_at(session, address=actor.address)
+            due = await relationships.due_for_contact(session, user, self.clock.now()) if user else []
+        if due:
+            now = self.clock.now()
+            lines = tuple(
+                f"{d.counterpart} — last contact {(now - d.last_contact).days} days ago"
+                + (" ⚠" if d.overdue(now) else "")
+                for d in due
+                if d.last_contact
+            )
+            messages.append(Message(text="Due for a personal touch", sections=(Section(lines=lines),)))
+        return messages
 
     async def conversation_ref(self, address: Address) -> dict[str, Any] | None:
         async with self.sessions() as session:
@@ -529,6 +548,54 @@ class Coach:
             text=f"Cancelled #{negotiation.number} with {negotiation.counterpart.name}; no more reminders for it.",
             ref=f"negotiation:{negotiation.number}",
         )
+
+    async def _ok(self, session: AsyncSession, user: User, command: c.Acknowledge) -> Message:
+        return Message(text="👍 Got it.")
+
+    async def _later(self, session: AsyncSession, user: User, command: c.RemindLater) -> Message:
+        """Snooze: the same nudge again, later (a new outbox row; the sent one stays sent)."""
+        now, tz = self.clock.now(), n.user_zone(user)
+        if command.minutes is None:
+            tomorrow = now.astimezone(tz).date() + timedelta(days=1)
+            due = datetime.combine(tomorrow, self.timing.commitment_hour, tzinfo=tz).astimezone(now.tzinfo)
+        else:
+            due = now + timedelta(minutes=command.minutes)
+        stamp = int(now.timestamp())
+        if command.about == "negotiation":
+            negotiation = await self.owned(session, user, command.number)
+            if negotiation.status != "scheduled":
+                raise CommandError(f"#{negotiation.number} is {negotiation.status}; nothing to remind you of.")
+            kind = n.PRECALL if negotiation.starts_at > due else n.FOLLOWUP
+            planned = n.Planned(kind, f"{kind}:{negotiation.id}:later:{stamp}", due, exempt_quiet=kind == n.PRECALL)
+            await n.enqueue(session, user, [planned], negotiation_id=negotiation.id)
+            what = f"#{negotiation.number} with {negotiation.counterpart.name}"
+        else:
+            commitment = await session.scalar(
+                select(Commitment).where(Commitment.owner_id == user.id, Commitment.number == command.number)
+            )
+            if commitment is None or commitment.status != "open":
+                raise CommandError(f"You have no open commitment #{command.number}.", USAGE["later"].usage)
+            day = due.astimezone(tz).date()
+            kind = n.COMMITMENT_OVERDUE
+            if commitment.due_on is None or commitment.due_on > day:
+                kind = n.COMMITMENT_BEFORE
+            elif commitment.due_on == day:
+                kind = n.COMMITMENT_DUE
+            planned = n.Planned(kind, f"{kind}:{commitment.id}:later:{stamp}", due)
+            # The snoozed reminder stands in for any regular one due by then: one message, not two.
+            await session.execute(
+                delete(Nudge).where(
+                    Nudge.commitment_id == commitment.id,
+                    Nudge.status == "pending",
+                    Nudge.claimed_by.is_(None),
+                    Nudge.due_at <= due,
+                )
+            )
+            await n.enqueue(
+                session, user, [planned], commitment_id=commitment.id, negotiation_id=commitment.negotiation_id
+            )
+            what = f"commitment #{commitment.number}"
+        return Message(text=f"⏰ I'll remind you about {what} again {when_text(due, tz)}.")
 
     # -- prep brief ---------------------------------------------------------------------------------
 
@@ -916,7 +983,11 @@ class Coach:
             return Message(
                 text=f"In {when}: #{number} with {name} ({starts}, {negotiation.channel}).",
                 sections=tuple(sections),
-                buttons=(Button("Prep brief", "negotiation.prep", f"prep {number}"),),
+                buttons=(
+                    Button("Got it", "nudge.ok", "ok", "primary"),
+                    Button("Snooze 10 min", "nudge.snooze", f"later negotiation {number} 10"),
+                    Button("Prep brief", "negotiation.prep", f"prep {number}"),
+                ),
                 kind=nudge.kind,
                 ref=ref,
             )
@@ -963,6 +1034,7 @@ class Coach:
             buttons=(
                 Button("Kept", "commitment.kept", f"kept {commitment.number}", "primary"),
                 Button("Missed", "commitment.missed", f"missed {commitment.number}", "danger"),
+                Button("Snooze to tomorrow", "commitment.snooze", f"later commitment {commitment.number} tomorrow"),
             ),
             kind=nudge.kind,
             ref=f"commitment:{commitment.number}",

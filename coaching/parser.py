@@ -80,6 +80,10 @@ USAGE: dict[str, Usage] = {
     ),
     "team": Usage("team add <@user> | team remove <@user> | team list", "team leads: who is on your team"),
     "digest": Usage("digest [last week | this week | 2026-W48]", "team leads: the weekly digest (default: last week)"),
+    "later": Usage(
+        "later negotiation|commitment <id> [<minutes>|tomorrow]", "remind me again later (snooze) [10 minutes]"
+    ),
+    "ok": Usage("ok", "got it"),
     "help": Usage("help [command]", "this list, or one command in detail"),
 }
 ALIASES = {"move": "reschedule", "follow-up": "followup", "?": "help", "ls": "list", "commitment": "commitments"}
@@ -407,6 +411,23 @@ def _links(actor: c.Actor, rest: str, usage: str, _ctx: Context) -> c.Command:
     return c.AnswerLinks(actor, counterpart=" ".join(words), answers=tuple(answers))
 
 
+def _later(actor: c.Actor, rest: str, usage: str, _ctx: Context) -> c.Command:
+    words = rest.lower().split()
+    if len(words) < 2 or words[0] not in ("negotiation", "commitment"):
+        raise CommandError("Snooze what? e.g. `later commitment 2 tomorrow`", usage)
+    number = _number(words[1], words[0], usage)
+    when = words[2] if len(words) > 2 else "10"
+    if when == "tomorrow":
+        return c.RemindLater(actor, about=words[0], number=number, minutes=None)
+    match = re.fullmatch(r"(\d{1,4})(m|min|minutes?)?|(\d{1,2})h", when)
+    if not match:
+        raise CommandError(f"“{when}” is not a delay: use minutes (`30`) or `tomorrow`.", usage)
+    minutes = int(match.group(1)) if match.group(1) else int(match.group(3)) * 60
+    if not 1 <= minutes <= 1440:
+        raise CommandError("Snooze for 1 minute to 24 hours, or until tomorrow.", usage)
+    return c.RemindLater(actor, about=words[0], number=number, minutes=minutes)
+
+
 PARSERS: dict[str, Parser] = {
     "help": lambda actor, rest, _usage, _ctx: c.Help(actor, topic=rest.strip().lower() or None),
     "log": _log,
@@ -431,6 +452,8 @@ PARSERS: dict[str, Parser] = {
     "snooze": _snooze,
     "links": _links,
     "counterpart": _counterpart,
+    "later": _later,
+    "ok": _no_args(lambda actor: c.Acknowledge(actor)),
     "team": _team,
     "digest": _digest,
 }

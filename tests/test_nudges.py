@@ -258,3 +258,39 @@ async def test_a_late_precall_reminder_is_dropped_not_sent(coach, dispatcher, cl
     async with sessions() as session:
         precall = await session.scalar(select(Nudge).where(Nudge.kind == "precall"))
     assert precall is not None and precall.status == "skipped"
+
+
+async def test_snooze_a_precall_and_a_commitment_reminder(coach, dispatcher, clock, sender, anna) -> None:
+    await coach.handle_text(anna, "log Acme tomorrow 3pm")
+    await at(clock, dispatcher, utc(2026, 11, 26, 13, 30))
+    precall = sender.sent[-1][1]
+    assert [b.value for b in precall.buttons] == ["ok", "later negotiation 1 10", "prep 1"]
+    assert (await coach.handle_text(anna, "ok")).text == "👍 Got it."
+    later = await coach.handle_text(anna, "later negotiation 1 10")
+    assert later.text == "⏰ I'll remind you about #1 with Acme again Thu 26 Nov 14:40."
+    await at(clock, dispatcher, utc(2026, 11, 26, 13, 39))
+    assert sender.kinds() == ["precall"]
+    await at(clock, dispatcher, utc(2026, 11, 26, 13, 40))
+    assert sender.kinds() == ["precall", "precall"]
+    await coach.handle_text(anna, "commit 1 ours send the deck by 2026-11-27")
+    await at(clock, dispatcher, utc(2026, 11, 27, 8, 0))  # due day, 09:00 Berlin
+    assert sender.kinds()[-1] == "commitment_due"
+    snoozed = await coach.handle_text(anna, "later commitment 1 tomorrow")
+    assert snoozed.text == "⏰ I'll remind you about commitment #1 again Sat 28 Nov 09:00."
+    await at(clock, dispatcher, utc(2026, 11, 28, 8, 0))
+    commitment_kinds = [k for k in sender.kinds() if k.startswith("commitment")]
+    assert commitment_kinds == ["commitment_due", "commitment_overdue"]  # the snooze stands in for the regular one
+    assert (await coach.handle_text(anna, "later commitment 9 tomorrow")).is_error
+    assert (await coach.handle_text(anna, "later negotiation 1 forever")).is_error
+
+
+async def test_home_lists_upcoming_commitments_and_due_contacts(coach, clock, anna) -> None:
+    clock.set(utc(2026, 10, 1, 9, 0))
+    await coach.handle_text(anna, "log Acme 2026-08-01 10:00")
+    await coach.handle_text(anna, "counterpart Acme long-term on")
+    await coach.handle_text(anna, "log Globex tomorrow 3pm")
+    home = await coach.home(anna)
+    texts = [m.plain_text() for m in home]
+    assert "#2 Globex" in texts[0]
+    assert texts[1].startswith("No open commitments")
+    assert "Acme — last contact 61 days ago ⚠" in texts[2]

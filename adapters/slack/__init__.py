@@ -1,0 +1,219 @@
+"""DealCoach as a Slack app: Bolt's ``AsyncApp`` mounted on DealCoach's own aiohttp server.
+
+``setup(web_app, settings, coach, sessions)`` adds ``POST /slack/events`` (commands, interactivity
+and events on one URL) and, for multi-workspace installs, ``GET /slack/install`` and
+``GET /slack/oauth_redirect``; it returns the :class:`~adapters.slack.sender.SlackSender` the
+scheduler uses for nudges. Nothing here is module-global: every app gets its own Bolt app.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.authorization.async_authorize import AsyncInstallationStoreAuthorize
+from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
+from slack_bolt.request.async_request import AsyncBoltRequest
+from slack_sdk.oauth.installation_store.async_cacheable_installation_store import (
+    AsyncCacheableInstallationStore,
+)
+from slack_sdk.oauth.state_store.sqlalchemy import AsyncSQLAlchemyOAuthStateStore
+from slack_sdk.signature import SignatureVerifier
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from adapters.slack import handlers, sender, store, translate
+from bot.config import ConfigError, Settings
+from coaching.ports import Sender
+
+log = logging.getLogger(__name__)
+
+EVENTS_PATH = "/slack/events"
+INSTALL_PATH = "/slack/install"
+REDIRECT_PATH = "/slack/oauth_redirect"
+
+# Least privilege; docs/slack.md says why each is needed. Keep in step with slack/manifest.yaml.
+BOT_SCOPES = ("commands", "chat:write", "users:read", "im:history", "files:write")
+
+MAX_BODY = 256 * 1024  # Slack's payloads are a few KB; a view submission stays well under this
+
+
+class SlackAdapter:
+    """Everything one running Slack integration holds: the Bolt app, stores, caches, the sender."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        coach: handlers.CoachPort,
+        sessions: async_sessionmaker[AsyncSession],
+        *,
+        min_interval: float = 1.0,
+        ack_deadline: float = 2.0,
+    ):
+        if not settings.slack_signing_secret:
+            raise ConfigError("SLACK_SIGNING_SECRET is required for the Slack endpoint")
+        self.settings = settings
+        # Bolt ignores ``token=`` when given a client, so a single workspace's token goes on the client.
+        single = settings.slack_bot_token if not settings.slack_client_id else None
+        self.client = sender.make_client(settings.slack_api_url, token=single)
+        self.installation_store: store.EncryptedInstallationStore | None = None
+        self._cached_store: AsyncCacheableInstallationStore | None = None
+        app_kwargs: dict[str, Any] = {}
+        if settings.slack_client_id:
+            if not (settings.slack_client_secret and settings.secret_key):
+                raise ConfigError(
+                    "SLACK_CLIENT_ID needs SLACK_CLIENT_SECRET and DEALCOACH_SECRET_KEY (tokens are stored encrypted)"
+                )
+            engine = store.engine_of(sessions)
+            self.installation_store = store.EncryptedInstallationStore(
+                client_id=settings.slack_client_id,
+                engine=engine,
+                cipher=store.TokenCipher(settings.secret_key),
+            )
+            # The authorize step: installation rows cached in memory, auth.test results cached too.
+            self._cached_store = AsyncCacheableInstallationStore(self.installation_store)
+            app_kwargs["authorize"] = AsyncInstallationStoreAuthorize(
+                logger=log,
+                installation_store=self._cached_store,
+                bot_only=True,
+                cache_enabled=True,
+                client=self.client,
+            )
+            app_kwargs["oauth_settings"] = AsyncOAuthSettings(
+                client_id=settings.slack_client_id,
+                client_secret=settings.slack_client_secret,
+                scopes=list(BOT_SCOPES),
+                installation_store=self._cached_store,
+                installation_store_bot_only=True,
+                state_store=AsyncSQLAlchemyOAuthStateStore(expiration_seconds=600, engine=engine),
+                install_path=INSTALL_PATH,
+                redirect_uri_path=REDIRECT_PATH,
+            )
+            tokens: sender.TokenSource = _InstalledTokens(self._cached_store)
+        elif settings.slack_bot_token:
+            tokens = sender.StaticToken(settings.slack_bot_token)
+        else:
+            raise ConfigError("set SLACK_BOT_TOKEN (one workspace) or SLACK_CLIENT_ID (OAuth install)")
+
+        self.bolt = AsyncApp(
+            name="dealcoach",
+            signing_secret=settings.slack_signing_secret,
+            client=self.client,
+            process_before_response=True,
+            logger=logging.getLogger("dealcoach.slack.bolt"),
+            **app_kwargs,
+        )
+        self._verifier = SignatureVerifier(settings.slack_signing_secret)
+        self.seen = store.Seen(sessions)
+        self.profiles = handlers.Profiles(coach)
+        self.background = handlers.Background()
+        self.sender = sender.SlackSender(self.client, tokens, min_interval=min_interval)
+        handlers.register(
+            self.bolt,
+            coach,
+            command=settings.slack_command,
+            seen=self.seen,
+            profiles=self.profiles,
+            background=self.background,
+            on_uninstall=self._uninstalled,
+            ack_deadline=ack_deadline,
+        )
+
+    @property
+    def oauth(self) -> bool:
+        return self.installation_store is not None
+
+    async def _uninstalled(self, team: str) -> None:
+        if self._cached_store is not None:
+            await self._cached_store.async_delete_all(enterprise_id=None, team_id=team)
+
+    async def handle_events(self, request: web.Request) -> web.Response:
+        """``POST /slack/events``: aiohttp request -> Bolt -> aiohttp response (Bolt's own adapter)."""
+        if request.content_length is not None and request.content_length > MAX_BODY:
+            return web.json_response({"error": "request too large"}, status=413)
+        headers = dict(request.headers)
+        text: str | None = None
+        why = "body is not UTF-8"
+        try:
+            text = (await request.read()).decode("utf-8")
+            bolt_request = AsyncBoltRequest(body=text, query=request.query_string, headers=headers)
+            why = "" if translate.well_formed(bolt_request.body) else "malformed body"
+        except Exception as error:  # noqa: BLE001 - Bolt's body parsing raises whatever json/urllib raise
+            why = why if text is None else f"malformed body ({type(error).__name__})"
+        if why:
+            # Bolt would fail on this body before its own signature check: 401 if unsigned, else 400.
+            if text is None or not self._verifier.is_valid_request(text, headers):
+                return _rejected(401, "invalid signature")
+            return _rejected(400, why)
+        # Bolt checks the signature (bad or older than 5 minutes: 401) before anything else runs.
+        bolt_response = await self.bolt.async_dispatch(bolt_request)
+        return await to_aiohttp_response(bolt_response)
+
+    async def handle_oauth(self, request: web.Request) -> web.Response:
+        """``GET /slack/install`` and ``GET /slack/oauth_redirect`` through Bolt's OAuth flow."""
+        flow = self.bolt.oauth_flow
+        if flow is None:  # pragma: no cover - routes exist only in OAuth mode
+            raise web.HTTPNotFound()
+        bolt_request = AsyncBoltRequest(body="", query=request.query_string, headers=dict(request.headers))
+        if request.path == flow.install_path:
+            bolt_response = await flow.handle_installation(bolt_request)
+        else:
+            bolt_response = await flow.handle_callback(bolt_request)
+        return await to_aiohttp_response(bolt_response)
+
+    async def close(self) -> None:
+        await self.background.drain()
+
+
+def _rejected(status: int, why: str) -> web.Response:
+    log.info("slack: rejected a request to %s: %s", EVENTS_PATH, why)
+    return web.json_response({"error": "invalid request" if status == 401 else "malformed request"}, status=status)
+
+
+class _InstalledTokens:
+    """OAuth mode: a workspace's bot token from the (cached, encrypted) installation store."""
+
+    def __init__(self, installations: AsyncCacheableInstallationStore):
+        self._installations = installations
+
+    async def bot_token(self, team: str) -> str | None:
+        bot = await self._installations.async_find_bot(enterprise_id=None, team_id=team)
+        return bot.bot_token if bot is not None else None
+
+
+SLACK = web.AppKey("dealcoach.slack", SlackAdapter)
+
+
+def setup(
+    web_app: web.Application,
+    settings: Settings,
+    coach: Any,
+    sessions: async_sessionmaker[AsyncSession],
+    *,
+    min_interval: float = 1.0,
+    ack_deadline: float = 2.0,
+) -> Sender:
+    """Mount Slack on ``web_app`` and return the Slack :class:`~coaching.ports.Sender`.
+
+    ``min_interval``: seconds between two messages to one channel; ``ack_deadline``: seconds the slash
+    command waits for the coach before answering "working on it" (the answer then follows).
+    """
+    adapter = SlackAdapter(settings, coach, sessions, min_interval=min_interval, ack_deadline=ack_deadline)
+    web_app[SLACK] = adapter
+    web_app.router.add_post(EVENTS_PATH, adapter.handle_events)
+    if adapter.oauth:
+        web_app.router.add_get(INSTALL_PATH, adapter.handle_oauth)
+        web_app.router.add_get(REDIRECT_PATH, adapter.handle_oauth)
+
+    async def _close(_app: web.Application) -> None:
+        await adapter.close()
+
+    web_app.on_cleanup.append(_close)
+    mode = "OAuth (multi-workspace)" if adapter.oauth else "single workspace"
+    log.info("slack: %s at POST %s, command %s", mode, EVENTS_PATH, settings.slack_command)
+    return adapter.sender
+
+
+__all__ = ["SLACK", "SlackAdapter", "setup"]

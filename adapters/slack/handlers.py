@@ -1,0 +1,456 @@
+"""Bolt listeners, registered once at start-up by :func:`register`.
+
+Bolt runs with ``process_before_response=True``: the HTTP response leaves when the listener
+returns, so a listener does only what the answer needs (translate, one coach call, a few ms of
+database) and hands Web API calls that merely *show* something (``views.open``, ``chat.update``,
+``views.publish``) to :class:`Background`. What a user typed or clicked is stored by the coach
+before the acknowledgement goes out; nudges go through the coach's outbox, never through tasks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import re
+import time
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.response import BoltResponse
+from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.webhook.async_client import AsyncWebhookClient
+
+from adapters.slack import render, translate
+from adapters.slack.store import Seen
+from coaching.commands import Actor, Command
+from coaching.messages import Message
+
+log = logging.getLogger(__name__)
+
+SORRY = Message("Sorry, that went wrong on our side. Nothing was changed; please try again.", kind="error")
+
+WORKING = ":hourglass_flowing_sand: Working on it — the answer will appear here in a moment."
+
+# a form's coach-side error is shown next to this field
+FORM_ERROR_BLOCK = {
+    translate.LOG_FORM: "counterpart",
+    translate.OUTCOME_FORM: "outcome",
+    translate.COMMITMENT_FORM: "text",
+    translate.SETTINGS_FORM: "timezone",
+}
+
+
+class CoachPort(Protocol):
+    async def handle(self, command: Command) -> Message: ...
+
+    async def handle_text(self, actor: Actor, text: str) -> Message: ...
+
+    async def upsert_user(self, actor: Actor, channel: str | None = None, conversation_ref: Any = None) -> Any: ...
+
+    async def forget_workspace(self, platform: str, workspace: str) -> None: ...
+
+
+class Background:
+    """Tasks that only display something after the acknowledgement; awaited on shutdown.
+
+    Losing one (process killed) loses a screen refresh, never data: the data was stored first.
+    """
+
+    def __init__(self) -> None:
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    def spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> None:
+        task = asyncio.create_task(self._run(coro, name), name=f"slack:{name}")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    @staticmethod
+    async def _run(coro: Coroutine[Any, Any, Any], name: str) -> None:
+        try:
+            await coro
+        except Exception:
+            log.exception("slack: %s failed", name)
+
+    async def drain(self) -> None:
+        """Wait for everything spawned so far (tests; shutdown)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+
+@dataclass
+class _Profile:
+    timezone: str | None
+    display_name: str | None
+    fetched: float
+
+
+class Profiles:
+    """Time zones from ``users.info``, cached per (team, user); refreshed by ``user_change``.
+
+    The first request of a person waits for one ``users.info`` (bounded by ``timeout``) because
+    "tomorrow 3pm" must be read in their zone; every later request is a dict lookup.
+    """
+
+    def __init__(
+        self,
+        coach: CoachPort,
+        *,
+        ttl: float = 12 * 3600,
+        retry_after_failure: float = 60.0,
+        timeout: float = 1.5,
+        monotonic: Callable[[], float] = time.monotonic,
+    ):
+        self._coach = coach
+        self._ttl = ttl
+        self._retry_after_failure = retry_after_failure
+        self._timeout = timeout
+        self._monotonic = monotonic
+        self._cache: dict[tuple[str, str], _Profile] = {}
+
+    def cached(self, team: str, user: str) -> _Profile | None:
+        return self._cache.get((team, user))
+
+    async def actor(self, client: AsyncWebClient, team: str, user: str, display_name: str | None = None) -> Actor:
+        profile = self._cache.get((team, user))
+        if profile is None or self._monotonic() - profile.fetched > self._ttl:
+            profile = await self._fetch(client, team, user, display_name, stale=profile)
+        return translate.actor(team, user, display_name=profile.display_name or display_name, timezone=profile.timezone)
+
+    async def _fetch(
+        self, client: AsyncWebClient, team: str, user: str, display_name: str | None, stale: _Profile | None
+    ) -> _Profile:
+        try:
+            response = await asyncio.wait_for(client.users_info(user=user), self._timeout)
+            info = response.get("user") or {}
+        except Exception as error:  # noqa: BLE001 - a missing time zone must not fail the request
+            log.warning("slack: users.info for %s/%s failed: %s", team, user, error)
+            profile = stale or _Profile(None, display_name, 0.0)
+            # try again in a minute, not on every request
+            profile = _Profile(
+                profile.timezone,
+                profile.display_name,
+                self._monotonic() - self._ttl + self._retry_after_failure,
+            )
+            self._cache[(team, user)] = profile
+            return profile
+        return await self.update(team, info)
+
+    async def update(self, team: str, info: Mapping[str, Any], channel: str | None = None) -> _Profile:
+        """Store what Slack told us about a user (``users.info`` or a ``user_change`` event)."""
+        user = str(info.get("id", ""))
+        profile = _Profile(
+            translate.timezone_of_profile(info), translate.display_name_of_profile(info), self._monotonic()
+        )
+        previous = self._cache.get((team, user))
+        self._cache[(team, user)] = profile
+        if user and (
+            previous is None or (previous.timezone, previous.display_name) != (profile.timezone, profile.display_name)
+        ):
+            actor = translate.actor(team, user, display_name=profile.display_name, timezone=profile.timezone)
+            await self._coach.upsert_user(actor, channel=channel)
+        return profile
+
+    def forget_team(self, team: str) -> None:
+        for key in [k for k in self._cache if k[0] == team]:
+            del self._cache[key]
+
+
+async def _safe(call: Awaitable[Message], what: str) -> Message:
+    """The coach's answer; an unexpected failure becomes a short apology, never a stack trace."""
+    try:
+        return await call
+    except Exception:
+        log.exception("slack: coach failed on %s", what)
+        return SORRY
+
+
+def register(
+    app: AsyncApp,
+    coach: CoachPort,
+    *,
+    command: str,
+    seen: Seen,
+    profiles: Profiles,
+    background: Background,
+    on_uninstall: Callable[[str], Awaitable[None]] | None = None,
+    ack_deadline: float = 2.0,
+) -> None:
+    """Attach every DealCoach listener to ``app``. Call once, at start-up.
+
+    ``ack_deadline``: if the coach has not answered a slash command within this many seconds (a
+    locked database, a slow replica), Slack gets "working on it" and the answer follows through
+    the command's ``response_url``, so Slack never sees a timeout. The coach's work is not cancelled.
+    """
+
+    async def within_deadline(call: Awaitable[Message], what: str) -> tuple[Message | None, asyncio.Task[Message]]:
+        task = asyncio.ensure_future(_safe(call, what))
+        try:
+            return await asyncio.wait_for(asyncio.shield(task), ack_deadline), task
+        except TimeoutError:
+            return None, task
+
+    async def answer_late(task: asyncio.Task[Message], response_url: str | None) -> None:
+        reply = await task
+        if response_url:
+            webhook = AsyncWebhookClient(response_url, timeout=10)
+            await webhook.send_dict(render.ephemeral_response(reply))
+
+    async def who(client: AsyncWebClient, body: Mapping[str, Any]) -> Actor:
+        team = translate.team_of(body)
+        user = translate.user_of(body)
+        if user is None:
+            raise translate.PayloadError("payload has no user")
+        name = body.get("user_name")
+        if name is None and isinstance(body.get("user"), Mapping):
+            name = body["user"].get("name")
+        return await profiles.actor(client, team, user, display_name=name if isinstance(name, str) else None)
+
+    async def open_form(
+        client: AsyncWebClient,
+        trigger_id: str | None,
+        form: str,
+        context: translate.FormContext,
+        side: str | None,
+    ) -> None:
+        if not trigger_id:
+            log.warning("slack: cannot open %s without a trigger_id", form)
+            return
+        await client.views_open(trigger_id=trigger_id, view=render.form_view(form, context, side))
+
+    async def dm(client: AsyncWebClient, user: str, message: Message) -> None:
+        await client.chat_postMessage(channel=user, **render.message_payload(message))
+
+    async def show_choice(
+        client: AsyncWebClient,
+        click: translate.Click,
+        reply: Message,
+        actor: Actor,
+        blocks: tuple[dict[str, Any], ...],
+    ) -> None:
+        """Update the clicked message so the choice shows; a longer answer follows as its own message."""
+        if click.ephemeral:
+            # Ephemeral replies cannot be chat.update'd; Slack lets response_url replace them.
+            if click.response_url:
+                webhook = AsyncWebhookClient(click.response_url, timeout=10)
+                await webhook.send_dict({"replace_original": True, **render.chosen_reply(click, reply)})
+            return
+        if click.channel and click.message_ts:
+            await client.chat_update(
+                channel=click.channel,
+                ts=click.message_ts,
+                text=render.first_text(blocks),
+                blocks=render.after_click(blocks, click, reply),
+            )
+            if reply.sections or reply.buttons:
+                await client.chat_postMessage(channel=click.channel, **render.message_payload(reply))
+        else:
+            await dm(client, actor.address.user, reply)
+
+    async def publish_home(client: AsyncWebClient, actor: Actor) -> None:
+        parts: list[Message]
+        home = getattr(coach, "home", None)
+        if home is not None:
+            result = await home(actor)
+            parts = list(result) if isinstance(result, list | tuple) else [result]
+        else:
+            parts = [await coach.handle_text(actor, "list"), await coach.handle_text(actor, "commitments")]
+        await client.views_publish(user_id=actor.address.user, view=render.home_view(parts))
+
+    # ------------------------------------------------------------------ the slash command
+
+    async def on_command(ack, body, client):
+        text = translate.command_text(body.get("text"))
+        actor = await who(client, body)
+        if translate.wants_log_form(text):
+            await ack()
+            context = translate.FormContext(channel=body.get("channel_id"))
+            background.spawn(open_form(client, body.get("trigger_id"), translate.LOG_FORM, context, None), "log form")
+            return
+        # The reply *is* the acknowledgement: one round trip, ephemeral, stored before it leaves.
+        reply, task = await within_deadline(coach.handle_text(actor, text), text.split(" ", 1)[0] or "help")
+        if reply is None:
+            await ack(response_type="ephemeral", text=WORKING)
+            background.spawn(answer_late(task, body.get("response_url")), "late reply")
+            return
+        await ack(**render.ephemeral_response(reply))
+
+    app.command(command)(on_command)
+
+    # ------------------------------------------------------------------ buttons
+
+    async def on_click(ack, body, client):
+        await ack()
+        click = translate.click_from_block_actions(body)
+        actor = await who(client, body)
+        if click.form:
+            number, side = translate.form_target(click.value)
+            context = translate.FormContext(
+                negotiation=number, channel=click.channel, message_ts=click.message_ts, label=click.label
+            )
+            background.spawn(open_form(client, click.trigger_id, click.form, context, side), click.form)
+            return
+        if not await seen.first(click.dedupe_key):
+            log.info("slack: ignored a repeated click on %s", click.action_id)
+            return
+        reply = await _safe(coach.handle_text(actor, click.value), click.action_id)
+        if reply.is_error:
+            await seen.forget(click.dedupe_key)
+        background.spawn(show_choice(client, click, reply, actor, click.message_blocks), "show choice")
+        if click.view_id and not click.message_ts:
+            background.spawn(publish_home(client, actor), "home")
+
+    app.action(re.compile(r".+"))(on_click)
+
+    # ------------------------------------------------------------------ forms
+
+    async def on_submit(ack, body, client):
+        actor = await who(client, body)
+        try:
+            submission = translate.command_from_view(body, actor)
+        except translate.FormError as error:
+            await ack(response_action="errors", errors={error.block_id: error.message})
+            return
+        key = f"view:{translate.team_of(body)}:{submission.view_id}"
+        if submission.view_id and not await seen.first(key):
+            await ack()  # a replayed submission: the first one was handled
+            return
+        form = body["view"]["callback_id"]
+        reply, task = await within_deadline(coach.handle(submission.command), form)
+        if reply is None:  # too slow for the modal: close it, the answer follows as a DM
+            await ack()
+            background.spawn(_dm_when_done(client, actor.address.user, task), "late form reply")
+            return
+        if reply.is_error:
+            if submission.view_id:
+                await seen.forget(key)
+            await ack(response_action="errors", errors={FORM_ERROR_BLOCK[form]: reply.text[:300]})
+            return
+        await ack()
+        context = submission.context
+        if context.channel and context.message_ts:
+            click = translate.Click(
+                action_id=_form_action(form),
+                value="",
+                label=context.label or "Saved",
+                trigger_id=None,
+                channel=context.channel,
+                message_ts=context.message_ts,
+                view_id=None,
+                view_hash=None,
+                message_blocks=(),
+            )
+            background.spawn(_refresh_message(client, click, reply), "update after form")
+            if not (reply.sections or reply.buttons):
+                return  # the one-line answer shows on the updated message
+        background.spawn(dm(client, actor.address.user, reply), "form reply")
+
+    async def _dm_when_done(client: AsyncWebClient, user: str, task: asyncio.Task[Message]) -> None:
+        await dm(client, user, await task)
+
+    async def _refresh_message(client: AsyncWebClient, click: translate.Click, reply: Message) -> None:
+        history = await client.conversations_history(
+            channel=click.channel, latest=click.message_ts, inclusive=True, limit=1
+        )
+        messages = history.get("messages") or []
+        blocks = tuple(messages[0].get("blocks") or ()) if messages else ()
+        if blocks:
+            await client.chat_update(
+                channel=click.channel,
+                ts=click.message_ts,
+                text=render.first_text(blocks),
+                blocks=render.after_click(blocks, click, reply),
+            )
+
+    app.view(re.compile(r"^dealcoach\."))(on_submit)
+
+    # ------------------------------------------------------------------ events
+
+    def once(listener: Callable[..., Awaitable[None]]) -> Callable[..., Awaitable[None]]:
+        """Ack, then run ``listener`` once per ``event_id``: Slack redelivers an event it thinks we
+        missed (``X-Slack-Retry-Num``). A failure releases the id, so Slack's retry gets another go."""
+
+        @functools.wraps(listener)  # Bolt reads the wrapped function's argument names
+        async def wrapper(**kwargs: Any) -> None:
+            await kwargs["ack"]()
+            body = kwargs["body"]
+            event_id = translate.event_id(body)
+            key = f"event:{translate.team_of(body)}:{event_id}"
+            if event_id and not await seen.first(key):
+                log.info("slack: ignored a redelivered event %s", event_id)
+                return
+            try:
+                await listener(**kwargs)
+            except Exception:
+                if event_id:
+                    await seen.forget(key)
+                raise
+
+        return wrapper
+
+    @once
+    async def on_home_opened(ack, body, event, client):
+        if event.get("tab") != "home":
+            return
+        actor = await who(client, body)
+        if event.get("channel"):
+            await coach.upsert_user(actor, channel=event["channel"])
+        background.spawn(publish_home(client, actor), "home")
+
+    @once
+    async def on_user_change(ack, body, event):
+        user = event.get("user")
+        if isinstance(user, Mapping):
+            await profiles.update(translate.team_of(body), user)
+
+    async def forget(team: str) -> None:
+        log.warning("slack: app removed from workspace %s; deleting its data", team)
+        await coach.forget_workspace("slack", team)
+        profiles.forget_team(team)
+        if on_uninstall is not None:
+            await on_uninstall(team)
+
+    @once
+    async def on_uninstalled(ack, body):
+        await forget(translate.team_of(body))
+
+    @once
+    async def on_tokens_revoked(ack, body, event):
+        if translate.bot_tokens_revoked(event):
+            await forget(translate.team_of(body))
+
+    @once
+    async def on_message(ack, body, event, client):
+        if event.get("channel_type") != "im" or event.get("subtype") or event.get("bot_id"):
+            return
+        actor = await who(client, body)
+        text = translate.command_text(event.get("text"))
+        reply = await _safe(coach.handle_text(actor, text), "message")
+        background.spawn(
+            client.chat_postMessage(channel=event["channel"], **render.message_payload(reply)),
+            "message reply",
+        )
+
+    app.event("app_home_opened")(on_home_opened)
+    app.event("user_change")(on_user_change)
+    app.event("app_uninstalled")(on_uninstalled)
+    app.event("tokens_revoked")(on_tokens_revoked)
+    app.event("message")(on_message)
+
+    async def on_error(error, body, logger):
+        if isinstance(error, translate.PayloadError):
+            logger.info("slack: rejected a payload: %s", error)
+            return BoltResponse(status=400, body='{"error": "malformed request"}')
+        logger.error("slack: listener failed: %s: %s", type(error).__name__, error, exc_info=error)
+        return None
+
+    app.error(on_error)
+
+
+def _form_action(form: str) -> str:
+    for action, callback in translate.FORM_ACTIONS.items():
+        if callback == form:
+            return action
+    return form

@@ -1,0 +1,267 @@
+"""How fast does DealCoach acknowledge Slack? p50/p99 latency and requests/s of a signed
+``/negotiation list`` at concurrency 1, 16 and 64, next to a bare Bolt ``AsyncApp`` that only acks.
+
+A third row, ``adapter``, is DealCoach's Slack adapter with a stub coach that answers at once: the
+adapter's own cost (signature, dedupe-free command path, time-zone cache, Block Kit) without the
+database. Everything runs on loopback. Each server runs in its own process (the client does not steal its
+event loop); DealCoach runs with the real Coach on a fresh, migrated SQLite file and a tiny stand-in
+for the Slack Web API (``auth.test`` and ``users.info``, each called once).
+
+    python bench/slack_ack.py [--requests 2000] [--concurrency 1 16 64] [--rounds 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import hmac
+import logging
+import multiprocessing as mp
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from urllib.parse import urlencode
+
+from aiohttp import ClientSession, TCPConnector, web
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+SECRET = "bench-signing-secret"
+TEAM, USER = "T0BENCH", "U0BENCH"
+
+
+# ---------------------------------------------------------------------------- servers (child processes)
+
+
+async def _fake_slack_api() -> tuple[web.AppRunner, str]:
+    async def api(request: web.Request) -> web.Response:
+        method = request.match_info["method"]
+        if method == "auth.test":
+            return web.json_response({"ok": True, "team_id": TEAM, "user_id": "UBOT", "bot_id": "BBOT"})
+        if method == "users.info":
+            return web.json_response({"ok": True, "user": {"id": USER, "tz": "Europe/Berlin", "name": "bench"}})
+        return web.json_response({"ok": True})
+
+    app = web.Application()
+    app.router.add_route("*", "/api/{method}", api)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    return runner, f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}/api/"  # type: ignore[union-attr]
+
+
+async def _dealcoach_app(workdir: str, database_url: str | None) -> web.Application:
+    from adapters.slack import setup
+    from bot.config import Settings
+    from bot.database import make_engine, make_sessions, upgrade
+    from coaching.engine import Coach
+    from coaching.ports import SystemClock
+
+    _runner, api_url = await _fake_slack_api()
+    engine = make_engine(database_url or f"sqlite+aiosqlite:///{workdir}/bench.db")
+    await upgrade(engine)
+    sessions = make_sessions(engine)
+    settings = Settings(slack_bot_token="xoxb-bench", slack_signing_secret=SECRET, slack_api_url=api_url)
+    app = web.Application()
+    setup(app, settings, Coach(sessions, SystemClock()), sessions)
+    return app
+
+
+class _StubCoach:
+    """Answers every command with a fixed two-line list: the adapter's own cost, without the database."""
+
+    async def handle_text(self, actor, text):
+        from coaching.messages import Button, Message, Section
+
+        return Message(
+            "Your negotiations",
+            sections=(Section(lines=("#1 Acme · tue 14:00 · video", "#2 Globex · wed 10:00 · phone")),),
+            buttons=(Button("Prep brief", "negotiation.prep", "prep 1"),),
+        )
+
+    async def handle(self, command):
+        raise NotImplementedError
+
+    async def upsert_user(self, actor, *, channel=None, conversation_ref=None):
+        return None
+
+    async def forget_workspace(self, platform, workspace):
+        return None
+
+
+async def _adapter_only_app(workdir: str) -> web.Application:
+    from adapters.slack import setup
+    from bot.config import Settings
+    from bot.database import make_engine, make_sessions, upgrade
+
+    _runner, api_url = await _fake_slack_api()
+    engine = make_engine(f"sqlite+aiosqlite:///{workdir}/bench.db")
+    await upgrade(engine)
+    sessions = make_sessions(engine)
+    settings = Settings(slack_bot_token="xoxb-bench", slack_signing_secret=SECRET, slack_api_url=api_url)
+    app = web.Application()
+    setup(app, settings, _StubCoach(), sessions)
+    return app
+
+
+async def _bare_bolt_app() -> web.Application:
+    from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+    from slack_bolt.async_app import AsyncApp
+    from slack_sdk.web.async_client import AsyncWebClient
+
+    _runner, api_url = await _fake_slack_api()
+    bolt = AsyncApp(
+        signing_secret=SECRET,
+        client=AsyncWebClient(token="xoxb-bench", base_url=api_url),
+        process_before_response=True,
+    )
+
+    @bolt.command("/negotiation")
+    async def ack_only(ack):
+        await ack()
+
+    async def events(request: web.Request) -> web.Response:
+        return await to_aiohttp_response(await bolt.async_dispatch(await to_bolt_request(request)))
+
+    app = web.Application()
+    app.router.add_post("/slack/events", events)
+    return app
+
+
+def _serve(kind: str, ports: mp.Queue, database_url: str | None) -> None:  # pragma: no cover - runs in a child process
+    logging.basicConfig(level=logging.WARNING)
+
+    async def main() -> None:
+        with tempfile.TemporaryDirectory() as workdir:
+            builders = {
+                "dealcoach": lambda: _dealcoach_app(workdir, database_url),
+                "adapter": lambda: _adapter_only_app(workdir),
+                "bare-bolt": _bare_bolt_app,
+            }
+            app = await builders[kind]()
+            runner = web.AppRunner(app, access_log=None)
+            await runner.setup()
+            site = web.TCPSite(runner, "127.0.0.1", 0, backlog=1024)
+            await site.start()
+            ports.put(site._server.sockets[0].getsockname()[1])  # type: ignore[union-attr]
+            await asyncio.Event().wait()
+
+    asyncio.run(main())
+
+
+# ---------------------------------------------------------------------------- the client
+
+
+def signed(text: str) -> tuple[bytes, dict[str, str]]:
+    body = urlencode(
+        {
+            "token": "x",
+            "team_id": TEAM,
+            "team_domain": "bench",
+            "channel_id": "C0BENCH",
+            "user_id": USER,
+            "user_name": "bench",
+            "command": "/negotiation",
+            "text": text,
+            "api_app_id": "A0BENCH",
+            "response_url": "https://hooks.slack.com/commands/1/2",
+            "trigger_id": "1.2.3",
+        }
+    )
+    ts = str(int(time.time()))
+    sig = "v0=" + hmac.new(SECRET.encode(), f"v0:{ts}:{body}".encode(), hashlib.sha256).hexdigest()
+    headers = {
+        "Content-Type": "application/x-www-form-urlencoded",
+        "X-Slack-Request-Timestamp": ts,
+        "X-Slack-Signature": sig,
+    }
+    return body.encode(), headers
+
+
+async def load(url: str, *, requests: int, concurrency: int) -> dict[str, float]:
+    body, headers = signed("list")
+    latencies: list[float] = []
+    statuses: dict[int, int] = {}
+    async with ClientSession(connector=TCPConnector(limit=concurrency, force_close=False)) as client:
+        for _ in range(min(100, requests)):  # warm up: connections, caches, auth.test, users.info
+            async with client.post(url, data=body, headers=headers) as response:
+                await response.read()
+        queue = iter(range(requests))
+
+        async def worker() -> None:
+            for _ in queue:
+                started = time.perf_counter()
+                async with client.post(url, data=body, headers=headers) as response:
+                    await response.read()
+                latencies.append(time.perf_counter() - started)
+                statuses[response.status] = statuses.get(response.status, 0) + 1
+
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        elapsed = time.perf_counter() - started
+    if set(statuses) != {200}:
+        raise SystemExit(f"unexpected statuses from {url}: {statuses}")
+    latencies.sort()
+    return {
+        "p50_ms": statistics.median(latencies) * 1000,
+        "p99_ms": latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] * 1000,
+        "rps": requests / elapsed,
+    }
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 16, 64])
+    parser.add_argument(
+        "--database-url", help="DealCoach's database (default: a fresh SQLite file), e.g. postgresql+asyncpg://..."
+    )
+    parser.add_argument("--rounds", type=int, default=3, help="runs per app and concurrency; medians are shown")
+    args = parser.parse_args(argv)
+
+    ctx = mp.get_context("spawn")
+    servers, urls = [], {}
+    for kind in ("bare-bolt", "adapter", "dealcoach"):
+        ports: mp.Queue = ctx.Queue()
+        process = ctx.Process(target=_serve, args=(kind, ports, args.database_url), daemon=True)
+        process.start()
+        servers.append(process)
+        urls[kind] = f"http://127.0.0.1:{ports.get(timeout=60)}/slack/events"
+    try:
+        print(
+            f"signed '/negotiation list', {args.requests} requests per run, median of {args.rounds} interleaved runs, "
+            f"loopback, {sys.platform}, {os.cpu_count()} CPUs"
+        )
+        print(f"{'app':<10} {'conc':>4} {'p50 ms':>8} {'p99 ms':>8} {'req/s':>8}")
+        results: dict[tuple[str, int], dict[str, float]] = {}
+        for concurrency in args.concurrency:
+            runs: dict[str, list[dict[str, float]]] = {kind: [] for kind in urls}
+            for _ in range(args.rounds):  # interleaved, so a noisy moment hits every app alike
+                for kind, url in urls.items():
+                    runs[kind].append(asyncio.run(load(url, requests=args.requests, concurrency=concurrency)))
+            for kind in urls:
+                result = {k: statistics.median(r[k] for r in runs[kind]) for k in ("p50_ms", "p99_ms", "rps")}
+                results[(kind, concurrency)] = result
+                p50, p99, rps = result["p50_ms"], result["p99_ms"], result["rps"]
+                print(f"{kind:<10} {concurrency:>4} {p50:>8.2f} {p99:>8.2f} {rps:>8.0f}")
+        database = args.database_url.split(":", 1)[0] if args.database_url else "SQLite"
+        for concurrency in args.concurrency:
+            bare = results[("bare-bolt", concurrency)]["rps"]
+            print(
+                f"concurrency {concurrency}: throughput vs bare Bolt: "
+                f"adapter with a stub coach {results[('adapter', concurrency)]['rps'] / bare:.0%}, "
+                f"DealCoach (real coach, {database}) {results[('dealcoach', concurrency)]['rps'] / bare:.0%}"
+            )
+    finally:
+        for process in servers:
+            process.terminate()
+            process.join(5)
+
+
+if __name__ == "__main__":
+    main()
