@@ -1,0 +1,260 @@
+"""The Teams bot: incoming activities → the coach → replies.
+
+Every incoming activity from a personal chat refreshes the user's stored conversation reference, name
+and time zone (only when they changed: a small in-memory memo skips identical writes), so proactive
+nudges work after restarts. In group chats and channels the @mention is stripped and the answer goes
+to the user's personal chat — a user's negotiations are never shown to the rest of a chat.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections import OrderedDict
+from dataclasses import replace
+from typing import Any, Protocol
+
+from botbuilder.core import ActivityHandler, TurnContext
+from botbuilder.schema import Activity, ActivityTypes, ChannelAccount
+
+from adapters.teams import translate
+from adapters.teams.render import render
+from adapters.teams.sender import delivery_error
+from adapters.teams.translate import SubmissionError, TypedText
+from coaching.commands import Actor, Command
+from coaching.messages import Message
+from coaching.ports import Address, DeliveryError, Sender
+
+log = logging.getLogger(__name__)
+
+SORRY = "Sorry, something went wrong on my side and nothing was changed. Please try again in a moment."
+PRIVATE_ONLY = (
+    "I keep your negotiations private, so I only answer in our personal chat. "
+    "Open DealCoach from the Teams app bar (or search for it under Chat) and say `help` there."
+)
+SENT_PRIVATELY = "I've answered you in our personal chat."
+NOTHING_TO_READ = "I read typed commands. Type `help` to see them."
+REPLY_ATTEMPTS = 3
+MAX_REPLY_WAIT = 3.0  # seconds; Teams waits ~15 s for the whole turn
+
+
+class Coach(Protocol):
+    async def handle(self, command: Command) -> Message: ...
+
+    async def handle_text(self, actor: Actor, text: str) -> Message: ...
+
+    async def upsert_user(
+        self, actor: Actor, *, channel: str | None = None, conversation_ref: dict[str, Any] | None = None
+    ) -> Any: ...
+
+    async def conversation_ref(self, address: Address) -> dict[str, Any] | None: ...
+
+    async def forget_user(self, address: Address) -> None: ...
+
+
+class ReferenceMemo:
+    """What was last written per user, so unchanged references are not rewritten on every message."""
+
+    def __init__(self, *, ttl: float = 60.0, size: int = 50_000) -> None:
+        self._seen: dict[tuple[str, str, str], tuple[str, float]] = {}
+        self._ttl = ttl
+        self._size = size
+
+    @staticmethod
+    def _key(address: Address) -> tuple[str, str, str]:
+        return (address.platform, address.workspace, address.user)
+
+    def unchanged(self, address: Address, fingerprint: str) -> bool:
+        seen = self._seen.get(self._key(address))
+        return seen is not None and seen[0] == fingerprint and seen[1] > time.monotonic()
+
+    def remember(self, address: Address, fingerprint: str) -> None:
+        if len(self._seen) >= self._size:
+            self._seen.clear()
+        self._seen[self._key(address)] = (fingerprint, time.monotonic() + self._ttl)
+
+    def forget(self, address: Address) -> None:
+        self._seen.pop(self._key(address), None)
+
+
+class SeenActivities:
+    """Recently handled (conversation, activity id) pairs: a redelivered message does not run twice."""
+
+    def __init__(self, size: int = 10_000) -> None:
+        self._seen: OrderedDict[tuple[str, str], None] = OrderedDict()
+        self._size = size
+
+    def repeated(self, activity: Activity) -> bool:
+        if not activity.id or activity.conversation is None:
+            return False
+        key = (activity.conversation.id, activity.id)
+        if key in self._seen:
+            return True
+        self._seen[key] = None
+        if len(self._seen) > self._size:
+            self._seen.popitem(last=False)
+        return False
+
+
+def _user_key(address: Address) -> Address:
+    return Address(address.platform, address.workspace, address.user)
+
+
+class TeamsBot(ActivityHandler):
+    def __init__(self, coach: Coach, *, private: Sender | None = None, memo: ReferenceMemo | None = None):
+        self._coach = coach
+        self._private = private  # delivers answers to group-chat questions in the personal chat
+        self._memo = memo or ReferenceMemo()
+        self._seen = SeenActivities()
+
+    # --- every turn -----------------------------------------------------------------------------
+
+    async def on_turn(self, turn_context: TurnContext) -> None:
+        activity = turn_context.activity
+        if self._remembers(activity):
+            try:
+                await self._remember(activity)
+            except Exception:  # a failed bookkeeping write must not cost the user their answer
+                log.exception("teams: could not store the conversation reference")
+        await super().on_turn(turn_context)
+
+    @staticmethod
+    def _remembers(activity: Activity) -> bool:
+        if activity.from_property is None or not activity.from_property.id:
+            return False
+        removed = (activity.action or "").startswith("remove")
+        if activity.type == ActivityTypes.installation_update and removed:
+            return False
+        if activity.type not in (
+            ActivityTypes.message,
+            ActivityTypes.conversation_update,
+            ActivityTypes.installation_update,
+            ActivityTypes.invoke,
+        ):
+            return False
+        return translate.is_personal(activity)
+
+    async def _remember(self, activity: Activity) -> None:
+        actor = translate.actor_of(activity)
+        fingerprint = _fingerprint(activity, actor)
+        if self._memo.unchanged(actor.address, fingerprint):
+            return
+        reference = translate.reference_of(activity)
+        await self._coach.upsert_user(actor, channel=actor.address.channel, conversation_ref=reference)
+        self._memo.remember(actor.address, fingerprint)
+
+    # --- messages -------------------------------------------------------------------------------
+
+    async def on_message_activity(self, turn_context: TurnContext) -> None:
+        activity = turn_context.activity
+        if self._seen.repeated(activity):
+            log.info("teams: activity %s delivered again; already handled", activity.id)
+            return
+        try:
+            request = translate.incoming(activity)
+        except SubmissionError as error:
+            await self._reply(turn_context, Message(text=str(error), kind="error"))
+            return
+        if request is None:
+            if translate.is_personal(activity):
+                await self._reply(turn_context, Message(text=NOTHING_TO_READ))
+            return
+        if translate.is_personal(activity):
+            await self._reply(turn_context, await self._answer(request))
+            return
+        await self._answer_privately(turn_context, request)
+
+    async def _answer(self, request: TypedText | Command) -> Message:
+        try:
+            if isinstance(request, TypedText):
+                return await self._coach.handle_text(request.actor, request.text)
+            return await self._coach.handle(request)
+        except Exception:
+            log.exception("teams: the coach failed on %s", type(request).__name__)
+            return Message(text=SORRY, kind="error")
+
+    async def _answer_privately(self, turn_context: TurnContext, request: TypedText | Command) -> None:
+        address = _user_key(translate.address_of(turn_context.activity))
+        personal = await self._coach.conversation_ref(address)
+        if not personal or self._private is None:
+            await self._reply(turn_context, Message(text=PRIVATE_ONLY))
+            return
+        conversation_id = (personal.get("conversation") or {}).get("id")
+        private_address = Address(address.platform, address.workspace, address.user, conversation_id)
+        request = _readdressed(request, private_address)
+        answer = await self._answer(request)
+        try:
+            await self._private.send(private_address, answer)
+        except DeliveryError as error:
+            log.warning("teams: private answer not delivered: %s", error)
+            await self._reply(turn_context, Message(text=PRIVATE_ONLY))
+            return
+        await self._reply(turn_context, Message(text=SENT_PRIVATELY))
+
+    async def _reply(self, turn_context: TurnContext, message: Message) -> None:
+        """Send the reply; a throttled or failing connector gets a couple of short retries."""
+        for attempt in range(1, REPLY_ATTEMPTS + 1):
+            try:
+                await turn_context.send_activity(render(message))
+                return
+            except Exception as error:
+                failure = delivery_error(error)
+                wait = failure.retry_after if failure.retry_after is not None else 0.25 * attempt
+                if failure.permanent or attempt == REPLY_ATTEMPTS or wait > MAX_REPLY_WAIT:
+                    # The command already ran: answering 5xx could make the channel deliver it again.
+                    log.error("teams: reply not delivered (%s); giving up", failure)
+                    return
+                log.info("teams: reply attempt %d failed (%s); retrying in %.2fs", attempt, failure, wait)
+                await asyncio.sleep(wait)
+
+    # --- install, uninstall, welcome -------------------------------------------------------------
+
+    async def on_members_added_activity(self, members_added: list[ChannelAccount], turn_context: TurnContext):
+        activity = turn_context.activity
+        bot_id = activity.recipient.id if activity.recipient else None
+        if not translate.is_personal(activity) or not any(m.id == bot_id for m in members_added or ()):
+            return
+        if activity.from_property is None or not activity.from_property.id:
+            return
+        welcome = await self._answer(TypedText(translate.actor_of(activity), "help"))
+        await self._reply(turn_context, welcome)
+
+    async def on_installation_update_remove(self, turn_context: TurnContext) -> None:
+        activity = turn_context.activity
+        if not translate.is_personal(activity) or activity.from_property is None:
+            log.info(
+                "teams: app removed from a %s; no personal data to delete",
+                translate.conversation_type(activity),
+            )
+            return
+        address = translate.address_of(activity)
+        await self._coach.forget_user(address)
+        self._memo.forget(address)
+        log.info("teams: app uninstalled by a user in tenant %s; their data was deleted", address.workspace)
+
+
+def _fingerprint(activity: Activity, actor: Actor) -> str:
+    """What the stored user row and reference depend on (cheaper than serialising the reference)."""
+    user, bot = activity.from_property, activity.recipient
+    return json.dumps(
+        [
+            activity.service_url,
+            activity.channel_id,
+            activity.locale,
+            actor.address.workspace,
+            actor.address.channel,
+            actor.display_name,
+            actor.timezone,
+            user.id if user else None,
+            user.aad_object_id if user else None,
+            bot.id if bot else None,
+            bot.name if bot else None,
+        ]
+    )
+
+
+def _readdressed(request: TypedText | Command, address: Address) -> TypedText | Command:
+    actor = replace(request.actor, address=address)
+    return replace(request, actor=actor)

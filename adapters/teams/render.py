@@ -1,0 +1,161 @@
+"""Neutral :class:`~coaching.messages.Message` → Teams message: plain text or an Adaptive Card.
+
+A message with sections or buttons becomes an Adaptive Card (schema 1.4, which Teams desktop, web and
+mobile all render). Every button is an ``Action.Submit`` whose data carries the equivalent text command;
+``form.*`` buttons open an inline form (``Action.ShowCard``) whose submission comes back as a structured
+command through :mod:`adapters.teams.translate`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from botbuilder.schema import Activity, ActivityTypes, Attachment
+
+from adapters.teams.translate import OUTCOMES, SUBMIT_KEY
+from coaching.messages import Button, Message
+
+ADAPTIVE_CARD = "application/vnd.microsoft.card.adaptive"
+CARD_VERSION = "1.4"
+MAX_TEXT = 20_000  # keep well inside Teams' ~28 KB message limit
+
+_STYLES = {"primary": "positive", "danger": "destructive"}
+
+
+def _block(text: str, **extra: Any) -> dict[str, Any]:
+    return {"type": "TextBlock", "text": text, "wrap": True, **extra}
+
+
+def _choices(*pairs: tuple[str, str]) -> list[dict[str, str]]:
+    return [{"title": title, "value": value} for title, value in pairs]
+
+
+def _yes_no(input_id: str, label: str) -> dict[str, Any]:
+    return {
+        "type": "Input.ChoiceSet",
+        "id": input_id,
+        "label": label,
+        "style": "expanded",
+        "isMultiSelect": False,
+        "choices": _choices(("Yes", "true"), ("No", "false")),
+    }
+
+
+def _outcome_inputs(button: Button) -> list[dict[str, Any]]:
+    return [
+        {
+            "type": "Input.ChoiceSet",
+            "id": "outcome",
+            "label": "Outcome",
+            "value": "agreed",
+            "choices": _choices(*((o.replace("-", " ").capitalize(), o) for o in OUTCOMES)),
+        },
+        _yes_no("connection", "Did you open with a personal connection?"),
+        {
+            "type": "Input.ChoiceSet",
+            "id": "sentiment",
+            "label": "Counterpart sentiment (1 = upset, 5 = delighted)",
+            "choices": _choices(*((str(n), str(n)) for n in range(1, 6))),
+        },
+        _yes_no("hard_win", "Was it a hard win (they gave more than they wanted)?"),
+        {"type": "Input.Number", "id": "given", "label": "Concessions we gave", "min": 0, "max": 1000},
+        {"type": "Input.Number", "id": "received", "label": "Concessions we received", "min": 0, "max": 1000},
+        {
+            "type": "Input.Text",
+            "id": "observations",
+            "label": "Personal observations about them",
+            "isMultiline": True,
+            "maxLength": 2000,
+        },
+        {"type": "Input.Text", "id": "notes", "label": "Notes", "isMultiline": True, "maxLength": 2000},
+    ]
+
+
+def _commitment_inputs(button: Button) -> list[dict[str, Any]]:
+    words = button.value.split()
+    side = words[2] if len(words) > 2 and words[2] in ("ours", "theirs") else "ours"
+    return [
+        {
+            "type": "Input.ChoiceSet",
+            "id": "side",
+            "label": "Who promised?",
+            "style": "expanded",
+            "value": side,
+            "choices": _choices(("We did", "ours"), ("They did", "theirs")),
+        },
+        {
+            "type": "Input.Text",
+            "id": "what",
+            "label": "What was promised?",
+            "isRequired": True,
+            "errorMessage": "Say what was promised.",
+            "maxLength": 500,
+        },
+        {"type": "Input.Date", "id": "due", "label": "Due by"},
+    ]
+
+
+# form action id → the inputs of its inline card
+FORMS: dict[str, Callable[[Button], list[dict[str, Any]]]] = {
+    "form.outcome": _outcome_inputs,
+    "form.commitment": _commitment_inputs,
+}
+
+
+def _submit(title: str, data: dict[str, str], style: str | None = None) -> dict[str, Any]:
+    action: dict[str, Any] = {"type": "Action.Submit", "title": title, "data": data}
+    if style in _STYLES:
+        action["style"] = _STYLES[style]
+    return action
+
+
+def action_of(button: Button) -> dict[str, Any]:
+    data = {SUBMIT_KEY: button.action_id, "command": button.value}
+    inputs = FORMS.get(button.action_id)
+    if inputs is None:
+        return _submit(button.label, data, button.style)
+    return {
+        "type": "Action.ShowCard",
+        "title": button.label,
+        "card": {
+            "type": "AdaptiveCard",
+            "body": inputs(button),
+            "actions": [_submit("Save", data, "primary")],
+        },
+    }
+
+
+def adaptive_card(message: Message) -> dict[str, Any]:
+    body: list[dict[str, Any]] = [_block(message.text, weight="Bolder", size="Medium")]
+    for section in message.sections:
+        if section.heading:
+            body.append(_block(section.heading, weight="Bolder", spacing="Medium", separator=True))
+        body.extend(_block(line, spacing="Small") for line in section.lines)
+        if section.facts:
+            body.append({"type": "FactSet", "facts": [{"title": k, "value": v} for k, v in section.facts]})
+    card: dict[str, Any] = {
+        "type": "AdaptiveCard",
+        "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
+        "version": CARD_VERSION,
+        "body": body,
+        "msteams": {"width": "Full"},
+    }
+    if message.buttons:
+        card["actions"] = [action_of(b) for b in message.buttons]
+    return card
+
+
+def wants_card(message: Message) -> bool:
+    return bool(message.sections or message.buttons) and not message.is_error
+
+
+def render(message: Message) -> Activity:
+    """The outgoing activity: an Adaptive Card (``summary`` = the one-line text) or plain text."""
+    if not wants_card(message):
+        return Activity(type=ActivityTypes.message, text=message.plain_text()[:MAX_TEXT], text_format="plain")
+    return Activity(
+        type=ActivityTypes.message,
+        summary=message.text,
+        attachments=[Attachment(content_type=ADAPTIVE_CARD, content=adaptive_card(message))],
+    )

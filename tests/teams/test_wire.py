@@ -1,0 +1,469 @@
+"""Bot Framework activities posted to /api/messages; replies checked at a fake connector."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from adapters.teams.bot import NOTHING_TO_READ, PRIVATE_ONLY, SENT_PRIVATELY, SORRY
+from coaching.commands import AddCommitment, RecordOutcome
+
+from .fakes import APP_ID, BOT, TENANT, activity
+
+
+async def post(client, body, **headers):
+    return await client.post("/api/messages", json=body, headers=headers)
+
+
+# --- personal chat ---------------------------------------------------------------------------------
+
+
+async def test_help_is_answered_in_the_same_conversation(make_app, fake_coach, connector):
+    client, _ = await make_app(fake_coach)
+    body = activity(connector.url, text="help")
+
+    response = await post(client, body)
+
+    assert response.status == 201
+    [call] = connector.calls
+    assert call.conversation_id == "a:personal-conversation-1"
+    assert call.reply_to == body["id"]
+    assert "log <counterpart> <when>" in call.visible
+    assert call.body["recipient"]["id"] == "29:aad-user-1"  # to the user, from the bot
+    assert call.body["from"]["id"] == BOT["id"]
+    [(actor, text)] = fake_coach.texts
+    assert text == "help"
+    assert actor.address.platform == "teams"
+    assert actor.address.workspace == TENANT
+    assert actor.address.user == "aad-user-1"
+    assert actor.address.channel == "a:personal-conversation-1"
+    assert actor.display_name == "Ann Rep"
+
+
+async def test_log_passes_the_words_and_the_slash_prefix_through(make_app, fake_coach, connector):
+    client, _ = await make_app(fake_coach)
+
+    await post(client, activity(connector.url, text="/negotiation log Acme tomorrow 3pm for 45m via phone"))
+
+    assert fake_coach.texts[0][1] == "/negotiation log Acme tomorrow 3pm for 45m via phone"
+    assert connector.calls[0].text.startswith("ok: log Acme tomorrow 3pm")
+
+
+async def test_list_comes_back_as_an_adaptive_card_with_buttons(make_app, fake_coach, connector):
+    client, _ = await make_app(fake_coach)
+
+    await post(client, activity(connector.url, text="list"))
+
+    card = connector.calls[0].card
+    assert card is not None and card["type"] == "AdaptiveCard"
+    titles = [a["title"] for a in card["actions"]]
+    assert titles == ["Prep", "Log outcome", "Add commitment"]
+    assert card["actions"][0]["data"] == {"dealcoach": "negotiation.prep", "command": "prep 4"}
+    assert card["actions"][1]["type"] == "Action.ShowCard"
+
+
+async def test_time_zone_comes_from_the_client_info_entity(make_app, fake_coach, connector):
+    client, _ = await make_app(fake_coach)
+
+    await post(client, activity(connector.url, text="help", timezone="America/Chicago"))
+
+    assert fake_coach.texts[0][0].timezone == "America/Chicago"
+    assert fake_coach.users[("teams", TENANT, "aad-user-1")]["timezone"] == "America/Chicago"
+
+
+async def test_time_zone_is_kept_current(make_app, fake_coach, connector):
+    client, _ = await make_app(fake_coach)
+
+    await post(client, activity(connector.url, text="help", timezone="Europe/Berlin"))
+    await post(client, activity(connector.url, text="help", timezone="Asia/Tokyo"))
+
+    assert fake_coach.users[("teams", TENANT, "aad-user-1")]["timezone"] == "Asia/Tokyo"
+
+
+async def test_unchanged_reference_is_not_rewritten_on_every_message(make_app, fake_coach, connector):
+    client, _ = await make_app(fake_coach)
+
+    for _ in range(5):
+        await post(client, activity(connector.url, text="help"))
+
+    assert fake_coach.upserts == 1
+    assert len(connector.calls) == 5
+
+
+async def test_conversation_reference_is_stored_for_proactive_messages(make_app, fake_coach, connector):
+    client, _ = await make_app(fake_coach)
+
+    await post(client, activity(connector.url, text="help"))
+
+    ref = fake_coach.users[("teams", TENANT, "aad-user-1")]["conversation_ref"]
+    assert ref["serviceUrl"] == connector.url
+    assert ref["conversation"]["id"] == "a:personal-conversation-1"
+    assert ref["bot"]["id"] == BOT["id"]
+    assert ref["user"]["aadObjectId"] == "aad-user-1"
+    assert "activityId" not in ref
+    json.dumps(ref)  # JSON column
+
+
+async def test_a_coach_failure_gets_an_apology_not_a_stack_trace(make_app, fake_coach, connector):
+    client, _ = await make_app(fake_coach)
+
+    response = await post(client, activity(connector.url, text="boom"))
+
+    assert response.status == 201
+    assert connector.calls[0].text == SORRY
+
+
+async def test_a_redelivered_message_runs_once(make_app, fake_coach, connector):
+    client, _ = await make_app(fake_coach)
+    body = activity(connector.url, text="log Acme tomorrow 3pm")
+
+    first, again = await post(client, body), await post(client, body)
+
+    assert (first.status, again.status) == (201, 201)
+    assert len(fake_coach.texts) == 1 and len(connector.calls) == 1
+
+
+async def test_an_undeliverable_reply_still_acknowledges_the_command(make_app, fake_coach, connector):
+    client, _ = await make_app(fake_coach)
+    connector.fail_next.append((403, {}))
+
+    response = await post(client, activity(connector.url, text="help"))
+
+    assert response.status == 201  # not 5xx: a redelivery would run the command twice
+    assert len(fake_coach.texts) == 1
+
+
+async def test_a_throttled_reply_is_retried(make_app, fake_coach, connector):
+    client, _ = await make_app(fake_coach)
+    connector.fail_next.append((429, {"Retry-After": "0"}))
+
+    response = await post(client, activity(connector.url, text="help"))
+
+    assert response.status == 201
+    assert len(connector.calls) == 2  # throttled once, then delivered
+
+
+async def test_a_message_without_text_gets_a_hint(make_app, fake_coach, connector):
+    client, _ = await make_app(fake_coach)
+
+    response = await post(client, activity(connector.url, attachments=[{"contentType": "image/png"}]))
+
+    assert response.status == 201
+    assert fake_coach.texts == []
+    assert connector.calls[0].text == NOTHING_TO_READ
+
+
+# --- cards ---------------------------------------------------------------------------------------
+
+
+async def test_a_card_button_comes_back_as_its_text_command(make_app, fake_coach, connector):
+    client, _ = await make_app(fake_coach)
+    await post(client, activity(connector.url, text="list"))
+    prep = connector.calls[0].card["actions"][0]
+
+    await post(client, activity(connector.url, value=prep["data"]))
+
+    assert fake_coach.texts[-1][1] == "prep 4"
+    assert connector.calls[-1].text == "ok: prep 4"
+
+
+async def test_outcome_form_round_trip(make_app, fake_coach, connector):
+    client, _ = await make_app(fake_coach)
+    await post(client, activity(connector.url, text="list"))
+    form = connector.calls[0].card["actions"][1]
+    inputs = {item["id"] for item in form["card"]["body"]}
+    assert {"outcome", "connection", "sentiment", "hard_win", "given", "received", "observations"} <= inputs
+    # Teams merges the inputs into the Action.Submit data, as strings.
+    submitted = {
+        **form["card"]["actions"][0]["data"],
+        "outcome": "agreed",
+        "connection": "true",
+        "sentiment": "2",
+        "hard_win": "true",
+        "given": "3",
+        "received": "1",
+        "observations": "Has a new puppy",
+        "notes": "",
+    }
+
+    response = await post(client, activity(connector.url, value=submitted))
+
+    assert response.status == 201
+    [command] = fake_coach.commands
+    assert command == RecordOutcome(
+        actor=command.actor,
+        negotiation=4,
+        outcome="agreed",
+        opened_with_connection=True,
+        sentiment=2,
+        hard_win=True,
+        concessions_given=3,
+        concessions_received=1,
+        observations="Has a new puppy",
+    )
+    assert command.actor.address.user == "aad-user-1"
+    assert connector.calls[-1].text == "Recorded RecordOutcome"
+
+
+async def test_commitment_form_round_trip(make_app, fake_coach, connector):
+    client, _ = await make_app(fake_coach)
+    await post(client, activity(connector.url, text="list"))
+    form = connector.calls[0].card["actions"][2]
+    submitted = {**form["card"]["actions"][0]["data"], "side": "theirs", "what": "Send the SLA draft"}
+    submitted["due"] = "2026-12-01"
+
+    await post(client, activity(connector.url, value=submitted))
+
+    [command] = fake_coach.commands
+    assert isinstance(command, AddCommitment)
+    assert (command.negotiation, command.side, command.text, str(command.due)) == (
+        4,
+        "theirs",
+        "Send the SLA draft",
+        "2026-12-01",
+    )
+
+
+async def test_a_bad_form_value_gets_a_specific_error_and_changes_nothing(make_app, fake_coach, connector):
+    client, _ = await make_app(fake_coach)
+    submitted = {"dealcoach": "form.outcome", "command": "done 4", "sentiment": "9"}
+
+    await post(client, activity(connector.url, value=submitted))
+
+    assert fake_coach.commands == []
+    assert "sentiment" in connector.calls[0].text
+
+
+# --- group chats -----------------------------------------------------------------------------------
+
+
+def group(connector, **kw):
+    return activity(
+        connector.url,
+        conversation="19:group-chat@thread.v2",
+        conversation_type="groupChat",
+        entities=[
+            {
+                "type": "mention",
+                "text": "<at>DealCoach</at>",
+                "mentioned": {"id": BOT["id"], "name": BOT["name"]},
+            }
+        ],
+        **kw,
+    )
+
+
+async def test_group_chat_mention_is_stripped_and_answered_privately(make_app, fake_coach, connector):
+    client, _ = await make_app(fake_coach)
+    await post(client, activity(connector.url, text="help"))  # the personal chat exists
+    connector.calls.clear()
+
+    await post(client, group(connector, text="<at>DealCoach</at> list"))
+
+    assert fake_coach.texts[-1][1] == "list"
+    personal, in_group = connector.calls
+    assert personal.conversation_id == "a:personal-conversation-1"
+    assert personal.card is not None and "Acme" in personal.visible
+    assert in_group.conversation_id == "19:group-chat@thread.v2"
+    assert in_group.text == SENT_PRIVATELY
+    # a group chat never replaces the personal reference
+    ref = fake_coach.users[("teams", TENANT, "aad-user-1")]["conversation_ref"]
+    assert ref["conversation"]["id"] == "a:personal-conversation-1"
+
+
+async def test_group_chat_without_a_personal_chat_reveals_nothing(make_app, fake_coach, connector):
+    client, _ = await make_app(fake_coach)
+
+    await post(client, group(connector, text="<at>DealCoach</at> list"))
+
+    assert fake_coach.texts == []
+    [call] = connector.calls
+    assert call.text == PRIVATE_ONLY
+
+
+# --- install / uninstall ---------------------------------------------------------------------------
+
+
+async def test_install_stores_the_reference_and_welcomes(make_app, fake_coach, connector):
+    client, _ = await make_app(fake_coach)
+    body = activity(connector.url, type="conversationUpdate", membersAdded=[dict(BOT)])
+
+    response = await post(client, body)
+
+    assert response.status == 201
+    assert fake_coach.users[("teams", TENANT, "aad-user-1")]["conversation_ref"]
+    [call] = connector.calls
+    assert "DealCoach commands" in call.visible
+
+
+async def test_uninstall_forgets_the_user(make_app, fake_coach, connector):
+    client, _ = await make_app(fake_coach)
+    await post(client, activity(connector.url, text="help"))
+
+    response = await post(client, activity(connector.url, type="installationUpdate", action="remove"))
+
+    assert response.status == 201
+    assert [a.user for a in fake_coach.forgotten] == ["aad-user-1"]
+    assert ("teams", TENANT, "aad-user-1") not in fake_coach.users
+    # and a later message stores the reference again (the memo was cleared)
+    await post(client, activity(connector.url, text="help"))
+    assert ("teams", TENANT, "aad-user-1") in fake_coach.users
+
+
+# --- bad requests ----------------------------------------------------------------------------------
+
+
+async def test_wrong_content_type_is_415(make_app, fake_coach, connector):
+    client, _ = await make_app(fake_coach)
+
+    response = await client.post("/api/messages", data="type=message", headers={"Content-Type": "text/plain"})
+    no_type = await client.post("/api/messages", data=b"{}", skip_auto_headers=["Content-Type"])
+
+    assert response.status == 415
+    assert no_type.status == 415
+    assert connector.calls == []
+
+
+async def test_malformed_json_is_400(make_app, fake_coach, connector):
+    client, _ = await make_app(fake_coach)
+
+    response = await client.post(
+        "/api/messages", data=b'{"type": "message", ', headers={"Content-Type": "application/json"}
+    )
+
+    assert response.status == 400
+
+
+async def test_activity_without_type_or_service_url_is_400(make_app, fake_coach, connector):
+    client, _ = await make_app(fake_coach)
+    no_type = activity(connector.url, text="help")
+    del no_type["type"]
+    no_url = activity(connector.url, text="help")
+    del no_url["serviceUrl"]
+
+    no_sender = activity(connector.url, text="help")
+    del no_sender["from"]
+
+    for body in (
+        no_type,
+        no_url,
+        no_sender,
+        [1, 2],
+        "message",
+        {**activity(connector.url), "conversation": "x"},
+    ):
+        response = await post(client, body)
+        assert response.status == 400, body
+    assert fake_coach.texts == [] and connector.calls == []
+
+
+# --- authentication --------------------------------------------------------------------------------
+
+
+async def test_with_an_app_id_a_missing_token_is_401(make_app, fake_coach, connector):
+    client, _ = await make_app(fake_coach, authenticated=True)
+
+    response = await post(client, activity(connector.url, text="help"))
+
+    assert response.status == 401
+    assert fake_coach.texts == [] and connector.calls == []
+
+
+async def test_with_an_app_id_malformed_tokens_are_401_never_500(make_app, fake_coach, connector, issuer):
+    client, _ = await make_app(fake_coach, authenticated=True)
+    other_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    bad = [
+        "Bearer not.a.jwt",
+        "Bearer ",
+        "Bearer",
+        "Basic dXNlcjpwYXNz",
+        "Bearer " + issuer.token(service_url=connector.url, key=other_key),  # wrong signature
+        "Bearer " + issuer.token(service_url=connector.url, audience="someone-else"),
+        "Bearer " + issuer.token(service_url="https://evil.example/"),  # serviceurl claim mismatch
+        "Bearer " + issuer.token(service_url=connector.url, exp=1_000_000_000),  # expired
+        "Bearer " + issuer.token(service_url=connector.url, iss="https://other-issuer.example"),
+    ]
+
+    for header in bad:
+        response = await post(client, activity(connector.url, text="help"), Authorization=header)
+        assert response.status == 401, header
+
+    assert fake_coach.texts == [] and connector.calls == []
+
+
+async def test_with_an_app_id_a_valid_token_is_accepted_and_replies_are_authenticated(
+    make_app, fake_coach, connector, issuer
+):
+    client, _ = await make_app(fake_coach, authenticated=True)
+    token = issuer.token(service_url=connector.url)
+
+    response = await post(client, activity(connector.url, text="help"), Authorization=f"Bearer {token}")
+
+    assert response.status == 201
+    [call] = connector.calls
+    assert call.authorization == f"Bearer outbound-token-for-{APP_ID}"
+
+
+async def test_fetching_signing_keys_does_not_stall_the_server(make_app, fake_coach, connector, issuer):
+    client, _ = await make_app(fake_coach, authenticated=True)
+    loop = asyncio.get_running_loop()
+    beats: list[float] = []
+
+    async def heartbeat() -> None:  # anything else this server does meanwhile (Slack acks, other turns)
+        while True:
+            beats.append(loop.time())
+            await asyncio.sleep(0.01)
+
+    issuer.delay = 0.25  # metadata and keys: half a second of network in total
+    beating = asyncio.create_task(heartbeat())
+    try:
+        token = issuer.token(service_url=connector.url)
+        response = await post(client, activity(connector.url, text="help"), Authorization=f"Bearer {token}")
+    finally:
+        beating.cancel()
+        issuer.delay = 0.0
+
+    assert response.status == 201
+    assert len(beats) > 10
+    assert max(b - a for a, b in zip(beats, beats[1:], strict=False)) < 0.2
+
+
+async def test_unreachable_signing_keys_are_503_not_401(make_app, fake_coach, connector, issuer):
+    client, _ = await make_app(
+        fake_coach,
+        authenticated=True,
+        overrides={"TO_BOT_FROM_CHANNEL_OPENID_METADATA_URL": "http://127.0.0.1:9/openid-configuration"},
+    )
+    token = issuer.token(service_url=connector.url)
+
+    response = await post(client, activity(connector.url, text="help"), Authorization=f"Bearer {token}")
+
+    assert response.status == 503
+    assert fake_coach.texts == []
+
+
+async def test_emulator_mode_needs_no_token_and_sends_none(make_app, fake_coach, connector):
+    client, teams = await make_app(fake_coach)
+
+    response = await post(client, activity(connector.url, text="help"))
+
+    assert teams.mode == "emulator"
+    assert response.status == 201
+    assert connector.calls[0].authorization is None
+
+
+# --- speed: clients are reused --------------------------------------------------------------------
+
+
+async def test_connector_clients_are_reused_across_turns(make_app, fake_coach, connector, issuer):
+    client, teams = await make_app(fake_coach, authenticated=True)
+
+    for _ in range(10):
+        token = issuer.token(service_url=connector.url)
+        await post(client, activity(connector.url, text="help"), Authorization=f"Bearer {token}")
+
+    assert len(connector.calls) == 10
+    assert teams.pool.built == 1
+    assert teams.pool.requests == 10  # every reply went through the pooled aiohttp session
