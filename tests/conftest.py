@@ -20,7 +20,6 @@ from bot.config import normalize_database_url
 from bot.database import make_engine, make_sessions, upgrade
 from coaching.commands import Actor
 from coaching.engine import Coach
-from coaching.models import Base
 from coaching.outbox import Dispatcher
 from coaching.ports import Address
 from tests.fakes import FakeClock, RecordingSender
@@ -56,8 +55,17 @@ def migrated_template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]
 
 
 @pytest.fixture
-def database_url(migrated_template: str, tmp_path: Path) -> str:
+async def database_url(migrated_template: str, tmp_path: Path) -> str:
+    """A migrated, empty database for this test: a copy of the template file, or the PostgreSQL schema emptied."""
     if is_postgres():
+        engine = make_engine(migrated_template)
+        async with engine.begin() as connection:  # every table the migrations made, adapters' included
+            names = await connection.scalars(
+                text("SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'alembic_version'")
+            )
+            tables = ", ".join(f'"{name}"' for name in names)
+            await connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+        await engine.dispose()
         return migrated_template
     path = tmp_path / "dealcoach.db"
     shutil.copy(migrated_template, path)
@@ -67,10 +75,6 @@ def database_url(migrated_template: str, tmp_path: Path) -> str:
 @pytest.fixture
 async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
     engine = make_engine(database_url)
-    if is_postgres():  # one migrated schema, emptied before each test
-        tables = ", ".join(table.name for table in Base.metadata.sorted_tables)
-        async with engine.begin() as connection:
-            await connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
     yield engine
     await engine.dispose()
 
