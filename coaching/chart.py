@@ -47,11 +47,22 @@ def render_chart(history: list[WeekPoint], title: str) -> bytes | None:
         bars.set_title(title, fontsize=10)
         figure.tight_layout(rect=(0, 0.08, 1, 1))
         figure.legend(handles=handles, loc="lower center", ncol=3, fontsize=8, frameon=False)
-        out = io.BytesIO()
-        figure.savefig(out, format="png")
-        return out.getvalue()
+        raw = io.BytesIO()
+        figure.savefig(raw, format="png")
+        return _small_png(raw.getvalue())
     except Exception:
         log.exception("could not draw the digest chart")
         return None
     finally:
         plt.close(figure)
+
+
+def _small_png(data: bytes) -> bytes:
+    """A 32-colour palette PNG: a third of the size, small enough to ride inside a Teams card."""
+    try:
+        from PIL import Image  # matplotlib depends on Pillow
+    except ImportError:  # pragma: no cover
+        return data
+    out = io.BytesIO()
+    Image.open(io.BytesIO(data)).convert("RGB").quantize(colors=32).save(out, format="PNG", optimize=True)
+    return out.getvalue()

@@ -8,12 +8,14 @@ command through :mod:`adapters.teams.translate`.
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Callable
 from typing import Any
 
 from botbuilder.schema import Activity, ActivityTypes, Attachment
 
 from adapters.teams.translate import OUTCOMES, SUBMIT_KEY
+from coaching.messages import Attachment as MessageAttachment
 from coaching.messages import Button, Message
 
 ADAPTIVE_CARD = "application/vnd.microsoft.card.adaptive"
@@ -134,6 +136,7 @@ def adaptive_card(message: Message) -> dict[str, Any]:
         body.extend(_block(line, spacing="Small") for line in section.lines)
         if section.facts:
             body.append({"type": "FactSet", "facts": [{"title": k, "value": v} for k, v in section.facts]})
+    body.extend(_image(attachment) for attachment in message.attachments if _fits_in_card(attachment))
     card: dict[str, Any] = {
         "type": "AdaptiveCard",
         "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
@@ -146,8 +149,28 @@ def adaptive_card(message: Message) -> dict[str, Any]:
     return card
 
 
+# Teams rejects a message over ~28 KB; the digest's chart goes inline (base64) only while it leaves room
+# for the text, otherwise the card stays text-only and the chart is still in Slack and the CLI.
+MAX_INLINE_IMAGE = 16 * 1024
+
+
+def _fits_in_card(attachment: MessageAttachment) -> bool:
+    return attachment.content_type.startswith("image/") and len(attachment.data) <= MAX_INLINE_IMAGE
+
+
+def _image(attachment: MessageAttachment) -> dict[str, Any]:
+    encoded = base64.b64encode(attachment.data).decode("ascii")
+    return {
+        "type": "Image",
+        "url": f"data:{attachment.content_type};base64,{encoded}",
+        "altText": attachment.title or attachment.filename,
+        "size": "Stretch",
+        "spacing": "Medium",
+    }
+
+
 def wants_card(message: Message) -> bool:
-    return bool(message.sections or message.buttons) and not message.is_error
+    return bool(message.sections or message.buttons or message.attachments) and not message.is_error
 
 
 def render(message: Message) -> Activity:

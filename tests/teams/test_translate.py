@@ -225,3 +225,17 @@ def test_sdk_config_names_what_is_missing():
     assert (single.APP_ID, single.APP_TYPE, single.APP_TENANTID) == ("app", "SingleTenant", "t")
     assert "secret" not in repr(single)
     assert not hasattr(sdk_config(Settings()), "APP_ID")  # emulator mode
+
+
+def test_the_digest_chart_rides_inline_in_the_card_when_it_fits():
+    from coaching.messages import Attachment, Message, Section
+
+    chart = Attachment("digest-2026-W48.png", "image/png", b"\x89PNG\r\n\x1a\n" + b"x" * 2000, "Last 8 weeks")
+    digest = Message("Weekly digest 2026-W48", sections=(Section(facts=(("Held", "3"),)),), attachments=(chart,))
+    card = render.adaptive_card(digest)
+    [image] = [item for item in card["body"] if item["type"] == "Image"]
+    assert image["url"].startswith("data:image/png;base64,iVBORw0KGg")
+    assert image["altText"] == "Last 8 weeks"
+    huge = Attachment("big.png", "image/png", b"x" * (render.MAX_INLINE_IMAGE + 1))
+    text_only = render.adaptive_card(Message("Weekly digest", attachments=(huge,)))
+    assert [item["type"] for item in text_only["body"]] == ["TextBlock"]
