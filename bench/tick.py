@@ -67,7 +67,10 @@ async def seed(sessions, engine) -> tuple[int, list[int]]:
         session.add_all(negotiations)
         await session.flush()
         session.add_all(
-            Nudge(key=f"due:{n.id}", user_id=user.id, kind="followup", negotiation_id=n.id, due_at=NOW)
+            # exempt: answers to what the rep just did, outside the daily nudge budget
+            Nudge(
+                key=f"due:{n.id}", user_id=user.id, kind="followup", negotiation_id=n.id, due_at=NOW, exempt_quiet=True
+            )
             for n in negotiations
         )
         return user.id, [n.id for n in negotiations]

@@ -30,7 +30,7 @@ async def metrics(request: web.Request) -> web.Response:
     """Prometheus text format: what this process sent, and the outbox as the database sees it."""
     runtime = request.app[RUNTIME]
     lines = ["# TYPE dealcoach_nudges_total counter"]
-    for outcome in ("sent", "retried", "failed", "skipped", "deferred"):
+    for outcome in ("sent", "merged", "retried", "failed", "skipped", "deferred"):
         lines.append(f'dealcoach_nudges_total{{outcome="{outcome}"}} {runtime.dispatcher.totals[outcome]}')
     async with runtime.sessions() as session:
         rows = await session.execute(select(Nudge.status, func.count()).group_by(Nudge.status))

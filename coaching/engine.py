@@ -35,6 +35,7 @@ INFORMAL_TOUCHPOINTS = ("coffee", "call", "note")
 class CoachDefaults:
     duration_minutes: int = 60
     channel: str = "video"
+    daily_nudges: int = 3  # coaching nudges per rep per local day before the rest are merged
     timing: n.Timing = n.Timing()
 
 

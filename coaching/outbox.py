@@ -13,14 +13,16 @@ import logging
 import uuid
 from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from dataclasses import dataclass, replace
+from datetime import datetime, time, timedelta
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from coaching.engine import Coach, Composed, Defer, Skip
+from coaching.messages import Message, Section
 from coaching.models import Commitment, Negotiation, Nudge, User
+from coaching.nudges import user_zone
 from coaching.ports import Address, Clock, DeliveryError, Sender
 
 log = logging.getLogger(__name__)
@@ -45,6 +47,7 @@ class TickReport:
     failed: int = 0
     skipped: int = 0
     deferred: int = 0
+    merged: int = 0
 
 
 async def claim_due(session: AsyncSession, *, now: datetime, worker: str, lease: timedelta, limit: int) -> list[int]:
@@ -105,8 +108,9 @@ class Dispatcher:
             if not ids:
                 break
             report.claimed += len(ids)
-            jobs = await self._compose(ids)
-            results = await asyncio.gather(*(self._send(job) for job in jobs))
+            jobs = await self._within_daily_budget(await self._compose(ids))
+            sends = await asyncio.gather(*(self._send(job) for job in jobs))
+            results = [result for job, result in zip(jobs, sends, strict=True) for result in _with_merged(job, result)]
             await self._record(results)
             for outcome, _ in results:
                 setattr(report, outcome, getattr(report, outcome) + 1)
@@ -141,8 +145,59 @@ class Dispatcher:
                 except Exception as problem:  # one broken nudge must not stop the batch
                     log.exception("nudge %s: could not compose", nudge.id)
                     composed = problem
-                jobs.append(_Job(nudge.id, nudge.attempts, address, composed))
+                budgeted = not nudge.exempt_quiet and nudge.kind not in UNBUDGETED_KINDS
+                jobs.append(_Job(nudge.id, nudge.attempts, address, composed, user.id, budgeted, _morning(user, nudge)))
         return jobs
+
+    async def _within_daily_budget(self, jobs: list[_Job]) -> list[_Job]:
+        """At most ``daily_nudges`` coaching nudges per rep per local day: past that they merge into one
+        message, and once the day's budget is spent they wait for the next morning. Pre-call reminders and
+        replies to what the rep just did don't count."""
+        budget = self.coach.defaults.daily_nudges
+        counted = [job for job in jobs if job.budgeted and isinstance(job.composed, Message)]
+        if not counted:
+            return jobs
+        now = self.clock.now()
+        async with self.sessions() as session:
+            rows = await session.execute(
+                select(Nudge.user_id, Nudge.sent_at).where(
+                    Nudge.user_id.in_({job.user_id for job in counted}),
+                    Nudge.status == "sent",
+                    Nudge.exempt_quiet.is_(False),
+                    Nudge.kind.not_in(UNBUDGETED_KINDS),
+                    Nudge.sent_at >= now - timedelta(days=1),
+                )
+            )
+            sent = list(rows)
+        by_user: dict[int, list[_Job]] = {}
+        for job in counted:
+            by_user.setdefault(job.user_id, []).append(job)
+        replaced: dict[int, _Job | None] = {}
+        for user_id, mine in by_user.items():
+            morning = mine[0].morning
+            today = (morning - timedelta(days=1)).date()
+            spent = sum(1 for uid, at in sent if uid == user_id and at.astimezone(morning.tzinfo).date() == today)
+            allowance = budget - spent
+            if len(mine) <= allowance:
+                continue
+            if allowance <= 0:
+                for job in mine:
+                    replaced[job.nudge_id] = replace(job, composed=Defer(morning.astimezone(now.tzinfo)))
+                continue
+            # Batches of their own (the weekly stay-in-touch list) go first and whole; the rest fold.
+            mine.sort(key=lambda job: job.composed.kind not in SELF_BATCHED_KINDS)  # type: ignore[union-attr]
+            rest = mine[allowance - 1 :]  # the first allowance - 1 go out as they are
+            batch = merge_messages([job.composed for job in rest if isinstance(job.composed, Message)])
+            replaced[rest[0].nudge_id] = replace(rest[0], composed=batch, merged=tuple(rest[1:]))
+            for job in rest[1:]:
+                replaced[job.nudge_id] = None
+        out = []
+        for job in jobs:
+            if job.nudge_id not in replaced:
+                out.append(job)
+            elif replaced[job.nudge_id] is not None:
+                out.append(replaced[job.nudge_id])  # type: ignore[arg-type]
+        return out
 
     async def _send(self, job: _Job) -> tuple[str, dict[str, object]]:
         """Deliver one composed nudge; returns the outcome and the row's new values."""
@@ -207,3 +262,44 @@ class _Job:
     attempts: int
     address: Address
     composed: Composed | Exception
+    user_id: int = 0
+    budgeted: bool = False
+    morning: datetime = datetime.min  # the rep's next local morning (where over-budget nudges wait)
+    merged: tuple[_Job, ...] = ()  # nudges folded into this job's message
+
+
+# The weekly digest and hand-offs are not coaching nudges about the rep's own work.
+UNBUDGETED_KINDS = ("digest", "handoff")
+SELF_BATCHED_KINDS = ("stay_in_touch",)
+
+
+def _morning(user: User, nudge: Nudge) -> datetime:
+    tz = user_zone(user)
+    local = datetime.now(tz) if nudge.due_at is None else nudge.due_at.astimezone(tz)
+    wake = time.fromisoformat(user.quiet_end) if user.quiet_end else time(8, 0)
+    return datetime.combine(local.date() + timedelta(days=1), wake, tzinfo=tz)
+
+
+def _with_merged(job: _Job, result: tuple[str, dict[str, object]]) -> list[tuple[str, dict[str, object]]]:
+    """The rows folded into a batched message share its fate; sent ones are marked "merged"."""
+    outcome, values = result
+    out = [result]
+    for other in job.merged:
+        copied = {**values, "id": other.nudge_id}
+        if outcome == "sent":
+            copied = {"id": other.nudge_id, "status": "merged", "sent_at": values["sent_at"], "last_error": None}
+            out.append(("merged", copied))
+        else:
+            out.append((outcome, copied))
+    return out
+
+
+def merge_messages(messages: list[Message]) -> Message:
+    """Several nudges as one message: each one's headline, and their buttons (within reason)."""
+    buttons = tuple(button for message in messages for button in message.buttons)[:15]
+    return Message(
+        text=f"{len(messages)} more things for today",
+        sections=(Section(lines=tuple(f"• {message.text}" for message in messages)),),
+        buttons=buttons,
+        kind="batch",
+    )

@@ -106,7 +106,7 @@ async def test_ten_long_term_counterparts_due_make_one_batched_message(coach, di
     sender.clear()
     await at(clock, dispatcher, utc(2026, 10, 5, 8, 0))  # Monday 10:00 in Berlin
     batches = [m for _, m in sender.sent if m.kind == "stay_in_touch"]
-    assert len(batches) == 1
+    assert len(batches) == 1, sender.kinds()
     text = batches[0].plain_text()
     assert "8 relationship(s) due for a personal touch" in text
     assert "Partner3" not in text and "Partner4" not in text and "Partner0" in text
@@ -162,7 +162,7 @@ async def test_every_principle_reaches_users(coach, dispatcher, clock, sender) -
     await say(coach, anna, "outcome 1 gave 1 got 0")
     for day in (27, 28):
         await say(coach, anna, f"log Acme 2026-11-{day} 09:00")
-    await say(coach, anna, "outcome 4 gave 1 got 0 hard-win yes")
+    seen.append((await say(coach, anna, "outcome 4 gave 1 got 0 hard-win yes")).plain_text())
     seen.append((await say(coach, anna, "outcome 5 gave 1 got 0")).plain_text())
     await at(clock, dispatcher, utc(2026, 12, 14, 9, 0))
     seen += [message.plain_text() for _, message in sender.sent]

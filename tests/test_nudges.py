@@ -294,3 +294,25 @@ async def test_home_lists_upcoming_commitments_and_due_contacts(coach, clock, an
     assert "#2 Globex" in texts[0]
     assert texts[1].startswith("No open commitments")
     assert "Acme — last contact 61 days ago ⚠" in texts[2]
+
+
+async def test_no_more_than_three_coaching_nudges_a_day_the_rest_merged(coach, dispatcher, clock, sender, anna):
+    await coach.handle_text(anna, "log Acme yesterday 10am")
+    await coach.handle_text(anna, "followup 1")
+    for what in ("send the deck", "call legal", "book the room", "share the SLA draft", "confirm volumes"):
+        await coach.handle_text(anna, f"commit 1 ours {what} by 2026-11-27")
+    sender.clear()
+    await at(clock, dispatcher, utc(2026, 11, 26, 8, 0))  # five "due tomorrow" reminders at 09:00 Berlin
+    assert sender.kinds() == ["commitment_before", "commitment_before", "batch"]
+    batch = sender.sent[-1][1]
+    assert batch.text == "3 more things for today" and len(batch.buttons) == 9
+    # The day's budget is spent: the next coaching nudge waits for tomorrow morning...
+    await coach.handle_text(anna, "log Globex today 12:00")  # ends 13:00, follow-up prompt 13:15
+    await at(clock, dispatcher, utc(2026, 11, 26, 10, 45))
+    assert sender.kinds()[-1] == "precall"  # ...but pre-call reminders always come
+    await at(clock, dispatcher, utc(2026, 11, 26, 12, 15))
+    assert sender.kinds()[-1] == "precall"
+    await at(clock, dispatcher, utc(2026, 11, 27, 6, 59))  # 07:59 Berlin
+    assert "followup" not in sender.kinds()
+    await at(clock, dispatcher, utc(2026, 11, 27, 7, 0))  # 08:00 Berlin: a new day
+    assert "followup" in sender.kinds()

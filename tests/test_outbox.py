@@ -149,7 +149,14 @@ async def seed_due_nudges(sessions, count: int, now: datetime) -> None:
         session.add_all(negotiations)
         await session.flush()
         session.add_all(
-            Nudge(key=f"followup:{n.id}", user_id=user.id, kind="followup", negotiation_id=n.id, due_at=now)
+            Nudge(
+                key=f"followup:{n.id}",
+                user_id=user.id,
+                kind="followup",
+                negotiation_id=n.id,
+                due_at=now,
+                exempt_quiet=True,
+            )
             for n in negotiations
         )
 
