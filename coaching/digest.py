@@ -280,6 +280,30 @@ async def overdue_by_counterpart(
     return [(name, side, int(count)) for name, side, count in rows]
 
 
+async def one_sided_concessions(
+    session: AsyncSession, rep_ids: list[int], start: datetime, cutoff: datetime
+) -> list[tuple[int, str, int]]:
+    """(rep, counterpart, given) where a rep gave 3+ concessions and received none in the window."""
+    if not rep_ids:
+        return []
+    given = func.coalesce(func.sum(Negotiation.concessions_given), 0)
+    received = func.coalesce(func.sum(Negotiation.concessions_received), 0)
+    rows = await session.execute(
+        select(Negotiation.owner_id, Counterpart.name, given)
+        .join(Counterpart, Counterpart.id == Negotiation.counterpart_id)
+        .where(
+            Negotiation.owner_id.in_(rep_ids),
+            Negotiation.status == "done",
+            Negotiation.starts_at >= start,
+            Negotiation.starts_at < cutoff,
+        )
+        .group_by(Negotiation.owner_id, Counterpart.name)
+        .having(given >= 3, received == 0)
+        .order_by(given.desc(), Counterpart.name)
+    )
+    return [(owner, name, int(total)) for owner, name, total in rows]
+
+
 def _overdue(cutoff: datetime, tz: ZoneInfo):  # type: ignore[no-untyped-def]
     """Due before the cutoff's local day and not resolved by the cutoff."""
     return and_(
@@ -303,6 +327,13 @@ async def build_digest(
     totals = sum((line.figures for line in lines), Figures())
     previous = sum((line.previous for line in lines), Figures())
     overdue = await overdue_by_counterpart(session, rep_ids, cutoff, tz)
+    names = {line.user_id: line.name for line in lines}
+    conceding = [
+        (names[owner], counterpart, given)
+        for owner, counterpart, given in await one_sided_concessions(
+            session, rep_ids, week.shift(-(chart_weeks - 1)).bounds(tz)[0], cutoff
+        )
+    ]
     digest = Digest(
         lead=team.lead.display_name or team.lead.external_id,
         week=week,
@@ -312,7 +343,7 @@ async def build_digest(
         reps=lines,
         totals=totals,
         previous=previous,
-        highlights=highlights(lines, totals, previous, overdue),
+        highlights=highlights(lines, totals, previous, overdue, conceding),
     )
     weeks = [week.shift(-back) for back in range(chart_weeks - 1, -1, -1)]
     digest.history = await history(session, rep_ids, weeks, now=now, tz=tz)
@@ -390,10 +421,16 @@ def _rate_delta(now: float | None, before: float | None) -> str:
 
 
 def highlights(
-    lines: list[RepWeek], totals: Figures, previous: Figures, overdue: list[tuple[str, str, int]]
+    lines: list[RepWeek],
+    totals: Figures,
+    previous: Figures,
+    overdue: list[tuple[str, str, int]],
+    conceding: list[tuple[str, str, int]] | None = None,
 ) -> list[str]:
     """Two or three things a lead would act on, most important first."""
     found: list[tuple[int, str]] = []
+    for rep, counterpart, given in (conceding or [])[:1]:
+        found.append((1, f"{rep} keeps conceding to {counterpart}: {given} given, none received in 8 weeks."))
     now_rate, before_rate = totals.followup_rate, previous.followup_rate
     if now_rate is not None and before_rate is not None and abs(now_rate - before_rate) >= 0.2:
         verb = "fell" if now_rate < before_rate else "rose"

@@ -255,6 +255,8 @@ class Coach:
         await session.flush()
         warnings = await self._back_to_back(session, user, negotiation)
         planned = await n.schedule_negotiation(session, negotiation, user, now=now, timing=self.timing)
+        if counterpart.long_term or command.repeat:  # a relationship to keep warm: this rep's weekly list
+            await relationships.start_long_term(self, session, user, counterpart)
 
         held = negotiation.starts_at <= now
         ends = negotiation.starts_at + timedelta(minutes=duration)
@@ -399,7 +401,7 @@ class Coach:
     async def _frame(self, session: AsyncSession, user: User, command: c.Frame) -> Message:
         negotiation = await self.owned(session, user, command.negotiation)
         negotiation.repeat = command.repeat
-        if command.repeat and not negotiation.counterpart.long_term:
+        if command.repeat:  # the counterpart may be long-term for colleagues already; this rep's list starts now
             await relationships.start_long_term(self, session, user, negotiation.counterpart)
         advice = book.FRAME_RELATIONSHIP if command.repeat else book.FRAME_ONE_OFF
         what = "a relationship" if command.repeat else "a one-off"
@@ -1004,6 +1006,7 @@ class Coach:
                     Button("Log outcome", "form.outcome", f"done {number}", "primary"),
                     Button("Add commitment", "form.commitment", f"commit {number} ours "),
                     Button("Follow-up sent", "negotiation.followup", f"followup {number}"),
+                    Button("Remind me in 1 h", "nudge.snooze", f"later negotiation {number} 60"),
                 ),
                 kind=nudge.kind,
                 ref=ref,
@@ -1014,7 +1017,10 @@ class Coach:
         return Message(
             text=f"A personal note to {name}?",
             sections=(Section(lines=(book.FOLLOWUP_REMINDER.format(counterpart=name), book.ENGAGE)),),
-            buttons=(Button("Follow-up sent", "negotiation.followup", f"followup {number}", "primary"),),
+            buttons=(
+                Button("Follow-up sent", "negotiation.followup", f"followup {number}", "primary"),
+                Button("Remind me tomorrow", "nudge.snooze", f"later negotiation {number} tomorrow"),
+            ),
             kind=nudge.kind,
             ref=ref,
         )

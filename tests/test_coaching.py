@@ -188,3 +188,56 @@ async def test_new_commands_reject_bad_input(coach) -> None:
         reply = await coach.handle_text(anna, text)
         assert reply.is_error, text
         assert "Usage:" in reply.plain_text(), text
+
+
+async def journey(coach: Coach, dispatcher, clock, sender, rep, role: str) -> list[Message]:
+    """log → frame → brief → pre-call → outcome with concessions and a hard win → repair → stay in touch."""
+    clock.set(utc(2026, 11, 2, 8, 0))  # Monday
+    await say(coach, rep, f"settings role {role}")
+    for number, day in ((1, 3), (2, 5)):
+        await say(coach, rep, f"log Globex 2026-11-{day:02d} 10:00")
+        await at(clock, dispatcher, utc(2026, 11, day, 9, 30))
+        await at(clock, dispatcher, utc(2026, 11, day, 11, 0))
+        await say(coach, rep, f"outcome {number} gave 2 got 0 connection yes")
+    await say(coach, rep, "log Globex 2026-11-09 10:00")
+    await say(coach, rep, "frame 3 repeat")  # a relationship: Globex becomes long-term
+    await say(coach, rep, f"links Globex {'yes yes no no' if role == 'sales' else 'no yes yes no'}")
+    brief = await say(coach, rep, "prep 3")
+    await at(clock, dispatcher, utc(2026, 11, 9, 8, 30))  # pre-call, 30 min before 10:00 Berlin
+    await at(clock, dispatcher, utc(2026, 11, 9, 10, 0))
+    outcome = await coach.handle(
+        c.RecordOutcome(rep, negotiation=3, hard_win=True, sentiment=2, concessions_given=1, concessions_received=0)
+    )
+    await at(clock, dispatcher, utc(2026, 11, 10, 10, 0))  # the repair note
+    await at(clock, dispatcher, utc(2026, 11, 23, 10, 0))  # the two-week check-in
+    await at(clock, dispatcher, utc(2026, 12, 14, 9, 0))  # a Monday more than 21 days on: stay in touch
+    return [brief, outcome, *(message for address, message in sender.sent if address.user == rep.address.user)]
+
+
+async def test_a_buyer_and_a_seller_journey(coach, dispatcher, clock, sender) -> None:
+    for rep, role, question in (
+        (make_actor("pia"), "procurement", "Do we offer a gateway to the supplier's strategic goals"),
+        (make_actor("sam"), "sales", "Does the customer buy strategic components from us"),
+    ):
+        sender.clear()
+        brief, outcome, *nudges = await journey(coach, dispatcher, clock, sender, rep, role)
+        assert "negotiate collaboratively" in brief.plain_text()
+        assert f"Strongest links: {question}" in brief.plain_text()
+        assert "You've given 4 concessions in a row to Globex" in brief.plain_text()
+        kinds = [message.kind for message in nudges]
+        precall = next(message for message in nudges if message.kind == "precall").plain_text()
+        assert "in a row to Globex" in precall and "first 5–10 minutes" in precall
+        assert book.HARD_WIN in outcome.plain_text()
+        assert {"repair_note", "repair_checkin", "stay_in_touch"} <= set(kinds), kinds
+        assert kinds.count("stay_in_touch") >= 1
+        stay = next(message for message in nudges if message.kind == "stay_in_touch")
+        assert "Globex — last contact" in stay.plain_text()
+
+
+async def test_the_leads_digest_names_a_rep_who_keeps_conceding(coach, dispatcher, clock, sender) -> None:
+    lead, rep = make_actor("lena"), make_actor("sam")
+    clock.set(utc(2026, 11, 2, 8, 0))
+    await say(coach, lead, "team add sam")
+    await journey(coach, dispatcher, clock, sender, rep, "sales")
+    digest = await say(coach, lead, "digest 2026-W45")
+    assert "Sam keeps conceding to Globex: 4 given, none received in 8 weeks." in digest.plain_text()

@@ -40,7 +40,12 @@ async def test_precall_then_followup_then_one_reminder(coach, dispatcher, clock,
     await at(clock, dispatcher, utc(2026, 11, 26, 15, 15))
     assert sender.kinds() == ["precall", "followup"]
     followup = sender.sent[-1][1]
-    assert {b.value.strip() for b in followup.buttons} == {"done 1", "commit 1 ours", "followup 1"}
+    assert {b.value.strip() for b in followup.buttons} == {
+        "done 1",
+        "commit 1 ours",
+        "followup 1",
+        "later negotiation 1 60",
+    }
     # No follow-up recorded: one reminder 24 h later, and only one.
     await at(clock, dispatcher, utc(2026, 11, 27, 15, 15))
     await at(clock, dispatcher, utc(2026, 11, 29, 15, 15))
