@@ -65,6 +65,12 @@ def _outcome_inputs(button: Button) -> list[dict[str, Any]]:
         {"type": "Input.Number", "id": "received", "label": "Concessions we received", "min": 0, "max": 1000},
         {
             "type": "Input.Text",
+            "id": "settled",
+            "label": "Issues settled (comma-separated, e.g. price, service agreements)",
+            "maxLength": 500,
+        },
+        {
+            "type": "Input.Text",
             "id": "observations",
             "label": "Personal observations about them",
             "isMultiline": True,

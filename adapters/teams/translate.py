@@ -252,7 +252,13 @@ def outcome_form(actor: Actor, value: Mapping[str, Any]) -> RecordOutcome:
         concessions_given=_count(value, "given", low=0, high=1000),
         concessions_received=_count(value, "received", low=0, high=1000),
         observations=_text(value, "observations"),
+        settled=_issues(value, "settled"),
     )
+
+
+def _issues(value: Mapping[str, Any], key: str) -> tuple[str, ...] | None:
+    text = _text(value, key)
+    return tuple(part.strip() for part in text.split(",") if part.strip()) if text else None
 
 
 def commitment_form(actor: Actor, value: Mapping[str, Any]) -> AddCommitment:

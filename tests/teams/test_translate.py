@@ -107,6 +107,13 @@ def test_outcome_form_with_only_some_fields():
     assert result == RecordOutcome(actor=result.actor, negotiation=12, notes="ok")
 
 
+def test_outcome_form_says_which_issues_were_settled():
+    value = {"dealcoach": "form.outcome", "command": "done 12", "settled": "price, SLA ,", "given": "2"}
+    result = translate.incoming(parsed(value=value))
+
+    assert result == RecordOutcome(actor=result.actor, negotiation=12, settled=("price", "SLA"), concessions_given=2)
+
+
 def test_commitment_form_defaults_the_side_from_the_button():
     value = {"dealcoach": "form.commitment", "command": "commit 5 theirs ", "what": "Call back", "due": ""}
 
