@@ -204,3 +204,15 @@ class RemindLater(Command):
     about: str  # negotiation | commitment
     number: int
     minutes: int | None = 10  # None: tomorrow at 09:00 local
+
+
+@dataclass(frozen=True)
+class ExportMyData(Command):
+    """``export``: everything stored about me, sent as a file by direct message."""
+
+
+@dataclass(frozen=True)
+class ForgetMe(Command):
+    """``forget-me`` asks; ``forget-me confirm`` deletes everything stored about me."""
+
+    confirmed: bool = False

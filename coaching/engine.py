@@ -18,7 +18,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from coaching import commands as c
-from coaching import leads, relationships, store
+from coaching import leads, privacy, relationships, store
 from coaching import nudges as n
 from coaching import playbook as book
 from coaching.messages import Button, Message, Section
@@ -115,6 +115,8 @@ class Coach:
             c.Handoff: partial(relationships.handoff, self),
             c.Acknowledge: self._ok,
             c.RemindLater: self._later,
+            c.ExportMyData: partial(privacy.request_export, self),
+            c.ForgetMe: partial(privacy.forget_me, self),
         }
 
     # -- entry points -------------------------------------------------------------------------------
@@ -210,7 +212,6 @@ class Coach:
                     lines=(
                         "Times are read in your time zone: `2026-12-01 14:00`, `tomorrow 3pm`, `in 20 minutes`, "
                         "`next tuesday 10am`, `friday`.",
-                        "Coming soon: export and forget-me.",
                     )
                 ),
             ),
@@ -932,6 +933,8 @@ class Coach:
                 return Skip("no team any more")
         if nudge.kind == relationships.STAY_IN_TOUCH:
             stay = await relationships.compose_stay_in_touch(self, session, nudge.key, user)  # chains next week's
+        if nudge.kind == privacy.EXPORT:  # asked for just now: not a nudge, whatever the settings
+            return await privacy.compose_export(session, user)
         if not user.nudges_enabled:
             return Skip("nudges are off")
         if not nudge.exempt_quiet:

@@ -269,7 +269,7 @@ class _Job:
 
 
 # The weekly digest and hand-offs are not coaching nudges about the rep's own work.
-UNBUDGETED_KINDS = ("digest", "handoff")
+UNBUDGETED_KINDS = ("digest", "handoff", "export")
 SELF_BATCHED_KINDS = ("stay_in_touch",)
 
 

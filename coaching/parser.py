@@ -84,11 +84,28 @@ USAGE: dict[str, Usage] = {
         "later negotiation|commitment <id> [<minutes>|tomorrow]", "remind me again later (snooze) [10 minutes]"
     ),
     "ok": Usage("ok", "got it"),
+    "export": Usage("export", "everything DealCoach stores about you, as a file"),
+    "forget-me": Usage("forget-me [confirm]", "delete everything DealCoach stores about you"),
     "help": Usage("help [command]", "this list, or one command in detail"),
 }
-ALIASES = {"move": "reschedule", "follow-up": "followup", "?": "help", "ls": "list", "commitment": "commitments"}
+ALIASES = {
+    "forgetme": "forget-me",
+    "forget": "forget-me",
+    "move": "reschedule",
+    "follow-up": "followup",
+    "?": "help",
+    "ls": "list",
+    "commitment": "commitments",
+}
 CHANNELS = ("video", "phone", "email", "in-person")
-_CHANNEL_ALIASES = {"in person": "in-person", "inperson": "in-person", "call": "phone", "mail": "email"}
+_CHANNEL_ALIASES = {
+    "forgetme": "forget-me",
+    "forget": "forget-me",
+    "in person": "in-person",
+    "inperson": "in-person",
+    "call": "phone",
+    "mail": "email",
+}
 _SMART_QUOTES = str.maketrans({"“": '"', "”": '"', "„": '"', "‘": "'", "’": "'"})
 _QUIET = re.compile(r"([01]?\d|2[0-3]):[0-5]\d-([01]?\d|2[0-3]):[0-5]\d")
 
@@ -428,6 +445,12 @@ def _later(actor: c.Actor, rest: str, usage: str, _ctx: Context) -> c.Command:
     return c.RemindLater(actor, about=words[0], number=number, minutes=minutes)
 
 
+def _forget(actor: c.Actor, rest: str, usage: str) -> c.Command:
+    if rest.strip().lower() not in ("", "confirm"):
+        raise CommandError("Type `forget-me` to see what it does, then `forget-me confirm`.", usage)
+    return c.ForgetMe(actor, confirmed=rest.strip().lower() == "confirm")
+
+
 PARSERS: dict[str, Parser] = {
     "help": lambda actor, rest, _usage, _ctx: c.Help(actor, topic=rest.strip().lower() or None),
     "log": _log,
@@ -454,6 +477,8 @@ PARSERS: dict[str, Parser] = {
     "counterpart": _counterpart,
     "later": _later,
     "ok": _no_args(lambda actor: c.Acknowledge(actor)),
+    "export": _no_args(lambda actor: c.ExportMyData(actor)),
+    "forget-me": lambda actor, rest, usage, _ctx: _forget(actor, rest, usage),
     "team": _team,
     "digest": _digest,
 }

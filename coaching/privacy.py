@@ -1,0 +1,101 @@
+"""Data rights: export my data, forget me."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from coaching import commands as c
+from coaching import nudges as n
+from coaching.messages import Attachment, Button, Message, Section
+from coaching.models import (
+    Commitment,
+    Counterpart,
+    Negotiation,
+    NegotiationIssue,
+    Relationship,
+    Touchpoint,
+    User,
+)
+
+if TYPE_CHECKING:
+    from coaching.engine import Coach
+
+EXPORT = "export"
+_SKIP = {"id", "owner_id", "user_id", "workspace_id", "conversation_ref", "dm_channel"}
+
+
+def _row(obj: Any, **extra: Any) -> dict[str, Any]:
+    out = {}
+    for column in obj.__table__.columns:
+        if column.name in _SKIP:
+            continue
+        value = getattr(obj, column.name)
+        out[column.name] = value.isoformat() if isinstance(value, datetime | date) else value
+    return {**out, **extra}
+
+
+async def request_export(coach: Coach, session: AsyncSession, user: User, command: c.ExportMyData) -> Message:
+    """The export goes out through the outbox as a direct message with a file (Slack replies can't carry one)."""
+    now = coach.clock.now()
+    key = f"{EXPORT}:{user.id}:{int(now.timestamp())}"
+    await n.enqueue(session, user, [n.Planned(EXPORT, key, now, exempt_quiet=True)])
+    return Message(text="Preparing your export: it arrives as a direct message with a JSON file in a moment.")
+
+
+async def compose_export(session: AsyncSession, user: User) -> Message:
+    counterparts = {cp.id: cp.name for cp in await session.scalars(select(Counterpart))}
+    negotiations = (await session.scalars(select(Negotiation).where(Negotiation.owner_id == user.id))).all()
+    issues = (
+        await session.scalars(
+            select(NegotiationIssue).where(NegotiationIssue.negotiation_id.in_([x.id for x in negotiations]))
+        )
+    ).all()
+    commitments = (await session.scalars(select(Commitment).where(Commitment.owner_id == user.id))).all()
+    touchpoints = (await session.scalars(select(Touchpoint).where(Touchpoint.user_id == user.id))).all()
+    links = (await session.scalars(select(Relationship).where(Relationship.user_id == user.id))).all()
+    by_negotiation = {x.id: x.number for x in negotiations}
+    data = {
+        "user": _row(user),
+        "negotiations": [
+            _row(
+                x,
+                counterpart=counterparts.get(x.counterpart_id),
+                issues=[_row(i) for i in issues if i.negotiation_id == x.id],
+            )
+            for x in negotiations
+        ],
+        "commitments": [
+            _row(x, counterpart=counterparts.get(x.counterpart_id), negotiation=by_negotiation.get(x.negotiation_id))
+            for x in commitments
+        ],
+        "touchpoints": [_row(x, counterpart=counterparts.get(x.counterpart_id)) for x in touchpoints],
+        "relationships": [_row(x, counterpart=counterparts.get(x.counterpart_id)) for x in links],
+    }
+    for record in (*data["negotiations"], *data["commitments"], *data["touchpoints"], *data["relationships"]):
+        record.pop("counterpart_id", None)
+        record.pop("negotiation_id", None)
+    body = json.dumps(data, indent=2, ensure_ascii=False).encode()
+    summary = f"{len(negotiations)} negotiations, {len(commitments)} commitments, {len(touchpoints)} touchpoints"
+    return Message(
+        text="Your DealCoach data export",
+        sections=(Section(lines=(f"Everything DealCoach stores about you: {summary}.",)),),
+        kind=EXPORT,
+        attachments=(Attachment(f"dealcoach-export-{user.external_id}.json", "application/json", body, "Export"),),
+    )
+
+
+async def forget_me(coach: Coach, session: AsyncSession, user: User, command: c.ForgetMe) -> Message:
+    if not command.confirmed:
+        return Message(
+            text="This deletes everything DealCoach stores about you: negotiations, commitments, notes, "
+            "settings and pending reminders. It can't be undone. Type `forget-me confirm` to go ahead "
+            "(`export` first if you want a copy).",
+            buttons=(Button("Delete my data", "privacy.forget", "forget-me confirm", "danger"),),
+        )
+    await session.execute(delete(User).where(User.id == user.id))  # the database cascades to everything theirs
+    return Message(text="Done: DealCoach has forgotten you. If you write again, you start afresh.")
