@@ -1,13 +1,21 @@
 """How fast does DealCoach acknowledge Slack? p50/p99 latency and requests/s of a signed
 ``/negotiation list`` at concurrency 1, 16 and 64, next to a bare Bolt ``AsyncApp`` that only acks.
 
-A third row, ``adapter``, is DealCoach's Slack adapter with a stub coach that answers at once: the
-adapter's own cost (signature, dedupe-free command path, time-zone cache, Block Kit) without the
-database. Everything runs on loopback. Each server runs in its own process (the client does not steal its
-event loop); DealCoach runs with the real Coach on a fresh, migrated SQLite file and a tiny stand-in
-for the Slack Web API (``auth.test`` and ``users.info``, each called once).
+DealCoach acknowledges a slash command once it is stored in the command inbox (one INSERT) and
+answers it afterwards through the command's ``response_url``; the inbox worker runs in the same
+process, so its work competes with the acknowledgements and is part of what is measured. After each
+run the client waits until every command of that run has been answered (the stand-in for Slack
+counts the posts to ``response_url``) and prints how long after the last ack the last answer came:
+nothing is left queued to flatter the next run, and a command answered twice stops the bench.
 
-    python bench/slack_ack.py [--requests 2000] [--concurrency 1 16 64] [--rounds 3]
+A second row, ``adapter``, is DealCoach's Slack adapter with a stub coach that answers at once: the
+adapter's own cost (signature, inbox INSERT, the worker's deliver/delete, Block Kit) without the
+coach's queries, always on its own SQLite file. Everything runs on loopback. Each server runs in its
+own process (the client does not steal its event loop); DealCoach runs with the real Coach on a
+fresh, migrated SQLite file (or ``--database-url``) and a tiny stand-in for the Slack Web API
+(``auth.test`` and ``users.info``, each called once, and the ``response_url``).
+
+    python bench/slack_ack.py [--requests 2000] [--concurrency 1 16 64] [--rounds 3] [--database-url ...]
 """
 
 from __future__ import annotations
@@ -38,6 +46,16 @@ TEAM, USER = "T0BENCH", "U0BENCH"
 
 
 async def _fake_slack_api() -> tuple[web.AppRunner, str]:
+    answered = [0]
+
+    async def respond(request: web.Request) -> web.Response:
+        await request.read()
+        answered[0] += 1
+        return web.Response(text="ok")
+
+    async def count(request: web.Request) -> web.Response:
+        return web.json_response({"answered": answered[0]})
+
     async def api(request: web.Request) -> web.Response:
         method = request.match_info["method"]
         if method == "auth.test":
@@ -48,6 +66,8 @@ async def _fake_slack_api() -> tuple[web.AppRunner, str]:
 
     app = web.Application()
     app.router.add_route("*", "/api/{method}", api)
+    app.router.add_post("/respond/{hook}", respond)
+    app.router.add_get("/answered", count)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -55,8 +75,9 @@ async def _fake_slack_api() -> tuple[web.AppRunner, str]:
     return runner, f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}/api/"  # type: ignore[union-attr]
 
 
-async def _dealcoach_app(workdir: str, database_url: str | None) -> web.Application:
+async def _dealcoach_app(workdir: str, database_url: str | None) -> tuple[web.Application, str]:
     from adapters.slack import setup
+    from adapters.slack.store import slack_inbox
     from bot.config import Settings
     from bot.database import make_engine, make_sessions, upgrade
     from coaching.engine import Coach
@@ -65,11 +86,13 @@ async def _dealcoach_app(workdir: str, database_url: str | None) -> web.Applicat
     _runner, api_url = await _fake_slack_api()
     engine = make_engine(database_url or f"sqlite+aiosqlite:///{workdir}/bench.db")
     await upgrade(engine)
+    async with engine.begin() as connection:  # commands left by an earlier run would be answered first
+        await connection.execute(slack_inbox.delete())
     sessions = make_sessions(engine)
     settings = Settings(slack_bot_token="xoxb-bench", slack_signing_secret=SECRET, slack_api_url=api_url)
     app = web.Application()
     setup(app, settings, Coach(sessions, SystemClock()), sessions)
-    return app
+    return app, api_url
 
 
 class _StubCoach:
@@ -94,22 +117,22 @@ class _StubCoach:
         return None
 
 
-async def _adapter_only_app(workdir: str) -> web.Application:
+async def _adapter_only_app(workdir: str) -> tuple[web.Application, str]:
     from adapters.slack import setup
     from bot.config import Settings
     from bot.database import make_engine, make_sessions, upgrade
 
     _runner, api_url = await _fake_slack_api()
-    engine = make_engine(f"sqlite+aiosqlite:///{workdir}/bench.db")
+    engine = make_engine(f"sqlite+aiosqlite:///{workdir}/bench.db")  # always its own file
     await upgrade(engine)
     sessions = make_sessions(engine)
     settings = Settings(slack_bot_token="xoxb-bench", slack_signing_secret=SECRET, slack_api_url=api_url)
     app = web.Application()
     setup(app, settings, _StubCoach(), sessions)
-    return app
+    return app, api_url
 
 
-async def _bare_bolt_app() -> web.Application:
+async def _bare_bolt_app() -> tuple[web.Application, str]:
     from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
     from slack_bolt.async_app import AsyncApp
     from slack_sdk.web.async_client import AsyncWebClient
@@ -130,7 +153,7 @@ async def _bare_bolt_app() -> web.Application:
 
     app = web.Application()
     app.router.add_post("/slack/events", events)
-    return app
+    return app, api_url
 
 
 def _serve(kind: str, ports: mp.Queue, database_url: str | None) -> None:  # pragma: no cover - runs in a child process
@@ -143,12 +166,12 @@ def _serve(kind: str, ports: mp.Queue, database_url: str | None) -> None:  # pra
                 "adapter": lambda: _adapter_only_app(workdir),
                 "bare-bolt": _bare_bolt_app,
             }
-            app = await builders[kind]()
+            app, api_url = await builders[kind]()
             runner = web.AppRunner(app, access_log=None)
             await runner.setup()
             site = web.TCPSite(runner, "127.0.0.1", 0, backlog=1024)
             await site.start()
-            ports.put(site._server.sockets[0].getsockname()[1])  # type: ignore[union-attr]
+            ports.put((site._server.sockets[0].getsockname()[1], api_url))  # type: ignore[union-attr]
             await asyncio.Event().wait()
 
     asyncio.run(main())
@@ -157,7 +180,7 @@ def _serve(kind: str, ports: mp.Queue, database_url: str | None) -> None:  # pra
 # ---------------------------------------------------------------------------- the client
 
 
-def signed(text: str) -> tuple[bytes, dict[str, str]]:
+def signed(text: str, response_url: str) -> tuple[bytes, dict[str, str]]:
     body = urlencode(
         {
             "token": "x",
@@ -169,7 +192,7 @@ def signed(text: str) -> tuple[bytes, dict[str, str]]:
             "command": "/negotiation",
             "text": text,
             "api_app_id": "A0BENCH",
-            "response_url": "https://hooks.slack.com/commands/1/2",
+            "response_url": response_url,
             "trigger_id": "1.2.3",
         }
     )
@@ -183,14 +206,36 @@ def signed(text: str) -> tuple[bytes, dict[str, str]]:
     return body.encode(), headers
 
 
-async def load(url: str, *, requests: int, concurrency: int) -> dict[str, float]:
-    body, headers = signed("list")
+async def _answered(client: ClientSession, api_url: str) -> int:
+    async with client.get(api_url.replace("/api/", "/answered")) as response:
+        return int((await response.json())["answered"])
+
+
+async def _wait_answered(client: ClientSession, api_url: str, expected: int, timeout: float = 120.0) -> None:
+    deadline = time.perf_counter() + timeout
+    while (answered := await _answered(client, api_url)) < expected:
+        if time.perf_counter() > deadline:
+            raise SystemExit(f"only {answered} of {expected} commands answered after {timeout:.0f} s")
+        await asyncio.sleep(0.01)
+    if answered > expected:
+        raise SystemExit(f"{answered} answers for {expected} commands: some were answered twice")
+
+
+async def load(url: str, api_url: str, *, requests: int, concurrency: int, answers: bool) -> dict[str, float]:
+    """``requests`` signed commands from ``concurrency`` clients; with ``answers``, then wait until the
+    app has answered every one of them at their response_url (bounded: 120 s)."""
+    body, headers = signed("list", api_url.replace("/api/", "/respond/") + "bench")
     latencies: list[float] = []
     statuses: dict[int, int] = {}
+    drain = 0.0
     async with ClientSession(connector=TCPConnector(limit=concurrency, force_close=False)) as client:
-        for _ in range(min(100, requests)):  # warm up: connections, caches, auth.test, users.info
+        before = await _answered(client, api_url) if answers else 0
+        warm_up = min(100, requests)
+        for _ in range(warm_up):  # warm up: connections, caches, auth.test, users.info
             async with client.post(url, data=body, headers=headers) as response:
                 await response.read()
+        if answers:  # the warm-up's answers first, so the run starts with an empty inbox
+            await _wait_answered(client, api_url, before + warm_up)
         queue = iter(range(requests))
 
         async def worker() -> None:
@@ -204,6 +249,10 @@ async def load(url: str, *, requests: int, concurrency: int) -> dict[str, float]
         started = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(concurrency)))
         elapsed = time.perf_counter() - started
+        if answers:
+            acked = time.perf_counter()
+            await _wait_answered(client, api_url, before + warm_up + requests)
+            drain = time.perf_counter() - acked
     if set(statuses) != {200}:
         raise SystemExit(f"unexpected statuses from {url}: {statuses}")
     latencies.sort()
@@ -211,6 +260,7 @@ async def load(url: str, *, requests: int, concurrency: int) -> dict[str, float]
         "p50_ms": statistics.median(latencies) * 1000,
         "p99_ms": latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] * 1000,
         "rps": requests / elapsed,
+        "drain_s": drain,
     }
 
 
@@ -231,24 +281,29 @@ def main(argv: list[str] | None = None) -> None:
         process = ctx.Process(target=_serve, args=(kind, ports, args.database_url), daemon=True)
         process.start()
         servers.append(process)
-        urls[kind] = f"http://127.0.0.1:{ports.get(timeout=60)}/slack/events"
+        port, api_url = ports.get(timeout=60)
+        urls[kind] = (f"http://127.0.0.1:{port}/slack/events", api_url)
     try:
         print(
             f"signed '/negotiation list', {args.requests} requests per run, median of {args.rounds} interleaved runs, "
             f"loopback, {sys.platform}, {os.cpu_count()} CPUs"
         )
-        print(f"{'app':<10} {'conc':>4} {'p50 ms':>8} {'p99 ms':>8} {'req/s':>8}")
+        print(f"{'app':<10} {'conc':>4} {'p50 ms':>8} {'p99 ms':>8} {'req/s':>8} {'all answered':>13}")
         results: dict[tuple[str, int], dict[str, float]] = {}
         for concurrency in args.concurrency:
             runs: dict[str, list[dict[str, float]]] = {kind: [] for kind in urls}
             for _ in range(args.rounds):  # interleaved, so a noisy moment hits every app alike
-                for kind, url in urls.items():
-                    runs[kind].append(asyncio.run(load(url, requests=args.requests, concurrency=concurrency)))
+                for kind, (url, api_url) in urls.items():
+                    answers = kind != "bare-bolt"
+                    run = load(url, api_url, requests=args.requests, concurrency=concurrency, answers=answers)
+                    runs[kind].append(asyncio.run(run))
             for kind in urls:
-                result = {k: statistics.median(r[k] for r in runs[kind]) for k in ("p50_ms", "p99_ms", "rps")}
+                keys = ("p50_ms", "p99_ms", "rps", "drain_s")
+                result = {k: statistics.median(r[k] for r in runs[kind]) for k in keys}
                 results[(kind, concurrency)] = result
                 p50, p99, rps = result["p50_ms"], result["p99_ms"], result["rps"]
-                print(f"{kind:<10} {concurrency:>4} {p50:>8.2f} {p99:>8.2f} {rps:>8.0f}")
+                drain = "-" if kind == "bare-bolt" else f"+{result['drain_s']:.2f} s"
+                print(f"{kind:<10} {concurrency:>4} {p50:>8.2f} {p99:>8.2f} {rps:>8.0f} {drain:>13}")
         database = args.database_url.split(":", 1)[0] if args.database_url else "SQLite"
         for concurrency in args.concurrency:
             bare = results[("bare-bolt", concurrency)]["rps"]
@@ -257,6 +312,7 @@ def main(argv: list[str] | None = None) -> None:
                 f"adapter with a stub coach {results[('adapter', concurrency)]['rps'] / bare:.0%}, "
                 f"DealCoach (real coach, {database}) {results[('dealcoach', concurrency)]['rps'] / bare:.0%}"
             )
+        print("all answered: from a run's last ack until its last answer reached response_url (median of runs)")
     finally:
         for process in servers:
             process.terminate()

@@ -29,6 +29,7 @@ from coaching.ports import Address, Clock
 log = logging.getLogger(__name__)
 
 INFORMAL_TOUCHPOINTS = ("coffee", "call", "note")
+AlsoInTransaction = Callable[[AsyncSession], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -121,21 +122,30 @@ class Coach:
 
     # -- entry points -------------------------------------------------------------------------------
 
-    async def handle_text(self, actor: c.Actor, text: str) -> Message:
-        """Parse what the user typed (in their time zone) and handle it."""
-        return await self._run(actor, lambda user: parse_command(actor, text, self.context(user)))
+    async def handle_text(self, actor: c.Actor, text: str, *, also: AlsoInTransaction | None = None) -> Message:
+        """Parse what the user typed (in their time zone) and handle it.
+
+        ``also(session)`` runs inside the command's transaction just before it commits (an adapter marks its
+        inbox row handled there, so a command is applied once or not at all); if it raises, nothing is stored.
+        """
+        return await self._run(actor, lambda user: parse_command(actor, text, self.context(user)), also)
 
     async def handle(self, command: c.Command) -> Message:
         return await self._run(command.actor, lambda _user: command)
 
-    async def _run(self, actor: c.Actor, make: Callable[[User], c.Command]) -> Message:
+    async def _run(
+        self, actor: c.Actor, make: Callable[[User], c.Command], also: AlsoInTransaction | None = None
+    ) -> Message:
         try:
             async with self.sessions() as session, session.begin():
                 user = await store.ensure_user(
                     session, address=actor.address, display_name=actor.display_name, timezone=actor.timezone
                 )
                 command = make(user)
-                return await self._handlers[type(command)](session, user, command)
+                reply = await self._handlers[type(command)](session, user, command)
+                if also is not None:
+                    await also(session)
+                return reply
         except CommandError as problem:
             return error(problem.message, problem.usage)
         except Exception:

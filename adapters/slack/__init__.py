@@ -3,12 +3,15 @@
 ``setup(web_app, settings, coach, sessions)`` adds ``POST /slack/events`` (commands, interactivity
 and events on one URL) and, for multi-workspace installs, ``GET /slack/install`` and
 ``GET /slack/oauth_redirect``; it returns the :class:`~adapters.slack.sender.SlackSender` the
-scheduler uses for nudges. Nothing here is module-global: every app gets its own Bolt app.
+scheduler uses for nudges. It also ties the command inbox's worker (:mod:`adapters.slack.inbox`) to
+the aiohttp app: started on start-up, stopped on cleanup. Nothing here is module-global: every app
+gets its own Bolt app.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
@@ -25,7 +28,9 @@ from slack_sdk.signature import SignatureVerifier
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from adapters.slack import handlers, sender, store, translate
+from adapters.slack.inbox import Entry, Inbox, InboxConfig
 from bot.config import ConfigError, Settings
+from coaching.commands import Actor
 from coaching.ports import Sender
 
 log = logging.getLogger(__name__)
@@ -51,6 +56,7 @@ class SlackAdapter:
         *,
         min_interval: float = 1.0,
         ack_deadline: float = 2.0,
+        inbox: InboxConfig | None = None,
     ):
         if not settings.slack_signing_secret:
             raise ConfigError("SLACK_SIGNING_SECRET is required for the Slack endpoint")
@@ -110,6 +116,7 @@ class SlackAdapter:
         self.profiles = handlers.Profiles(coach)
         self.background = handlers.Background()
         self.sender = sender.SlackSender(self.client, tokens, min_interval=min_interval)
+        self.inbox = Inbox(sessions, coach, actor=self._actor, post_message=self._post_message, config=inbox)
         handlers.register(
             self.bolt,
             coach,
@@ -117,6 +124,7 @@ class SlackAdapter:
             seen=self.seen,
             profiles=self.profiles,
             background=self.background,
+            inbox=self.inbox,
             on_uninstall=self._uninstalled,
             ack_deadline=ack_deadline,
         )
@@ -125,7 +133,16 @@ class SlackAdapter:
     def oauth(self) -> bool:
         return self.installation_store is not None
 
+    async def _actor(self, entry: Entry) -> Actor:
+        """Who typed an inbox row: the time zone from the profile cache, else one ``users.info``."""
+        client = _TokenClient(self.client, lambda: self.sender.token(entry.team))
+        return await self.profiles.actor(client, entry.team, entry.user, display_name=entry.user_name)
+
+    async def _post_message(self, team: str, channel: str, payload: Any) -> None:
+        await self.sender.call(team, "chat.postMessage", channel=channel, **payload)
+
     async def _uninstalled(self, team: str) -> None:
+        await self.inbox.forget_team(team)
         if self._cached_store is not None:
             await self._cached_store.async_delete_all(enterprise_id=None, team_id=team)
 
@@ -164,12 +181,26 @@ class SlackAdapter:
         return await to_aiohttp_response(bolt_response)
 
     async def close(self) -> None:
+        await self.inbox.stop()
         await self.background.drain()
 
 
 def _rejected(status: int, why: str) -> web.Response:
     log.info("slack: rejected a request to %s: %s", EVENTS_PATH, why)
     return web.json_response({"error": "invalid request" if status == 401 else "malformed request"}, status=status)
+
+
+class _TokenClient:
+    """The one Web API call :class:`~adapters.slack.handlers.Profiles` makes (``users.info``), with
+    the workspace's bot token (looked up only when the profile is not cached): the inbox worker has
+    no Bolt context that carries a token."""
+
+    def __init__(self, client: Any, token: Callable[[], Awaitable[str]]):
+        self._client = client
+        self._token = token
+
+    async def users_info(self, *, user: str) -> Any:
+        return await self._client.users_info(user=user, token=await self._token())
 
 
 class _InstalledTokens:
@@ -194,26 +225,40 @@ def setup(
     *,
     min_interval: float = 1.0,
     ack_deadline: float = 2.0,
+    inbox: InboxConfig | None = None,
+    start_inbox: bool = True,
 ) -> Sender:
     """Mount Slack on ``web_app`` and return the Slack :class:`~coaching.ports.Sender`.
 
     ``min_interval``: seconds between two messages to one channel; ``ack_deadline``: seconds the slash
-    command waits for the coach before answering "working on it" (the answer then follows).
+    form waits for the coach before closing the modal (the answer then follows as a DM); ``inbox``:
+    the command inbox's lease, sweep and retry settings; ``start_inbox=False`` leaves its worker
+    stopped (tests of what survives a crash start it by hand: ``app[SLACK].inbox.start()``).
     """
-    adapter = SlackAdapter(settings, coach, sessions, min_interval=min_interval, ack_deadline=ack_deadline)
+    adapter = SlackAdapter(settings, coach, sessions, min_interval=min_interval, ack_deadline=ack_deadline, inbox=inbox)
     web_app[SLACK] = adapter
     web_app.router.add_post(EVENTS_PATH, adapter.handle_events)
     if adapter.oauth:
         web_app.router.add_get(INSTALL_PATH, adapter.handle_oauth)
         web_app.router.add_get(REDIRECT_PATH, adapter.handle_oauth)
 
+    async def _start(_app: web.Application) -> None:
+        if start_inbox:
+            await adapter.inbox.start()
+
+    async def _stop(_app: web.Application) -> None:
+        # on_shutdown: before cleanup contexts (bot.web's disposes the database engine) unwind
+        await adapter.inbox.stop()
+
     async def _close(_app: web.Application) -> None:
         await adapter.close()
 
+    web_app.on_startup.append(_start)
+    web_app.on_shutdown.append(_stop)
     web_app.on_cleanup.append(_close)
     mode = "OAuth (multi-workspace)" if adapter.oauth else "single workspace"
     log.info("slack: %s at POST %s, command %s", mode, EVENTS_PATH, settings.slack_command)
     return adapter.sender
 
 
-__all__ = ["SLACK", "SlackAdapter", "setup"]
+__all__ = ["SLACK", "InboxConfig", "SlackAdapter", "setup"]

@@ -1,10 +1,13 @@
 """Bolt listeners, registered once at start-up by :func:`register`.
 
 Bolt runs with ``process_before_response=True``: the HTTP response leaves when the listener
-returns, so a listener does only what the answer needs (translate, one coach call, a few ms of
-database) and hands Web API calls that merely *show* something (``views.open``, ``chat.update``,
-``views.publish``) to :class:`Background`. What a user typed or clicked is stored by the coach
-before the acknowledgement goes out; nudges go through the coach's outbox, never through tasks.
+returns, so a listener does only what the answer needs. A slash command or a DM to the app is one
+INSERT into the durable inbox (:mod:`adapters.slack.inbox`) and an empty acknowledgement; the coach
+runs after the ack and the answer follows through ``response_url``. Buttons and forms still run the
+coach before they answer (a click is one short transaction; a form may show field errors), and hand
+Web API calls that merely *show* something (``views.open``, ``chat.update``, ``views.publish``) to
+:class:`Background`. What a user typed or clicked is stored before the acknowledgement goes out;
+nudges go through the coach's outbox, never through tasks.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from adapters.slack import render, translate
+from adapters.slack.inbox import COMMAND, MESSAGE, Inbox
 from adapters.slack.store import Seen
 from coaching.commands import Actor, Command
 from coaching.messages import Message
@@ -31,8 +35,6 @@ from coaching.messages import Message
 log = logging.getLogger(__name__)
 
 SORRY = Message("Sorry, that went wrong on our side. Nothing was changed; please try again.", kind="error")
-
-WORKING = ":hourglass_flowing_sand: Working on it — the answer will appear here in a moment."
 
 # a form's coach-side error is shown next to this field
 FORM_ERROR_BLOCK = {
@@ -175,14 +177,16 @@ def register(
     seen: Seen,
     profiles: Profiles,
     background: Background,
+    inbox: Inbox,
     on_uninstall: Callable[[str], Awaitable[None]] | None = None,
     ack_deadline: float = 2.0,
 ) -> None:
     """Attach every DealCoach listener to ``app``. Call once, at start-up.
 
-    ``ack_deadline``: if the coach has not answered a slash command within this many seconds (a
-    locked database, a slow replica), Slack gets "working on it" and the answer follows through
-    the command's ``response_url``, so Slack never sees a timeout. The coach's work is not cancelled.
+    ``inbox``: where slash commands and DMs are stored before the ack (the coach runs them after it).
+    ``ack_deadline``: if the coach has not answered a form within this many seconds (a locked
+    database, a slow replica), the modal closes and the answer follows as a DM, so Slack never sees a
+    timeout. The coach's work is not cancelled.
     """
 
     async def within_deadline(call: Awaitable[Message], what: str) -> tuple[Message | None, asyncio.Task[Message]]:
@@ -191,12 +195,6 @@ def register(
             return await asyncio.wait_for(asyncio.shield(task), ack_deadline), task
         except TimeoutError:
             return None, task
-
-    async def answer_late(task: asyncio.Task[Message], response_url: str | None) -> None:
-        reply = await task
-        if response_url:
-            webhook = AsyncWebhookClient(response_url, timeout=10)
-            await webhook.send_dict(render.ephemeral_response(reply))
 
     async def who(client: AsyncWebClient, body: Mapping[str, Any]) -> Actor:
         team = translate.team_of(body)
@@ -263,19 +261,26 @@ def register(
 
     async def on_command(ack, body, client):
         text = translate.command_text(body.get("text"))
-        actor = await who(client, body)
         if translate.wants_log_form(text):
             await ack()
             context = translate.FormContext(channel=body.get("channel_id"))
             background.spawn(open_form(client, body.get("trigger_id"), translate.LOG_FORM, context, None), "log form")
             return
-        # The reply *is* the acknowledgement: one round trip, ephemeral, stored before it leaves.
-        reply, task = await within_deadline(coach.handle_text(actor, text), text.split(" ", 1)[0] or "help")
-        if reply is None:
-            await ack(response_type="ephemeral", text=WORKING)
-            background.spawn(answer_late(task, body.get("response_url")), "late reply")
-            return
-        await ack(**render.ephemeral_response(reply))
+        user = translate.user_of(body)
+        if user is None:
+            raise translate.PayloadError("payload has no user")
+        name = body.get("user_name")
+        # Stored (one INSERT, committed) before the ack; the answer follows through response_url.
+        await inbox.put(
+            kind=COMMAND,
+            team=translate.team_of(body),
+            user=user,
+            user_name=name if isinstance(name, str) else None,
+            channel=body.get("channel_id"),
+            text=text,
+            response_url=body.get("response_url"),
+        )
+        await ack()
 
     app.command(command)(on_command)
 
@@ -422,15 +427,18 @@ def register(
             await forget(translate.team_of(body))
 
     @once
-    async def on_message(ack, body, event, client):
+    async def on_message(ack, body, event):
         if event.get("channel_type") != "im" or event.get("subtype") or event.get("bot_id"):
             return
-        actor = await who(client, body)
-        text = translate.command_text(event.get("text"))
-        reply = await _safe(coach.handle_text(actor, text), "message")
-        background.spawn(
-            client.chat_postMessage(channel=event["channel"], **render.message_payload(reply)),
-            "message reply",
+        user = translate.user_of(body)
+        if user is None or not event.get("channel"):
+            raise translate.PayloadError("message event has no user or channel")
+        await inbox.put(
+            kind=MESSAGE,
+            team=translate.team_of(body),
+            user=user,
+            channel=event["channel"],
+            text=translate.command_text(event.get("text")),
         )
 
     app.event("app_home_opened")(on_home_opened)

@@ -2,6 +2,8 @@
 
 * ``slack_seen``: keys of events and clicks already handled, so Slack's retries
   (``X-Slack-Retry-Num``) and double clicks act once, across replicas.
+* ``slack_inbox``: what people typed (slash commands, DMs to the app), stored before Slack gets its
+  acknowledgement and worked off after it by :mod:`adapters.slack.inbox`.
 * ``slack_installations`` / ``slack_bots`` / ``slack_oauth_states``: slack_sdk's async SQLAlchemy
   installation and state stores, on our metadata (so Alembic migrates them and ``alembic check``
   sees them), with token columns as ``Text`` because tokens are stored encrypted
@@ -38,6 +40,34 @@ slack_seen = sa.Table(
     metadata,
     sa.Column("key", sa.String(80), primary_key=True),  # "<kind>:<sha256 of the natural key>"
     sa.Column("seen_at", UTCDateTime(), nullable=False, index=True),
+)
+
+
+# The durable command inbox. ``due_at`` works like the outbox's: the time anyone should next act on the
+# row (at once when stored, the lease expiry while a worker holds it, the retry time after a failed
+# delivery), so one index on (status, due_at) serves every claim. status: pending (the coach has not
+# run it) -> replying (the coach ran it, in the same transaction that set this; ``reply`` holds the
+# answer to deliver) -> the row is deleted once delivered, or ``failed`` after the last attempt.
+slack_inbox = sa.Table(
+    "slack_inbox",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("kind", sa.String(16), nullable=False),  # command (reply to response_url) | message (a DM)
+    sa.Column("team", sa.String(32), nullable=False),
+    sa.Column("user", sa.String(32), nullable=False),
+    sa.Column("user_name", sa.String(200)),
+    sa.Column("channel", sa.String(64)),
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Column("response_url", sa.Text),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("due_at", UTCDateTime(), nullable=False),
+    sa.Column("claimed_by", sa.String(64)),
+    sa.Column("reply", sa.Text),  # the rendered answer (JSON), kept until it is delivered
+    sa.Column("last_error", sa.Text),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Index("ix_slack_inbox_status_due", "status", "due_at"),
+    sa.Index("ix_slack_inbox_team", "team"),
 )
 
 

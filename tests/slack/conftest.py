@@ -38,14 +38,25 @@ class SlackHarness:
         self.adapter = adapter
         self.sender = sender
         self.api = api
+        self.hook = ""
 
     async def post(self, body: str, content_type: str, **sign: Any):
         headers = signed_headers(body, content_type=content_type, **sign)
         return await self.client.post("/slack/events", data=body.encode(), headers=headers)
 
     async def command(self, text: str, **overrides: Any):
-        fields = fixture("slash_command") | {"text": text} | overrides
+        """Post a signed slash command; its answer goes to a response_url of its own (``self.hook``)."""
+        self.hook = overrides.pop("response_url", None) or self.api.new_response_url()
+        fields = fixture("slash_command") | {"text": text, "response_url": self.hook} | overrides
         return await self.post(form_body(fields), "application/x-www-form-urlencoded")
+
+    async def ask(self, text: str, **overrides: Any) -> dict[str, Any]:
+        """A slash command the way a person sees it: an empty ack at once, then the ephemeral answer
+        posted to the command's response_url by the inbox worker."""
+        response = await self.command(text, **overrides)
+        assert response.status == 200, await response.text()
+        assert await response.text() == ""  # an empty ack shows nothing
+        return await self.api.reply_at(self.hook)
 
     async def interaction(self, payload: dict[str, Any]):
         return await self.post(interaction_body(payload), "application/x-www-form-urlencoded")
@@ -56,7 +67,10 @@ class SlackHarness:
         return await self.client.post("/slack/events", data=body.encode(), headers=signed)
 
     async def settle(self) -> None:
-        """Wait for the display work the listeners handed off (views.open, chat.update...)."""
+        """Wait for the inbox worker to answer what was typed, and for the display work the listeners
+        handed off (views.open, chat.update...)."""
+        if self.adapter.inbox.running:
+            await self.adapter.inbox.wait_quiet()
         await self.adapter.background.drain()
 
     def click_payload(self, button: dict[str, Any], message_ts: str, channel: str = DM) -> dict[str, Any]:

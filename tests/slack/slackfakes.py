@@ -8,6 +8,7 @@ them (``v0:<timestamp>:<body>``, HMAC-SHA256), so Bolt's real verification runs.
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import hashlib
 import hmac
@@ -66,6 +67,7 @@ class Call:
     method: str
     args: dict[str, Any]
     token: str | None
+    hook: str | None = None  # which response_url was posted to
 
 
 @dataclass
@@ -86,6 +88,8 @@ class FakeSlackAPI:
         self._failures: dict[str, deque[Failure]] = defaultdict(deque)
         self._ts = itertools.count(1)
         self._views = itertools.count(1)
+        self._hooks = itertools.count(1)
+        self._arrived = asyncio.Event()
         self._runner: web.AppRunner | None = None
         self.url = ""
 
@@ -119,6 +123,43 @@ class FakeSlackAPI:
     def to(self, method: str) -> list[Call]:
         return [c for c in self.calls if c.method == method]
 
+    def fail_hook(self, *, status: int = 500, times: int = 1, **headers: str) -> None:
+        """The next ``times`` posts to any response_url answer ``status`` (Slack's hooks say why in text)."""
+        for _ in range(times):
+            failure = Failure(status, {}, {k.replace("_", "-"): v for k, v in headers.items()})
+            self._failures["response_url"].append(failure)
+
+    def new_response_url(self) -> str:
+        return self.url.replace("/api/", "/respond/") + f"hook{next(self._hooks)}"
+
+    def hook_calls(self, hook_url: str) -> list[Call]:
+        name = hook_url.rsplit("/", 1)[-1]
+        return [c for c in self.calls if c.method == "response_url" and c.hook == name]
+
+    async def wait_for(self, predicate: Any, timeout: float = 5.0) -> None:
+        """Until ``predicate()`` holds: woken by each recorded call, never a fixed sleep."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while not predicate():
+            arrived = self._arrived
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                raise AssertionError(f"timed out; calls so far: {[c.method for c in self.calls]}")
+            try:
+                await asyncio.wait_for(arrived.wait(), remaining)
+            except TimeoutError:
+                pass
+
+    async def reply_at(self, hook_url: str, timeout: float = 5.0) -> dict[str, Any]:
+        """The first answer posted to ``hook_url``."""
+        await self.wait_for(lambda: self.hook_calls(hook_url), timeout)
+        return self.hook_calls(hook_url)[0].args
+
+    def _record(self, call: Call) -> None:
+        self.calls.append(call)
+        arrived, self._arrived = self._arrived, asyncio.Event()
+        arrived.set()
+
     # -- the server
 
     async def _handle(self, request: web.Request) -> web.Response:
@@ -134,7 +175,7 @@ class FakeSlackAPI:
                     args[key] = json.loads(args[key])
         auth = request.headers.get("Authorization", "")
         token = auth.removeprefix("Bearer ") if auth else args.get("token")
-        self.calls.append(Call(method, args, token))
+        self._record(Call(method, args, token))
         if self._failures[method]:
             failure = self._failures[method].popleft()
             return web.json_response(failure.body, status=failure.status, headers=failure.headers)
@@ -144,7 +185,10 @@ class FakeSlackAPI:
 
     async def _respond(self, request: web.Request) -> web.Response:
         """A response_url (hooks.slack.com/actions/...): answers "ok" as Slack does."""
-        self.calls.append(Call("response_url", await request.json(), None))
+        self._record(Call("response_url", await request.json(), None, hook=request.match_info["hook"]))
+        if self._failures["response_url"]:
+            failure = self._failures["response_url"].popleft()
+            return web.Response(text="internal_error", status=failure.status, headers=failure.headers)
         return web.Response(text="ok")
 
     async def _upload(self, request: web.Request) -> web.Response:

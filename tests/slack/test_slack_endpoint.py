@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 from slack_sdk.signature import SignatureVerifier
 
+from adapters.slack.store import slack_inbox
 from coaching.models import Negotiation
 from tests.slack.slackfakes import SECRET, USER, block_text, fixture, form_body, signed_headers
 
@@ -25,21 +26,28 @@ def test_our_signatures_are_the_ones_slack_sdk_verifies():
     )
 
 
-async def test_slash_command_gets_an_ephemeral_reply(slack):
+async def test_slash_command_gets_an_empty_ack_then_one_ephemeral_reply_at_response_url(slack, slack_api):
     response = await slack.command("help")
     assert response.status == 200
-    reply = await response.json()
+    assert await response.text() == ""  # the ack shows nothing; the answer follows
+    reply = await slack_api.reply_at(slack.hook)
     assert reply["response_type"] == "ephemeral"
     assert "log" in block_text(reply["blocks"])
     assert reply["text"]
+    # exactly once: a second command's answer arrives, and the first hook still has one call
+    await slack.ask("list")
+    assert len(slack_api.hook_calls(slack.hook)) == 1
+    assert len(slack_api.to("response_url")) == 2
+    await slack.settle()  # delivered rows are deleted
+    async with slack.adapter.inbox._engine.connect() as connection:
+        assert (await connection.execute(sa.select(sa.func.count()).select_from(slack_inbox))).scalar() == 0
 
 
 async def test_log_by_slash_command_confirms_and_lists(slack, slack_api):
-    response = await slack.command("log Acme tomorrow 3pm")
-    reply = await response.json()
-    assert response.status == 200 and reply["response_type"] == "ephemeral"
+    reply = await slack.ask("log Acme tomorrow 3pm")
+    assert reply["response_type"] == "ephemeral"
     assert "Acme" in reply["text"] + block_text(reply["blocks"])
-    listed = await (await slack.command("list")).json()
+    listed = await slack.ask("list")
     assert "Acme" in block_text(listed["blocks"])
     # the time zone came from users.info once, then from the cache
     assert [c.args["user"] for c in slack_api.to("users.info")] == [USER]
@@ -47,16 +55,14 @@ async def test_log_by_slash_command_confirms_and_lists(slack, slack_api):
 
 async def test_time_zone_from_the_profile_is_used_to_read_times(slack, slack_api, sessions):
     slack_api.timezones[USER] = "America/New_York"
-    await slack.command("log Acme 2026-12-02 15:00")
+    await slack.ask("log Acme 2026-12-02 15:00")
     async with sessions() as session:
         starts = await session.scalar(sa.select(Negotiation.starts_at))
     assert starts == datetime(2026, 12, 2, 20, 0, tzinfo=UTC)  # 15:00 in New York
 
 
 async def test_unknown_words_get_a_short_error_not_a_trace(slack):
-    response = await slack.command("frobnicate the deal")
-    reply = await response.json()
-    assert response.status == 200
+    reply = await slack.ask("frobnicate the deal")
     assert reply["response_type"] == "ephemeral"
     assert "Traceback" not in json.dumps(reply)
     assert reply["blocks"][0]["text"]["text"].startswith(":warning:")
@@ -118,7 +124,7 @@ async def test_malformed_bodies_are_4xx_without_a_traceback(slack, caplog):
     assert not [r for r in caplog.records if r.exc_info], [r.getMessage() for r in caplog.records if r.exc_info]
 
 
-async def test_a_slow_coach_gets_working_on_it_then_the_answer_by_response_url(slack_api, settings, coach, sessions):
+async def test_a_slow_coach_does_not_delay_the_ack(slack_api, settings, coach, sessions):
     from aiohttp import web
     from aiohttp.test_utils import TestClient, TestServer
 
@@ -131,23 +137,21 @@ async def test_a_slow_coach_gets_working_on_it_then_the_answer_by_response_url(s
         def __getattr__(self, name):
             return getattr(coach, name)
 
-        async def handle_text(self, actor, text):
+        async def handle_text(self, actor, text, **kwargs):
             await release.wait()  # a locked database, say
-            return await coach.handle_text(actor, text)
+            return await coach.handle_text(actor, text, **kwargs)
 
     app = web.Application()
-    sender = setup(app, settings, SlowCoach(), sessions, min_interval=0, ack_deadline=0.05)
+    sender = setup(app, settings, SlowCoach(), sessions, min_interval=0)
     async with TestClient(TestServer(app, host="127.0.0.1")) as client:
         slack = SlackHarness(client, app[SLACK], sender, slack_api)
-        response = await slack.command("log Acme 2026-12-01 14:00", response_url=slack_api.response_url)
-        first = await response.json()
-        assert first["response_type"] == "ephemeral" and "Working on it" in first["text"]
+        response = await slack.command("log Acme 2026-12-01 14:00")
+        assert response.status == 200 and await response.text() == ""
         assert slack_api.to("response_url") == []
         release.set()
-        await slack.settle()
-        [late] = slack_api.to("response_url")
-        assert late.args["response_type"] == "ephemeral"
-        assert "Acme" in late.args["text"]
+        late = await slack_api.reply_at(slack.hook)
+        assert late["response_type"] == "ephemeral"
+        assert "Acme" in late["text"]
     async with sessions() as session:
         assert await session.scalar(sa.select(sa.func.count()).select_from(Negotiation)) == 1
 

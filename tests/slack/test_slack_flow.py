@@ -47,7 +47,7 @@ def dm_of(api, call) -> tuple[str, str]:
 
 async def test_log_then_every_nudge_once_with_working_buttons_and_forms(slack, slack_api, sessions, coach, clock):
     dispatcher = Dispatcher(sessions, coach, {"slack": slack.sender}, clock)
-    reply = await (await slack.command("log Acme 2026-12-01 14:00")).json()  # Berlin: 13:00 UTC
+    reply = await slack.ask("log Acme 2026-12-01 14:00")  # Berlin: 13:00 UTC
     assert "Acme" in reply["text"]
 
     await dispatcher.tick()
@@ -118,7 +118,7 @@ async def test_log_then_every_nudge_once_with_working_buttons_and_forms(slack, s
         "Remind me in 1 h",
     ]
     assert "Log outcome" in block_text(update.args["blocks"])
-    listed = await (await slack.command("list")).json()
+    listed = await slack.ask("list")
     assert "Acme" in block_text(listed["blocks"])
 
     # "Add commitment" opens the commitment form; submitting it twice adds one commitment
@@ -131,7 +131,7 @@ async def test_log_then_every_nudge_once_with_working_buttons_and_forms(slack, s
     assert (await slack.interaction(form)).status == 200
     assert (await slack.interaction(form)).status == 200
     await slack.settle()
-    commitments = await (await slack.command("commitments")).json()
+    commitments = await slack.ask("commitments")
     assert block_text(commitments["blocks"]).count("revised price sheet") == 1
 
     # "Follow-up sent"
@@ -179,7 +179,7 @@ async def test_a_nudge_rate_limited_by_slack_is_retried_after_retry_after_and_se
     slack, slack_api, sessions, coach, clock
 ):
     dispatcher = Dispatcher(sessions, coach, {"slack": slack.sender}, clock)
-    await slack.command("log Acme 2026-12-01 14:00")
+    await slack.ask("log Acme 2026-12-01 14:00")
     slack_api.rate_limit("chat.postMessage", retry_after=120)
     clock.set(at("2026-12-01 12:30"))
     report = await dispatcher.tick()

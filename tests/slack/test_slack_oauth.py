@@ -60,9 +60,8 @@ async def test_install_stores_the_bot_token_encrypted_and_uses_it(oauth, slack_a
     assert stored[0][1].startswith("fernet:") and TOKEN not in stored[0][1]
 
     # a request from the new workspace is authorised with its own token
-    response = await oauth.command("help", team_id="T0002")
-    assert response.status == 200
-    assert (await response.json())["response_type"] == "ephemeral"
+    reply = await oauth.ask("help", team_id="T0002")
+    assert reply["response_type"] == "ephemeral"
     assert {c.token for c in slack_api.to("auth.test")} == {TOKEN}
 
     # nudges to that workspace go out with its token
@@ -72,7 +71,7 @@ async def test_install_stores_the_bot_token_encrypted_and_uses_it(oauth, slack_a
     # the authorize step is cached: more requests, no more auth.test (one was the install's own)
     checks = len(slack_api.to("auth.test"))
     for _ in range(3):
-        await oauth.command("help", team_id="T0002")
+        await oauth.ask("help", team_id="T0002")
     assert len(slack_api.to("auth.test")) == checks
 
 
@@ -83,10 +82,10 @@ async def test_a_state_that_was_not_issued_is_refused(oauth, slack_api):
 
 
 async def test_requests_from_a_workspace_without_installation_are_refused(oauth, slack_api):
-    response = await oauth.command("help", team_id="T0NOPE", response_url=slack_api.response_url)
+    response = await oauth.command("help", team_id="T0NOPE")
     assert response.status == 200  # Bolt acks Slack, then tells the person the app is not installed there
     assert "response_type" not in await response.text()
-    [told] = slack_api.to("response_url")
+    [told] = slack_api.hook_calls(oauth.hook)
     assert "install" in told.args["text"].lower()
     assert slack_api.to("auth.test") == []
 

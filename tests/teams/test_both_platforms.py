@@ -37,11 +37,12 @@ async def test_a_slack_user_and_a_teams_user_on_one_server(database_url, clock, 
         assert set(client.app[RUNTIME].senders) >= {"slack", "teams"}
 
         async def slack(text: str) -> str:
-            body = form_body(fixture("slash_command") | {"text": text})
+            hook = slack_api.new_response_url()  # the answer follows the empty ack at the response_url
+            body = form_body(fixture("slash_command") | {"text": text, "response_url": hook})
             headers = signed_headers(body, content_type="application/x-www-form-urlencoded")
             response = await client.post("/slack/events", data=body.encode(), headers=headers)
-            assert response.status == 200
-            return json.dumps(await response.json(), ensure_ascii=False)
+            assert response.status == 200 and await response.text() == ""
+            return json.dumps(await slack_api.reply_at(hook), ensure_ascii=False)
 
         async def teams(text: str) -> str:
             before = len(connector.calls)

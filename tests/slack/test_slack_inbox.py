@@ -1,0 +1,239 @@
+"""The durable command inbox: a slash command is stored before Slack gets its (empty) ack, and the
+coach's answer reaches the command's response_url exactly once after it, across a kill, a crashed
+worker's lease and failing deliveries."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+
+import sqlalchemy as sa
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
+
+from adapters.slack import SLACK, InboxConfig, setup
+from adapters.slack.store import slack_inbox
+from coaching.models import Negotiation
+from tests.slack.conftest import SlackHarness
+
+
+class Clock:
+    """The inbox's wall clock, moved by the test (leases and retry times)."""
+
+    def __init__(self) -> None:
+        self.current = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.current
+
+
+@contextlib.asynccontextmanager
+async def running(settings, coach, sessions, api, **options) -> AsyncIterator[SlackHarness]:
+    """DealCoach's Slack endpoint on its own loopback server, as one process of the service."""
+    app = web.Application()
+    sender = setup(app, settings, coach, sessions, min_interval=0, **options)
+    async with TestClient(TestServer(app, host="127.0.0.1")) as client:
+        yield SlackHarness(client, app[SLACK], sender, api)
+
+
+async def rows(sessions) -> list[dict]:
+    async with sessions() as session:
+        result = await session.execute(sa.select(slack_inbox).order_by(slack_inbox.c.id))
+        return [dict(row._mapping) for row in result]
+
+
+async def negotiations(sessions) -> int:
+    async with sessions() as session:
+        return await session.scalar(sa.select(sa.func.count()).select_from(Negotiation))
+
+
+class CountingCoach:
+    def __init__(self, coach) -> None:
+        self.coach = coach
+        self.texts: list[str] = []
+
+    def __getattr__(self, name):
+        return getattr(self.coach, name)
+
+    async def handle_text(self, actor, text, **kwargs):
+        self.texts.append(text)
+        return await self.coach.handle_text(actor, text, **kwargs)
+
+
+async def test_the_command_is_stored_before_the_ack_and_answered_after_a_kill(settings, coach, sessions, slack_api):
+    # a process whose worker never runs: killed right after the acknowledgement
+    async with running(settings, coach, sessions, slack_api, start_inbox=False) as doomed:
+        response = await doomed.command("log Acme 2026-12-01 14:00")
+        assert response.status == 200 and await response.text() == ""
+        hook = doomed.hook
+    [row] = await rows(sessions)
+    assert (row["status"], row["text"], row["response_url"]) == ("pending", "log Acme 2026-12-01 14:00", hook)
+    assert slack_api.to("response_url") == [] and await negotiations(sessions) == 0
+
+    # the next process on the same database answers it, once
+    async with running(settings, coach, sessions, slack_api) as restarted:
+        reply = await slack_api.reply_at(hook)
+        await restarted.settle()
+    assert "Acme" in reply["text"]
+    assert len(slack_api.hook_calls(hook)) == 1
+    assert await negotiations(sessions) == 1
+    assert await rows(sessions) == []
+
+
+async def test_a_row_held_by_a_crashed_worker_is_answered_once_its_lease_runs_out(settings, coach, sessions, slack_api):
+    clock = Clock()
+    config = InboxConfig(lease=timedelta(seconds=30), now=clock)
+    async with running(settings, coach, sessions, slack_api, inbox=config, start_inbox=False) as crashed:
+        await crashed.command("log Acme 2026-12-01 14:00")
+        hook = crashed.hook
+        [entry] = await crashed.adapter.inbox._claim()  # claimed, then the process died
+    async with running(settings, coach, sessions, slack_api, inbox=config) as survivor:
+        assert await survivor.adapter.inbox.work() == 0  # still leased: nobody touches it
+        clock.current += timedelta(seconds=31)
+        survivor.adapter.inbox.wake()
+        reply = await slack_api.reply_at(hook)
+        await survivor.settle()
+    assert entry.attempts == 1
+    assert "Acme" in reply["text"]
+    assert len(slack_api.hook_calls(hook)) == 1
+    assert await negotiations(sessions) == 1 and await rows(sessions) == []
+
+
+async def test_a_worker_that_lost_its_claim_changes_nothing(settings, coach, sessions, slack_api):
+    """A slow worker whose lease ran out while another took the row over: the coach's transaction
+    (which also moves the row on) is rolled back, so the command is applied exactly once."""
+    clock = Clock()
+    config = InboxConfig(lease=timedelta(seconds=30), now=clock)
+    async with running(settings, coach, sessions, slack_api, inbox=config, start_inbox=False) as slow:
+        await slow.command("log Acme 2026-12-01 14:00")
+        hook = slow.hook
+        [late] = await slow.adapter.inbox._claim()
+        clock.current += timedelta(seconds=31)
+        async with running(settings, coach, sessions, slack_api, inbox=config, start_inbox=False) as other:
+            [taken] = await other.adapter.inbox._claim()
+            assert taken.id == late.id and taken.attempts == 2
+            await slow.adapter.inbox._handle(late)  # the slow worker finally runs it
+            assert await negotiations(sessions) == 0 and slack_api.to("response_url") == []
+            await other.adapter.inbox.start()
+            await other.adapter.inbox._handle(taken)
+            reply = await slack_api.reply_at(hook)
+    assert "Acme" in reply["text"]
+    assert await negotiations(sessions) == 1
+    assert len(slack_api.hook_calls(hook)) == 1
+
+
+async def test_a_command_applied_before_a_crash_is_not_applied_again(settings, coach, sessions, slack_api):
+    """Killed after the coach committed but before the answer went out: the next worker says it was
+    done and does not run the command a second time."""
+    clock = Clock()
+    counting = CountingCoach(coach)
+    config = InboxConfig(lease=timedelta(seconds=30), now=clock)
+    async with running(settings, counting, sessions, slack_api, inbox=config, start_inbox=False) as crashed:
+        await crashed.command("log Acme 2026-12-01 14:00")
+        hook = crashed.hook
+        inbox = crashed.adapter.inbox
+        [entry] = await inbox._claim()
+        payload = await inbox._apply(entry)  # the coach ran; then the process died before delivering
+    [row] = await rows(sessions)
+    assert row["status"] == "replying" and "Acme" in payload["text"]
+    assert await negotiations(sessions) == 1
+    clock.current += timedelta(seconds=31)
+    async with running(settings, counting, sessions, slack_api, inbox=config) as restarted:
+        reply = await slack_api.reply_at(hook)
+        await restarted.settle()
+    assert reply["response_type"] == "ephemeral" and reply["text"] == "Done: `log Acme 2026-12-01 14:00`."
+    assert counting.texts == ["log Acme 2026-12-01 14:00"]
+    assert await negotiations(sessions) == 1 and await rows(sessions) == []
+
+
+async def test_a_failing_response_url_is_retried_with_backoff(settings, coach, sessions, slack_api):
+    counting = CountingCoach(coach)
+    config = InboxConfig(first_delay=timedelta(milliseconds=10))
+    slack_api.fail_hook(status=500, times=2)
+    async with running(settings, counting, sessions, slack_api, inbox=config) as slack:
+        await slack.command("log Acme 2026-12-01 14:00")
+        await slack_api.wait_for(lambda: len(slack_api.hook_calls(slack.hook)) == 3)
+        await slack.settle()
+        assert slack.adapter.inbox.retried == 2 and slack.adapter.inbox.delivered == 1
+    first, second, third = slack_api.hook_calls(slack.hook)
+    assert first.args == second.args == third.args and "Acme" in third.args["text"]
+    assert counting.texts == ["log Acme 2026-12-01 14:00"]  # the coach ran once; only delivery was retried
+    assert await negotiations(sessions) == 1 and await rows(sessions) == []
+
+
+async def test_delivery_gives_up_after_the_last_attempt_and_on_an_expired_url(settings, coach, sessions, slack_api):
+    config = InboxConfig(first_delay=timedelta(milliseconds=5), max_attempts=3)
+    slack_api.fail_hook(status=503, times=5)
+    async with running(settings, coach, sessions, slack_api, inbox=config) as slack:
+        await slack.command("help")
+        await slack_api.wait_for(lambda: len(slack_api.hook_calls(slack.hook)) == 3)
+        await slack.settle()
+        assert slack.adapter.inbox.failed == 1
+        assert len(slack_api.hook_calls(slack.hook)) == 3
+        [row] = await rows(sessions)
+        assert (row["status"], row["attempts"]) == ("failed", 3) and "503" in row["last_error"]
+
+        slack_api._failures["response_url"].clear()
+        slack_api.fail_hook(status=404)  # Slack: expired_url / used_url; retrying will not help
+        await slack.command("help")
+        await slack_api.wait_for(lambda: slack_api.hook_calls(slack.hook))
+        await slack.settle()
+        assert len(slack_api.hook_calls(slack.hook)) == 1
+        assert [r["status"] for r in await rows(sessions)] == ["failed", "failed"]
+
+
+async def test_one_persons_commands_are_answered_in_the_order_they_were_typed(slack, slack_api):
+    hooks = []
+    for text in ("log Acme 2026-12-01 14:00", "log Globex 2026-12-02 10:00", "list"):
+        assert (await slack.command(text)).status == 200
+        hooks.append(slack.hook)
+    listed = await slack_api.reply_at(hooks[-1])
+    text = str(listed["blocks"])
+    assert "Acme" in text and "Globex" in text
+
+
+async def test_uninstall_drops_the_workspaces_unanswered_commands(settings, coach, sessions, slack_api):
+    from tests.slack.slackfakes import fixture
+
+    async with running(settings, coach, sessions, slack_api, start_inbox=False) as slack:
+        await slack.command("list")
+        await slack.command("list", team_id="T0OTHER")
+        assert (await slack.event(fixture("event_app_uninstalled"))).status == 200
+    assert [r["team"] for r in await rows(sessions)] == ["T0OTHER"]
+
+
+async def test_a_command_that_could_not_be_stored_is_not_acknowledged(slack, slack_api, sessions, monkeypatch):
+    class Down:
+        async def connect(self):
+            raise ConnectionError("database is down")
+
+    monkeypatch.setattr(slack.adapter.inbox, "_engine", Down())
+    response = await slack.command("log Acme 2026-12-01 14:00")
+    assert response.status >= 500  # Slack tells the person it failed; nothing was promised
+    assert "Traceback" not in await response.text()
+    monkeypatch.undo()
+    assert await rows(sessions) == [] and slack_api.to("response_url") == []
+
+
+async def test_commands_that_arrive_together_are_stored_together_and_each_answered_once(slack, slack_api, sessions):
+    import asyncio
+
+    from tests.slack.slackfakes import fixture, form_body, signed_headers
+
+    async def one(i: int) -> str:
+        hook = slack_api.new_response_url()
+        fields = fixture("slash_command") | {"text": f"log Client{i} 2026-12-0{1 + i % 9} 1{i % 10}:00"}
+        body = form_body(fields | {"response_url": hook, "user_id": f"U{i:04d}"})
+        headers = signed_headers(body, content_type="application/x-www-form-urlencoded")
+        response = await slack.client.post("/slack/events", data=body.encode(), headers=headers)
+        assert response.status == 200 and await response.text() == ""
+        return hook
+
+    hooks = await asyncio.gather(*(one(i) for i in range(12)))
+    for i, hook in enumerate(hooks):
+        reply = await slack_api.reply_at(hook)
+        assert f"Client{i}" in reply["text"], (i, reply["text"])
+    await slack.settle()
+    assert all(len(slack_api.hook_calls(hook)) == 1 for hook in hooks)
+    assert await negotiations(sessions) == 12 and await rows(sessions) == []
