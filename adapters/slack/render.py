@@ -320,6 +320,7 @@ def outcome_modal(context: translate.FormContext) -> View:
         _yes_no("hard_win", "Was it a hard win (they paid more or gave more than they expected)?"),
         _number("concessions_given", "Concessions we gave", minimum=0, maximum=1000),
         _number("concessions_received", "Concessions we received", minimum=0, maximum=1000),
+        _text("settled", "Issues settled", hint="Comma-separated, e.g. price, service agreements"),
         _text("notes", "Notes", multiline=True),
         _text("observations", "Personal observations about the counterpart", multiline=True),
     ]

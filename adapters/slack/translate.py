@@ -340,7 +340,13 @@ def _outcome(actor: Actor, values: Values, context: FormContext) -> RecordOutcom
         concessions_given=_int(values, "concessions_given", low=0, high=1000),
         concessions_received=_int(values, "concessions_received", low=0, high=1000),
         observations=_value(values, "observations"),
+        settled=_issues(_value(values, "settled")),
     )
+
+
+def _issues(text: str | None) -> tuple[str, ...] | None:
+    parts = tuple(part.strip() for part in (text or "").split(",") if part.strip())
+    return parts or None
 
 
 def _commitment(actor: Actor, values: Values, context: FormContext) -> AddCommitment:

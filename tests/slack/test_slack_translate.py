@@ -124,6 +124,7 @@ FORMS = [
             "hard_win": radio("yes"),
             "concessions_given": number(3),
             "concessions_received": number(0),
+            "settled": text("price, SLA"),
             "notes": text("  tough  "),
         },
         META_4,
@@ -136,6 +137,7 @@ FORMS = [
             concessions_given=3,
             concessions_received=0,
             notes="tough",
+            settled=("price", "SLA"),
         ),
     ),
     (
