@@ -70,7 +70,7 @@ USAGE: dict[str, Usage] = {
         "show or change your settings",
     ),
     "call": Usage("call <counterpart> [: note]", "you called them (a touchpoint)"),
-    "note": Usage("note <counterpart>: <what you noticed or sent>", "a personal note or observation"),
+    "note": Usage("note <counterpart>[: what you noticed or sent]", "you sent a personal note (and what to remember)"),
     "snooze": Usage("snooze <counterpart> [<days>]", "leave them off the stay-in-touch list for a while [14]"),
     "links": Usage(
         "links <counterpart> yes|no yes|no yes|no yes|no", "answer the lever-of-links questions (`prep` lists them)"
@@ -398,9 +398,7 @@ def _subject_and_note(rest: str, usage: str) -> tuple[str, str | None]:
 
 def _touch(kind: str) -> Parser:
     def parse(actor: c.Actor, rest: str, usage: str, _ctx: Context) -> c.Command:
-        name, note = _subject_and_note(rest, usage)
-        if kind == "note" and not note:
-            raise CommandError("What is the note? e.g. `note Acme: congratulated Jo on the new plant`", usage)
+        name, note = _subject_and_note(rest, usage)  # the note's text is optional: "I sent them a note"
         return c.RecordTouchpoint(actor, counterpart=name, kind=kind, note=note)
 
     return parse

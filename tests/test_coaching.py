@@ -180,7 +180,7 @@ async def test_new_commands_reject_bad_input(coach) -> None:
         "outcome 1 sentiment 9",
         "outcome 1 connection maybe",
         "issues 1",
-        "note Acme",
+        "note",
         "snooze Acme 900",
         "handoff 1",
         "call",
@@ -241,3 +241,10 @@ async def test_the_leads_digest_names_a_rep_who_keeps_conceding(coach, dispatche
     await journey(coach, dispatcher, clock, sender, rep, "sales")
     digest = await say(coach, lead, "digest 2026-W45")
     assert "Sam keeps conceding to Globex: 4 given, none received in 8 weeks." in digest.plain_text()
+
+
+async def test_the_stay_in_touch_buttons_work_as_clicked(coach) -> None:
+    anna = make_actor("anna")
+    await say(coach, anna, "log Acme yesterday 10am")
+    for value in ('call "Acme"', 'note "Acme":', 'snooze "Acme" 14'):
+        assert not (await coach.handle_text(anna, value)).is_error, value
