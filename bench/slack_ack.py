@@ -98,7 +98,7 @@ async def _dealcoach_app(workdir: str, database_url: str | None) -> tuple[web.Ap
 class _StubCoach:
     """Answers every command with a fixed two-line list: the adapter's own cost, without the database."""
 
-    async def handle_text(self, actor, text):
+    async def handle_text(self, actor, text, also=None):  # no database, so nothing to mark in its transaction
         from coaching.messages import Button, Message, Section
 
         return Message(
