@@ -13,6 +13,10 @@ from coaching.models import Nudge
 
 log = logging.getLogger(__name__)
 RUNTIME = web.AppKey("runtime", Runtime)
+try:  # the Slack adapter's app key, to read its inbox counters when it is mounted
+    from adapters.slack import SLACK as SLACK_KEY
+except ImportError:  # pragma: no cover
+    SLACK_KEY = None
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -32,6 +36,11 @@ async def metrics(request: web.Request) -> web.Response:
     lines = ["# TYPE dealcoach_nudges_total counter"]
     for outcome in ("sent", "merged", "retried", "failed", "skipped", "deferred"):
         lines.append(f'dealcoach_nudges_total{{outcome="{outcome}"}} {runtime.dispatcher.totals[outcome]}')
+    slack = request.app.get(SLACK_KEY) if SLACK_KEY is not None else None
+    if slack is not None:  # slash commands answered after the ack (adapters/slack/inbox.py)
+        lines.append("# TYPE dealcoach_slack_commands_total counter")
+        for outcome in ("delivered", "retried", "failed"):
+            lines.append(f'dealcoach_slack_commands_total{{outcome="{outcome}"}} {getattr(slack.inbox, outcome)}')
     async with runtime.sessions() as session:
         rows = await session.execute(select(Nudge.status, func.count()).group_by(Nudge.status))
         lines.append("# TYPE dealcoach_outbox_nudges gauge")

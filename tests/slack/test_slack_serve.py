@@ -40,6 +40,9 @@ async def test_signed_log_on_a_running_server_then_each_nudge_once(engine, sessi
         assert "Acme" in reply["text"]
         assert acked < 0.5, acked  # Slack allows 3 s
         assert answered < 2, answered
+        await slack.settle()  # the worker counts the delivery after Slack answered the POST
+        metrics = await (await client.get("/metrics")).text()
+        assert 'dealcoach_slack_commands_total{outcome="delivered"} 1' in metrics
 
         kinds: list[str] = []
         for _ in range(5 * 24):  # two and a half days in 30-minute ticks
