@@ -459,10 +459,9 @@ class Coach:
         await n.drop_pending(session, negotiation_id=negotiation.id, kinds=(n.PRECALL, n.FOLLOWUP))
         if negotiation.followup_sent_at is None:
             followup_at = max(now, negotiation.starts_at + timedelta(minutes=negotiation.duration_minutes))
-            anchor = f"{negotiation.id}:{int(negotiation.starts_at.timestamp())}"
             reminder = n.Planned(
                 n.FOLLOWUP_REMINDER,
-                f"{n.FOLLOWUP_REMINDER}:{anchor}",
+                n.negotiation_key(n.FOLLOWUP_REMINDER, negotiation),
                 followup_at + self.timing.followup_reminder_after,
             )
             await n.enqueue(session, user, [reminder], negotiation_id=negotiation.id)
@@ -937,29 +936,29 @@ class Coach:
     async def compose(self, session: AsyncSession, nudge: Nudge, user: User) -> Composed:
         """The message for a due nudge, written now so it shows the latest state — or why not to send."""
         now = self.clock.now()
-        if nudge.kind == leads.DIGEST:
-            digest = await leads.compose_digest(self, session, nudge.key, user)  # chains next week's first
-            if digest is None:
-                return Skip("no team any more")
-        if nudge.kind == relationships.STAY_IN_TOUCH:
-            stay = await relationships.compose_stay_in_touch(self, session, nudge.key, user)  # chains next week's
         if nudge.kind == privacy.EXPORT:  # asked for just now: not a nudge, whatever the settings
             return await privacy.compose_export(session, user)
+        # Weekly rows line up next week's first, so nudges off or quiet hours never break the rhythm.
+        if nudge.kind == leads.DIGEST:
+            await leads.chain_digest(session, nudge.key, user)
+        elif nudge.kind == relationships.STAY_IN_TOUCH:
+            await relationships.chain_stay_in_touch(session, nudge.key, user)
+        # Checked before composing: a digest is a dozen queries and a chart, wasted if it has to wait.
         if not user.nudges_enabled:
             return Skip("nudges are off")
         if not nudge.exempt_quiet:
             until = n.quiet_until(user, now)
             if until:
                 return Defer(until)
+        if nudge.kind == leads.DIGEST:
+            return await leads.compose_digest(self, session, nudge.key, user) or Skip("no team any more")
+        if nudge.kind == relationships.STAY_IN_TOUCH:
+            return await relationships.compose_stay_in_touch(self, session, user) or Skip("nobody due for contact")
         if nudge.kind in n.NEGOTIATION_KINDS:
             negotiation = await session.get(Negotiation, nudge.negotiation_id) if nudge.negotiation_id else None
             if negotiation is None:
                 return Skip("negotiation gone")
             return await self._negotiation_nudge(session, nudge, user, negotiation)
-        if nudge.kind == leads.DIGEST:
-            return digest
-        if nudge.kind == relationships.STAY_IN_TOUCH:
-            return stay or Skip("nobody due for contact")
         if nudge.kind in (relationships.REPAIR_NOTE, relationships.REPAIR_CHECKIN, relationships.HANDOFF):
             negotiation = await session.get(Negotiation, nudge.negotiation_id) if nudge.negotiation_id else None
             if negotiation is None or negotiation.status == "cancelled":

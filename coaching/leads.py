@@ -146,10 +146,18 @@ async def digest_for(
     return digest_message(digest, tz, chart=chart, kind=kind)
 
 
+def _week_of(nudge_key: str) -> Week:
+    return Week.parse(nudge_key.rsplit(":", 1)[1])
+
+
+async def chain_digest(session: AsyncSession, nudge_key: str, lead: User) -> None:
+    """A scheduled digest lines up the next week's, so the weekly rhythm never breaks."""
+    await schedule_digest(session, lead, _week_of(nudge_key).shift(1))
+
+
 async def compose_digest(coach: Coach, session: AsyncSession, nudge_key: str, lead: User) -> Message | None:
-    """The scheduled digest: chains next week's row first, so the weekly rhythm never breaks."""
-    week = Week.parse(nudge_key.rsplit(":", 1)[1])
-    await schedule_digest(session, lead, week.shift(1))
+    """The scheduled digest of the week its key names; None when the lead has no team any more."""
+    week = _week_of(nudge_key)
     team = await team_led_by(session, lead)
     if team is None:
         return None

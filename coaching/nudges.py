@@ -71,23 +71,27 @@ def _ts(moment: datetime) -> int:
     return int(moment.timestamp())
 
 
+def negotiation_key(kind: str, negotiation: Negotiation) -> str:
+    """Anchored to the start time: a rescheduled negotiation gets fresh nudges, a sent one never repeats."""
+    return f"{kind}:{negotiation.id}:{_ts(negotiation.starts_at)}"
+
+
 def plan_negotiation(negotiation: Negotiation, user: User, *, now: datetime, timing: Timing) -> list[Planned]:
     """Pre-call reminder and post-call follow-up (plus its one reminder) for a scheduled negotiation."""
     if negotiation.status != "scheduled":
         return []
     starts = negotiation.starts_at
     ends = starts + timedelta(minutes=negotiation.duration_minutes)
-    anchor = f"{negotiation.id}:{_ts(starts)}"
     planned: list[Planned] = []
     if starts > now:
         precall = max(now, starts - timedelta(minutes=user.lead_minutes))
-        planned.append(Planned(PRECALL, f"{PRECALL}:{anchor}", precall, exempt_quiet=True))
+        planned.append(Planned(PRECALL, negotiation_key(PRECALL, negotiation), precall, exempt_quiet=True))
     held_already = starts <= now  # logged in the past: the prompt answers what they just did
     followup = now if held_already else ends + timing.followup_after
-    planned.append(Planned(FOLLOWUP, f"{FOLLOWUP}:{anchor}", followup, exempt_quiet=held_already))
+    planned.append(Planned(FOLLOWUP, negotiation_key(FOLLOWUP, negotiation), followup, exempt_quiet=held_already))
     if negotiation.followup_sent_at is None:
         reminder = max(followup, now) + timing.followup_reminder_after
-        planned.append(Planned(FOLLOWUP_REMINDER, f"{FOLLOWUP_REMINDER}:{anchor}", reminder))
+        planned.append(Planned(FOLLOWUP_REMINDER, negotiation_key(FOLLOWUP_REMINDER, negotiation), reminder))
     return planned
 
 

@@ -275,7 +275,7 @@ SELF_BATCHED_KINDS = ("stay_in_touch",)
 
 def _morning(user: User, nudge: Nudge) -> datetime:
     tz = user_zone(user)
-    local = datetime.now(tz) if nudge.due_at is None else nudge.due_at.astimezone(tz)
+    local = nudge.due_at.astimezone(tz)
     wake = time.fromisoformat(user.quiet_end) if user.quiet_end else time(8, 0)
     return datetime.combine(local.date() + timedelta(days=1), wake, tzinfo=tz)
 

@@ -117,9 +117,13 @@ async def due_for_contact(session: AsyncSession, user: User, now: datetime) -> l
     return sorted(due, key=lambda d: d.last_contact or datetime.min.replace(tzinfo=now.tzinfo))
 
 
-async def compose_stay_in_touch(coach: Coach, session: AsyncSession, key: str, user: User) -> Message | None:
-    now = coach.clock.now()
+async def chain_stay_in_touch(session: AsyncSession, key: str, user: User) -> None:
+    """This week's list lines up next week's."""
     await _enqueue_week(session, user, Week.parse(key.rsplit(":", 1)[1]).shift(1))
+
+
+async def compose_stay_in_touch(coach: Coach, session: AsyncSession, user: User) -> Message | None:
+    now = coach.clock.now()
     due = await due_for_contact(session, user, now)
     if not due:
         return None
@@ -185,10 +189,7 @@ class Ledger:
 
     @property
     def one_sided(self) -> bool:
-        return self.streak_given >= CONCESSIONS_WARNING
-
-
-CONCESSIONS_WARNING = CONCEDING_STREAK
+        return self.streak_given >= CONCEDING_STREAK
 
 
 async def ledger(session: AsyncSession, user: User, counterpart_id: int) -> Ledger | None:
