@@ -16,19 +16,23 @@ import migrations
 MIGRATIONS_DIR = Path(migrations.__file__).parent
 
 
+SQLITE_CONNECT_ARGS = {"timeout": 30}  # one writer at a time: wait for the lock instead of failing
+
+
+def sqlite_pragmas(dbapi_connection: Any, _record: Any = None) -> None:
+    """Every SQLite connection DealCoach opens: foreign keys on, WAL (readers stay off the writer's
+    back), and commits that survive a killed process without an fsync each (``synchronous=NORMAL``)."""
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
 def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
     if url.startswith("sqlite"):
-        # One writer at a time: wait for the lock instead of failing, and keep readers off its back.
-        engine = create_async_engine(url, connect_args={"timeout": 30}, **kwargs)
-
-        @event.listens_for(engine.sync_engine, "connect")
-        def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-            cursor = dbapi_connection.cursor()
-            cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA synchronous=NORMAL")
-            cursor.close()
-
+        engine = create_async_engine(url, connect_args=SQLITE_CONNECT_ARGS, **kwargs)
+        event.listen(engine.sync_engine, "connect", sqlite_pragmas)
         return engine
     return create_async_engine(url, pool_pre_ping=True, **kwargs)
 

@@ -27,16 +27,18 @@ import logging
 import uuid
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 import aiohttp
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
 from adapters.slack import render
 from adapters.slack.store import engine_of, slack_inbox
+from bot.database import SQLITE_CONNECT_ARGS, sqlite_pragmas
 from coaching.commands import Actor
 from coaching.messages import Message
 from coaching.ports import DeliveryError
@@ -111,6 +113,136 @@ class _ClaimLost(RuntimeError):
     pass
 
 
+# ---------------------------------------------------------------------------- storing rows on the request path
+
+
+class _RowWriter(Protocol):
+    async def insert(self, rows: list[dict[str, Any]]) -> list[int]:
+        """Commit the rows in one transaction; their ids, in order. Raises if nothing was stored."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+class _Rows:
+    """Any database (PostgreSQL in production): one INSERT .. RETURNING for the batch on a connection
+    kept for the writer (no pool checkout, ping or reset per round). A connection that fails before
+    the commit (a stale one, say) is dropped and the round tried once more on a fresh one; a failed
+    commit is not retried (it may have happened)."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+        self._insert = slack_inbox.insert().returning(slack_inbox.c.id, sort_by_parameter_order=True)
+        self._connection: AsyncConnection | None = None
+
+    async def insert(self, rows: list[dict[str, Any]]) -> list[int]:
+        for last_try in (False, True):
+            try:
+                if self._connection is None:
+                    self._connection = await self._engine.connect()
+                transaction = await self._connection.begin()
+                # (SQLite in memory gets one INSERT per row here: it cannot return a batch's ids in order)
+                ids = [row_id for (row_id,) in await self._connection.execute(self._insert, rows)]
+            except Exception:
+                await self.close()
+                if last_try:
+                    raise
+                continue
+            try:
+                await transaction.commit()
+            except Exception:
+                await self.close()
+                raise
+            return ids
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def close(self) -> None:
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            try:
+                # invalidate: closes the DBAPI connection even when the engine was disposed meanwhile
+                await connection.invalidate()
+                await connection.close()
+            except Exception:  # noqa: BLE001 - it is being thrown away
+                log.debug("slack: closing the inbox writer's connection failed", exc_info=True)
+
+
+class _SqliteRows:
+    """The SQLite file (the embedded default): the rows go through one plain ``sqlite3`` connection on
+    a thread of its own. A round (INSERT of the batch, its last rowid, COMMIT) is one hop to that
+    thread where aiosqlite takes about ten (a cursor, each statement, each fetch, the commit), and the
+    INSERT is compiled once and sent as driver SQL with SQLAlchemy's own bind processors, so a row is
+    stored exactly as the ORM stores it. bench/slack_ack measured the difference (closing note, issue 3)."""
+
+    @staticmethod
+    def fits(engine: AsyncEngine) -> bool:
+        """A second connection sees the same data only for a file (an in-memory database is private)."""
+        database = engine.url.database
+        return engine.dialect.name == "sqlite" and bool(database) and database != ":memory:"
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = sa.create_engine(
+            engine.url.set(drivername="sqlite"), connect_args=SQLITE_CONNECT_ARGS, poolclass=sa.NullPool
+        )
+        sa.event.listen(self._engine, "connect", sqlite_pragmas)
+        self._thread: ThreadPoolExecutor | None = None  # started with the first round, ended by close()
+        self._connection: sa.Connection | None = None  # used on the writer's thread only
+        self._statement: tuple[str, list[tuple[str, Callable[[Any], Any] | None]]] | None = None
+
+    async def insert(self, rows: list[dict[str, Any]]) -> list[int]:
+        if self._thread is None:
+            self._thread = ThreadPoolExecutor(1, thread_name_prefix="slack-inbox-writer")
+        return await asyncio.get_running_loop().run_in_executor(self._thread, self._insert, rows)
+
+    def _insert(self, rows: list[dict[str, Any]]) -> list[int]:  # on the writer's thread
+        for last_try in (False, True):
+            try:
+                if self._connection is None:
+                    self._connection = self._engine.connect()
+                transaction = self._connection.begin()
+                sql, columns = self._compiled(rows[0])
+                self._connection.exec_driver_sql(
+                    sql, [tuple(bind(row[c]) if bind else row[c] for c, bind in columns) for row in rows]
+                )
+                last = self._connection.exec_driver_sql("SELECT last_insert_rowid()").scalar_one()
+            except Exception:
+                self._close()
+                if last_try:
+                    raise
+                continue
+            try:
+                transaction.commit()
+            except Exception:
+                self._close()
+                raise
+            # under SQLite's write lock one transaction's rowids are consecutive
+            return list(range(int(last) - len(rows) + 1, int(last) + 1))
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _compiled(self, row: dict[str, Any]) -> tuple[str, list[tuple[str, Callable[[Any], Any] | None]]]:
+        if self._statement is None:
+            dialect = self._engine.dialect
+            compiled = slack_inbox.insert().compile(dialect=dialect, column_keys=list(row))
+            names = compiled.positiontup or []
+            self._statement = str(compiled), [(c, slack_inbox.c[c].type.bind_processor(dialect)) for c in names]
+        return self._statement
+
+    def _close(self) -> None:
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            try:
+                connection.invalidate()
+                connection.close()
+            except Exception:  # noqa: BLE001 - it is being thrown away
+                log.debug("slack: closing the inbox writer's connection failed", exc_info=True)
+
+    async def close(self) -> None:
+        thread, self._thread = self._thread, None
+        if thread is not None:
+            await asyncio.get_running_loop().run_in_executor(thread, self._close)
+            thread.shutdown(wait=False)  # its only job is done; nothing more is queued
+
+
 # ---------------------------------------------------------------------------- the inbox
 
 
@@ -141,10 +273,9 @@ class Inbox:
         self._task: asyncio.Task[None] | None = None
         self._http: aiohttp.ClientSession | None = None
         self._limit = asyncio.Semaphore(self.config.concurrency)
-        self._insert = slack_inbox.insert().returning(slack_inbox.c.id, sort_by_parameter_order=True)
         self._writes: list[tuple[dict[str, Any], asyncio.Future[int]]] = []
         self._writer: asyncio.Task[None] | None = None
-        self._connection: AsyncConnection | None = None  # the writer's own
+        self._rows: _RowWriter = _SqliteRows(self._engine) if _SqliteRows.fits(self._engine) else _Rows(self._engine)
         self._local: deque[tuple[float, Entry]] = deque()  # (when queued, row) claimed by this worker
         self._done: list[int] = []  # delivered rows, deleted after each chunk
         self._last_put = 0.0
@@ -203,65 +334,22 @@ class Inbox:
             self.wake()
 
     async def _write(self) -> None:
-        """Commit every row waiting to be stored, in one transaction per round, until none wait.
-
-        The writer keeps one connection (no pool checkout, ping or reset per round). A connection
-        that fails before the commit (a stale one, say) is dropped and the round is tried once more
-        on a fresh one; a failed commit is not retried (it may have happened), the requests fail."""
+        """Commit every row waiting to be stored, in one transaction per round, until none wait; a
+        round that fails fails its requests (Slack shows the person an error, nothing half-stored)."""
+        await asyncio.sleep(0)  # requests read in this same turn of the loop join the first round
         while self._writes:
             batch, self._writes = self._writes, []
-            rows = [row for row, _ in batch]
-            ids: list[int] = []
-            for last_try in (False, True):
-                try:
-                    if self._connection is None:
-                        self._connection = await self._engine.connect()
-                    transaction = await self._connection.begin()
-                    ids = await self._insert_rows(self._connection, rows)
-                except Exception as error:  # noqa: BLE001 - nothing was stored; try again, then give up
-                    await self._drop_connection()
-                    if last_try:
-                        self._fail(batch, error)
-                    continue
-                try:
-                    await transaction.commit()
-                except Exception as error:  # noqa: BLE001 - each waiting request fails (Slack shows an error)
-                    await self._drop_connection()
-                    self._fail(batch, error)
-                    ids = []
-                break
-            for (_, stored), row_id in zip(batch, ids, strict=False):
+            try:
+                ids = await self._rows.insert([row for row, _ in batch])
+            except Exception as error:  # noqa: BLE001 - whatever the driver raised, nothing was stored
+                log.error("slack: could not store %s command(s) in the inbox: %s", len(batch), error)
+                for _, stored in batch:
+                    if not stored.done():
+                        stored.set_exception(error)
+                continue
+            for (_, stored), row_id in zip(batch, ids, strict=True):
                 if not stored.done():
                     stored.set_result(row_id)
-
-    async def _insert_rows(self, connection: AsyncConnection, rows: list[dict[str, Any]]) -> list[int]:
-        """INSERT the rows, returning their ids in order. PostgreSQL: one INSERT .. RETURNING for the
-        lot. SQLite cannot return a batch's ids in order (SQLAlchemy would send one INSERT per row),
-        but under its write lock one transaction's rowids are consecutive: executemany, then
-        ``last_insert_rowid()``."""
-        if connection.dialect.name != "sqlite" or len(rows) == 1:
-            result = await connection.execute(self._insert, rows)
-            return [row_id for (row_id,) in result]
-        await connection.execute(slack_inbox.insert(), rows)
-        last = int((await connection.execute(sa.text("SELECT last_insert_rowid()"))).scalar_one())
-        return list(range(last - len(rows) + 1, last + 1))
-
-    @staticmethod
-    def _fail(batch: list[tuple[dict[str, Any], asyncio.Future[int]]], error: Exception) -> None:
-        log.error("slack: could not store %s command(s) in the inbox: %s", len(batch), error)
-        for _, stored in batch:
-            if not stored.done():
-                stored.set_exception(error)
-
-    async def _drop_connection(self) -> None:
-        connection, self._connection = self._connection, None
-        if connection is not None:
-            try:
-                # invalidate: closes the DBAPI connection even when the engine was disposed meanwhile
-                await connection.invalidate()
-                await connection.close()
-            except Exception:  # noqa: BLE001 - it is being thrown away
-                log.debug("slack: closing the inbox writer's connection failed", exc_info=True)
 
     async def forget_team(self, team: str) -> None:
         """The app was removed from a workspace: its unanswered commands go too."""
@@ -306,7 +394,7 @@ class Inbox:
                 log.warning("slack: could not release the inbox rows of %s", self.worker, exc_info=True)
         if self._writer is not None:
             await asyncio.gather(self._writer, return_exceptions=True)
-        await self._drop_connection()
+        await self._rows.close()
         if self._http is not None:
             await self._http.close()
             self._http = None

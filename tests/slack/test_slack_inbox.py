@@ -203,17 +203,25 @@ async def test_uninstall_drops_the_workspaces_unanswered_commands(settings, coac
     assert [r["team"] for r in await rows(sessions)] == ["T0OTHER"]
 
 
-async def test_a_command_that_could_not_be_stored_is_not_acknowledged(slack, slack_api, sessions, monkeypatch):
-    class Down:
-        async def connect(self):
-            raise ConnectionError("database is down")
+async def test_a_command_that_could_not_be_stored_is_not_acknowledged(slack, slack_api, sessions):
+    import sqlalchemy as sa
 
-    monkeypatch.setattr(slack.adapter.inbox, "_engine", Down())
-    response = await slack.command("log Acme 2026-12-01 14:00")
-    assert response.status >= 500  # Slack tells the person it failed; nothing was promised
-    assert "Traceback" not in await response.text()
-    monkeypatch.undo()
-    assert await rows(sessions) == [] and slack_api.to("response_url") == []
+    async def rename(old: str, new: str) -> None:
+        async with sessions() as session, session.begin():
+            await session.execute(sa.text(f"ALTER TABLE {old} RENAME TO {new}"))
+
+    await slack.command("list")  # the writer's connection is open and warm
+    await slack_api.wait_for(lambda: slack_api.to("response_url"))
+    await slack.adapter.inbox.wait_quiet()  # ...and its row is deleted
+    await rename("slack_inbox", "slack_inbox_away")  # the table is gone: every INSERT fails
+    try:
+        response = await slack.command("log Acme 2026-12-01 14:00")
+        assert response.status >= 500  # Slack tells the person it failed; nothing was promised
+        assert "Traceback" not in await response.text()
+    finally:
+        await rename("slack_inbox_away", "slack_inbox")
+    assert await rows(sessions) == [] and len(slack_api.to("response_url")) == 1
+    assert (await slack.command("list")).status == 200  # and it heals once the table is back
 
 
 async def test_commands_that_arrive_together_are_stored_together_and_each_answered_once(slack, slack_api, sessions):
