@@ -3,11 +3,11 @@
 Bolt runs with ``process_before_response=True``: the HTTP response leaves when the listener
 returns, so a listener does only what the answer needs. A slash command or a DM to the app is one
 INSERT into the durable inbox (:mod:`adapters.slack.inbox`) and an empty acknowledgement; the coach
-runs after the ack and the answer follows through ``response_url``. Buttons and forms still run the
-coach before they answer (a click is one short transaction; a form may show field errors), and hand
-Web API calls that merely *show* something (``views.open``, ``chat.update``, ``views.publish``) to
-:class:`Background`. What a user typed or clicked is stored before the acknowledgement goes out;
-nudges go through the coach's outbox, never through tasks.
+runs after the ack and the answer follows through ``response_url``. Buttons and forms run the coach
+before they answer (a click is one short transaction; a form may show field errors), unless it takes
+longer than ``ack_deadline``: then Slack gets its acknowledgement and the answer follows. Web API
+calls that merely *show* something (``views.open``, ``chat.update``, ``views.publish``) go to
+:class:`Background`. Nudges go through the coach's outbox, never through tasks.
 """
 
 from __future__ import annotations
@@ -184,9 +184,10 @@ def register(
     """Attach every DealCoach listener to ``app``. Call once, at start-up.
 
     ``inbox``: where slash commands and DMs are stored before the ack (the coach runs them after it).
-    ``ack_deadline``: if the coach has not answered a form within this many seconds (a locked
-    database, a slow replica), the modal closes and the answer follows as a DM, so Slack never sees a
-    timeout. The coach's work is not cancelled.
+    ``ack_deadline``: if the coach has not answered a click or a form within this many seconds (a
+    locked database, a slow replica), Slack gets its acknowledgement anyway and the answer follows
+    (the clicked message is updated, a form's answer comes as a DM), so Slack never sees a timeout.
+    The coach's work is not cancelled.
     """
 
     async def within_deadline(call: Awaitable[Message], what: str) -> tuple[Message | None, asyncio.Task[Message]]:
@@ -300,7 +301,18 @@ def register(
         if not await seen.first(click.dedupe_key):
             log.info("slack: ignored a repeated click on %s", click.action_id)
             return
-        reply = await _safe(coach.handle_text(actor, click.value), click.action_id)
+        reply, task = await within_deadline(coach.handle_text(actor, click.value), click.action_id)
+        if reply is None:  # too slow for Slack's 3 s: acknowledge now, show the choice once it is applied
+
+            async def late() -> None:
+                await clicked(client, click, actor, await task)
+
+            background.spawn(late(), "late click")
+            return
+        await clicked(client, click, actor, reply)
+
+    async def clicked(client: AsyncWebClient, click: translate.Click, actor: Actor, reply: Message) -> None:
+        """The click is applied: show the choice (a failed one may be clicked again)."""
         if reply.is_error:
             await seen.forget(click.dedupe_key)
         background.spawn(show_choice(client, click, reply, actor, click.message_blocks), "show choice")

@@ -186,3 +186,46 @@ async def test_a_slow_form_closes_the_modal_and_the_answer_follows_as_a_dm(slack
         await slack.settle()
         [dm] = slack_api.to("chat.postMessage")
         assert "Globex" in dm.args["text"]
+
+
+async def test_a_slow_click_is_acknowledged_in_time_and_shows_once_applied(slack_api, settings, coach, sessions, clock):
+    from aiohttp import web
+    from aiohttp.test_utils import TestClient, TestServer
+
+    from adapters.slack import SLACK, setup
+    from coaching.outbox import Dispatcher
+    from tests.slack.conftest import SlackHarness
+    from tests.slack.slackfakes import buttons
+
+    release, slow = asyncio.Event(), asyncio.Event()
+
+    class SlowCoach:
+        def __getattr__(self, name):
+            return getattr(coach, name)
+
+        async def handle_text(self, actor, text, **kwargs):
+            if slow.is_set():
+                await release.wait()
+            return await coach.handle_text(actor, text, **kwargs)
+
+    app = web.Application()
+    sender = setup(app, settings, SlowCoach(), sessions, min_interval=0, ack_deadline=0.05)
+    async with TestClient(TestServer(app, host="127.0.0.1")) as client:
+        slack = SlackHarness(client, app[SLACK], sender, slack_api)
+        await slack.ask("log Acme 2026-12-01 14:00")
+        clock.set(datetime(2026, 12, 1, 12, 30, tzinfo=UTC))
+        await Dispatcher(sessions, coach, {"slack": sender}, clock).tick()
+        [reminder] = slack_api.to("chat.postMessage")
+        [(channel, ts)] = list(slack_api.messages)
+        [got_it] = [b for b in buttons(reminder.args["blocks"]) if b["text"]["text"] == "Got it"]
+
+        slow.set()
+        click = slack.click_payload(got_it, ts, channel)
+        response = await asyncio.wait_for(slack.interaction(click), 2.0)  # well inside Slack's 3 s
+        assert response.status == 200
+        assert slack_api.to("chat.update") == []  # not applied yet
+        release.set()
+        await slack.settle()
+        [update] = slack_api.to("chat.update")
+        assert (update.args["channel"], update.args["ts"]) == (channel, ts)
+        assert "Got it" in block_text(update.args["blocks"]) and buttons(update.args["blocks"]) == []
