@@ -18,6 +18,7 @@ from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.authorization.async_authorize import AsyncInstallationStoreAuthorize
+from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped
 from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.oauth.installation_store.async_cacheable_installation_store import (
@@ -103,12 +104,14 @@ class SlackAdapter:
         else:
             raise ConfigError("set SLACK_BOT_TOKEN (one workspace) or SLACK_CLIENT_ID (OAuth install)")
 
+        bolt_log = logging.getLogger("dealcoach.slack.bolt")
+        bolt_log.addFilter(_same_token_warning)
         self.bolt = AsyncApp(
             name="dealcoach",
             signing_secret=settings.slack_signing_secret,
             client=self.client,
             process_before_response=True,
-            logger=logging.getLogger("dealcoach.slack.bolt"),
+            logger=bolt_log,
             **app_kwargs,
         )
         self._verifier = SignatureVerifier(settings.slack_signing_secret)
@@ -183,6 +186,12 @@ class SlackAdapter:
     async def close(self) -> None:
         await self.inbox.stop()
         await self.background.drain()
+
+
+def _same_token_warning(record: logging.LogRecord) -> bool:
+    """Bolt reads SLACK_BOT_TOKEN from the environment itself and, given our client as well, warns
+    that the token "will be unused"; the client carries that very token, so the warning only alarms."""
+    return warning_client_prioritized_and_token_skipped() not in record.getMessage()
 
 
 def _rejected(status: int, why: str) -> web.Response:
