@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from coaching.engine import Coach
 
 EXPORT = "export"
+FORGOTTEN = "forgotten"  # the kind of forget-me's final reply: adapters drop what they keep of the person too
 _SKIP = {"id", "owner_id", "user_id", "workspace_id", "conversation_ref", "dm_channel"}
 
 
@@ -98,4 +99,4 @@ async def forget_me(coach: Coach, session: AsyncSession, user: User, command: c.
             buttons=(Button("Delete my data", "privacy.forget", "forget-me confirm", "danger"),),
         )
     await session.execute(delete(User).where(User.id == user.id))  # the database cascades to everything theirs
-    return Message(text="Done: DealCoach has forgotten you. If you write again, you start afresh.")
+    return Message(text="Done: DealCoach has forgotten you. If you write again, you start afresh.", kind=FORGOTTEN)

@@ -31,6 +31,7 @@ from adapters.slack.inbox import COMMAND, MESSAGE, Inbox
 from adapters.slack.store import Seen
 from coaching.commands import Actor, Command
 from coaching.messages import Message
+from coaching.privacy import FORGOTTEN
 
 log = logging.getLogger(__name__)
 
@@ -315,6 +316,8 @@ def register(
         """The click is applied: show the choice (a failed one may be clicked again)."""
         if reply.is_error:
             await seen.forget(click.dedupe_key)
+        if reply.kind == FORGOTTEN:
+            await inbox.forget_person(actor.address.workspace, actor.address.user)
         background.spawn(show_choice(client, click, reply, actor, click.message_blocks), "show choice")
         if click.view_id and not click.message_ts:
             background.spawn(publish_home(client, actor), "home")

@@ -42,6 +42,7 @@ from bot.database import SQLITE_CONNECT_ARGS, sqlite_pragmas
 from coaching.commands import Actor
 from coaching.messages import Message
 from coaching.ports import DeliveryError
+from coaching.privacy import FORGOTTEN
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +65,7 @@ class InboxConfig:
     batch: int = 100  # rows per claim
     concurrency: int = 8  # people handled at once; one person's commands always run in order
     max_attempts: int = 6
+    keep_failed: timedelta = timedelta(days=7)  # an answer that could not be delivered, kept to look into
     first_delay: timedelta = timedelta(seconds=2)
     max_delay: timedelta = timedelta(minutes=2)
     http_timeout: float = 10.0
@@ -279,6 +281,7 @@ class Inbox:
         self._local: deque[tuple[float, Entry]] = deque()  # (when queued, row) claimed by this worker
         self._done: list[int] = []  # delivered rows, deleted after each chunk
         self._last_put = 0.0
+        self._purged_at: datetime | None = None
         self.delivered = 0  # counters for tests and metrics
         self.retried = 0
         self.failed = 0
@@ -355,6 +358,20 @@ class Inbox:
         """The app was removed from a workspace: its unanswered commands go too."""
         async with self._engine.begin() as connection:
             await connection.execute(slack_inbox.delete().where(slack_inbox.c.team == team))
+
+    async def forget_person(self, team: str, user: str, *, but: int | None = None) -> None:
+        """Someone said ``forget-me confirm``: what they typed earlier goes too (answers waiting for a
+        retry, undeliverable ones). Rows still pending were typed after it and run as usual; ``but``
+        is the forget-me row itself, whose answer is still on its way."""
+        async with self._engine.begin() as connection:
+            await connection.execute(
+                slack_inbox.delete().where(
+                    slack_inbox.c.team == team,
+                    slack_inbox.c.user == user,
+                    slack_inbox.c.status != "pending",
+                    slack_inbox.c.id != (but if but is not None else -1),
+                )
+            )
 
     # -- lifecycle (tied to the aiohttp app by adapters.slack.setup)
 
@@ -437,6 +454,7 @@ class Inbox:
         processes, retries), until nothing is left; returns the rows handled."""
         handled = 0
         loop = asyncio.get_running_loop()
+        await self._purge_failed()
         while True:
             if not self._local:
                 claimed = await self._claim()
@@ -452,6 +470,20 @@ class Inbox:
                     by_person.setdefault((entry.team, entry.user), []).append((queued_at, entry))
                 await asyncio.gather(*(self._in_order(group) for group in by_person.values()))
                 await self._flush_done()
+
+    async def _purge_failed(self) -> None:
+        """Answers that could not be delivered are kept ``keep_failed`` to look into, then deleted
+        (checked at most hourly: they hold what people typed)."""
+        now = self.config.now()
+        if self._purged_at is not None and now - self._purged_at < timedelta(hours=1):
+            return
+        self._purged_at = now
+        async with self._engine.begin() as connection:
+            await connection.execute(
+                slack_inbox.delete().where(
+                    slack_inbox.c.status == "failed", slack_inbox.c.created_at < now - self.config.keep_failed
+                )
+            )
 
     async def _yield_to_acks(self, queued_at: float) -> None:
         """Acknowledgements first: Slack wants one within 3 s, an answer may come later (a
@@ -540,6 +572,8 @@ class Inbox:
                 message = SORRY
         if arm.lost:
             return None
+        if message.kind == FORGOTTEN:
+            await self.forget_person(entry.team, entry.user, but=entry.id)
         return self._render(entry, message)
 
     async def _deliver(self, entry: Entry, payload: Mapping[str, Any]) -> None:

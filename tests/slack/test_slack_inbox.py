@@ -245,3 +245,61 @@ async def test_commands_that_arrive_together_are_stored_together_and_each_answer
     await slack.settle()
     assert all(len(slack_api.hook_calls(hook)) == 1 for hook in hooks)
     assert await negotiations(sessions) == 12 and await rows(sessions) == []
+
+
+async def test_forget_me_takes_what_the_inbox_kept_of_that_person(settings, coach, sessions, slack_api):
+    from tests.slack.slackfakes import USER
+
+    config = InboxConfig(max_attempts=1)  # an answer that cannot be delivered is kept as "failed" at once
+    async with running(settings, coach, sessions, slack_api, inbox=config) as slack:
+        for user in (USER, "U0OTHER"):
+            slack_api.fail_hook(status=503)
+            await slack.command("log Acme 2026-12-01 14:00", user_id=user)
+            await slack.settle()
+        assert [(r["user"], r["status"]) for r in await rows(sessions)] == [(USER, "failed"), ("U0OTHER", "failed")]
+
+        reply = await slack.ask("forget-me confirm")
+        assert "forgotten" in reply["text"]
+        await slack.settle()
+    # their undeliverable answer (and what they typed) is gone; someone else's stays
+    assert [(r["user"], r["status"]) for r in await rows(sessions)] == [("U0OTHER", "failed")]
+    assert await negotiations(sessions) == 1
+
+
+async def test_undeliverable_answers_are_kept_a_week_then_deleted(settings, coach, sessions, slack_api):
+    clock = Clock()
+    config = InboxConfig(max_attempts=1, now=clock)
+    async with running(settings, coach, sessions, slack_api, inbox=config) as slack:
+        slack_api.fail_hook(status=503)
+        await slack.command("help")
+        await slack.settle()
+        clock.current += timedelta(days=6)
+        await slack.ask("help")  # a pass of the worker: nothing is old enough yet
+        await slack.settle()
+        assert [r["status"] for r in await rows(sessions)] == ["failed"]
+
+        clock.current += timedelta(days=1, hours=1)
+        await slack.ask("help")
+        await slack.settle()
+    assert await rows(sessions) == []
+
+
+async def test_the_delete_my_data_button_takes_what_the_inbox_kept_too(settings, coach, sessions, slack_api):
+    from tests.slack.slackfakes import buttons, fixture
+
+    async with running(settings, coach, sessions, slack_api, inbox=InboxConfig(max_attempts=1)) as slack:
+        slack_api.fail_hook(status=503)
+        await slack.command("log Acme 2026-12-01 14:00")
+        await slack.settle()
+        prompt = await slack.ask("forget-me")
+        [delete] = [b for b in buttons(prompt["blocks"]) if b["text"]["text"] == "Delete my data"]
+        payload = fixture("block_actions")
+        payload["container"] = {"type": "message", "message_ts": "1.2", "channel_id": "C1", "is_ephemeral": True}
+        payload["channel"]["id"] = "C1"
+        del payload["message"]
+        payload["response_url"] = hook = slack_api.new_response_url()
+        payload["actions"][0].update(action_id=delete["action_id"], value=delete["value"], text=delete["text"])
+        assert (await slack.interaction(payload)).status == 200
+        await slack.settle()
+        assert "forgotten" in str(slack_api.hook_calls(hook)[0].args)
+    assert await rows(sessions) == [] and await negotiations(sessions) == 0
