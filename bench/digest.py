@@ -27,9 +27,11 @@ from bot.database import make_engine, make_sessions, upgrade  # noqa: E402
 from coaching.chart import render_chart  # noqa: E402
 from coaching.digest import Week, build_digest  # noqa: E402
 from coaching.models import Team  # noqa: E402
+from coaching.nudges import Timing  # noqa: E402
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)  # a Monday: the digest of W48 is due
 WEEK = Week(2026, 48)
+GAP = Timing().contact_gap
 REPS_PER_TEAM = 50
 SPAN_HOURS = 12 * 7 * 24  # negotiations spread over the last 12 weeks
 
@@ -112,14 +114,14 @@ async def time_digests(sessions, *, runs: int = 5) -> tuple[float, float, float,
         one, with_chart, everyone = [], [], []
         for _ in range(runs):
             started = time.perf_counter()
-            digest = await build_digest(session, teams[0], WEEK, now=NOW, tz=_zone(teams[0]))
+            digest = await build_digest(session, teams[0], WEEK, now=NOW, tz=_zone(teams[0]), contact_gap=GAP)
             one.append(time.perf_counter() - started)
             render_chart(digest.history, "bench")
             with_chart.append(time.perf_counter() - started)
         for _ in range(max(1, runs // 2)):
             started = time.perf_counter()
             for team in teams:
-                await build_digest(session, team, WEEK, now=NOW, tz=_zone(team))
+                await build_digest(session, team, WEEK, now=NOW, tz=_zone(team), contact_gap=GAP)
             everyone.append(time.perf_counter() - started)
     return statistics.median(one), statistics.median(with_chart), statistics.median(everyone), len(teams)
 

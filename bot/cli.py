@@ -98,7 +98,8 @@ async def _digest(settings: Settings, args: argparse.Namespace) -> str:
                 week = Week.parse(args.week) if args.week else Week.containing(now, tz).shift(-1)
             except ValueError as problem:
                 raise ConfigError(str(problem)) from None
-            digest = await build_digest(session, team, week, now=now, tz=tz)
+            gap = settings.coaching.timing.contact_gap
+            digest = await build_digest(session, team, week, now=now, tz=tz, contact_gap=gap)
     finally:
         await engine.dispose()
     if args.chart:

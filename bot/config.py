@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
+from datetime import time, timedelta
+from typing import Any
+
+from coaching.engine import CoachDefaults
+from coaching.parser import CHANNELS
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///dealcoach.db"
 
@@ -53,6 +59,8 @@ class Settings:
     microsoft_app_password: str | None = _secret()
     microsoft_app_tenant_id: str | None = None
     microsoft_app_type: str = "MultiTenant"
+    # PRODUCT.md's coaching defaults for this install (DEALCOACH_DURATION_MINUTES ... below)
+    coaching: CoachDefaults = CoachDefaults()
 
     def __repr__(self) -> str:
         shown = []
@@ -94,6 +102,7 @@ class Settings:
             raise ConfigError(f"PORT must be a whole number from 1 to 65535, not {get('PORT')}")
         command = get("SLACK_COMMAND") or "/negotiation"
         return cls(
+            coaching=_coaching_defaults(get, number),
             database_url=normalize_database_url(get("DATABASE_URL") or DEFAULT_DATABASE_URL),
             port=int(port),
             tick_seconds=number("DEALCOACH_TICK_SECONDS", 15.0, minimum=0.1),
@@ -110,3 +119,69 @@ class Settings:
             microsoft_app_tenant_id=get("MicrosoftAppTenantId") or get("MICROSOFT_APP_TENANT_ID"),
             microsoft_app_type=get("MicrosoftAppType") or get("MICROSOFT_APP_TYPE") or "MultiTenant",
         )
+
+
+_HHMM = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
+
+
+def _clock_time(name: str, raw: str) -> time:
+    match = _HHMM.match(raw)
+    if not match:
+        raise ConfigError(f"{name} must be a time of day like 09:00, not {raw!r}")
+    return time(int(match.group(1)), int(match.group(2)))
+
+
+def _coaching_defaults(get: Any, number: Any) -> CoachDefaults:
+    """The coaching defaults PRODUCT.md lists in brackets, each changeable for the whole install."""
+    base = CoachDefaults()
+    timing = base.timing
+
+    def whole(name: str, default: int, *, minimum: int = 1) -> int:
+        value = number(name, default, minimum=minimum)
+        if value != int(value):
+            raise ConfigError(f"{name} must be a whole number, not {get(name)}")
+        return int(value)
+
+    channel = (get("DEALCOACH_CHANNEL") or base.channel).lower()
+    if channel not in CHANNELS:
+        raise ConfigError(f"DEALCOACH_CHANNEL must be one of {', '.join(CHANNELS)}, not {channel!r}")
+    quiet: tuple[str, str] | None = base.quiet_hours
+    raw_quiet = get("DEALCOACH_QUIET_HOURS")
+    if raw_quiet is not None:
+        if raw_quiet.lower() == "off":
+            quiet = None
+        else:
+            parts = raw_quiet.replace("–", "-").split("-")
+            if len(parts) != 2:
+                raise ConfigError(f"DEALCOACH_QUIET_HOURS must look like 19:00-08:00 (or off), not {raw_quiet!r}")
+            start, end = (_clock_time("DEALCOACH_QUIET_HOURS", p.strip()) for p in parts)
+            quiet = (start.strftime("%H:%M"), end.strftime("%H:%M"))
+    reminder = get("DEALCOACH_COMMITMENT_REMINDER_TIME")
+    return replace(
+        base,
+        duration_minutes=whole("DEALCOACH_DURATION_MINUTES", base.duration_minutes),
+        channel=channel,
+        daily_nudges=whole("DEALCOACH_DAILY_NUDGES", base.daily_nudges),
+        lead_minutes=whole("DEALCOACH_LEAD_MINUTES", base.lead_minutes),
+        quiet_hours=quiet,
+        timing=replace(
+            timing,
+            followup_after=timedelta(
+                minutes=whole("DEALCOACH_FOLLOWUP_AFTER_MINUTES", _minutes(timing.followup_after), minimum=0)
+            ),
+            followup_reminder_after=timedelta(
+                hours=whole("DEALCOACH_FOLLOWUP_REMINDER_HOURS", _minutes(timing.followup_reminder_after) // 60)
+            ),
+            commitment_hour=(
+                _clock_time("DEALCOACH_COMMITMENT_REMINDER_TIME", reminder) if reminder else timing.commitment_hour
+            ),
+            back_to_back_gap=timedelta(
+                minutes=whole("DEALCOACH_BACK_TO_BACK_MINUTES", _minutes(timing.back_to_back_gap), minimum=0)
+            ),
+            contact_gap=timedelta(days=whole("DEALCOACH_CONTACT_GAP_DAYS", timing.contact_gap.days)),
+        ),
+    )
+
+
+def _minutes(delta: timedelta) -> int:
+    return int(delta.total_seconds() // 60)

@@ -20,7 +20,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from coaching.messages import Attachment, Message, Section
 from coaching.models import Commitment, Counterpart, Negotiation, Team, TeamMember, Touchpoint, User
 
-CONTACT_GAP = timedelta(days=30)
 CHART_WEEKS = 8
 
 
@@ -156,7 +155,7 @@ async def members_during(session: AsyncSession, team: Team, start: datetime, end
 
 
 async def figures_by_rep(
-    session: AsyncSession, rep_ids: list[int], start: datetime, cutoff: datetime, tz: ZoneInfo
+    session: AsyncSession, rep_ids: list[int], start: datetime, cutoff: datetime, tz: ZoneInfo, contact_gap: timedelta
 ) -> dict[int, Figures]:
     """Four aggregate queries, grouped by rep, for the window [start, cutoff)."""
     result = {rep: Figures() for rep in rep_ids}
@@ -214,14 +213,14 @@ async def figures_by_rep(
     for user_id, count in touchpoints:
         result[user_id].touchpoints = int(count)
 
-    for user_id, count in await session.execute(counterparts_due_query(rep_ids, cutoff)):
+    for user_id, count in await session.execute(counterparts_due_query(rep_ids, cutoff, contact_gap)):
         result[user_id].counterparts_due = int(count)
     return result
 
 
-def counterparts_due_query(rep_ids: list[int], cutoff: datetime):  # type: ignore[no-untyped-def]
-    """Per rep: long-term counterparts they deal with and have not been in contact with for 30 days."""
-    threshold = cutoff - CONTACT_GAP
+def counterparts_due_query(rep_ids: list[int], cutoff: datetime, contact_gap: timedelta):  # type: ignore[no-untyped-def]
+    """Per rep: long-term counterparts they deal with and have not been in contact with for the gap."""
+    threshold = cutoff - contact_gap
     pairs = (
         select(
             Negotiation.owner_id.label("user_id"),
@@ -314,15 +313,22 @@ def _overdue(cutoff: datetime, tz: ZoneInfo):  # type: ignore[no-untyped-def]
 
 
 async def build_digest(
-    session: AsyncSession, team: Team, week: Week, *, now: datetime, tz: ZoneInfo, chart_weeks: int = CHART_WEEKS
+    session: AsyncSession,
+    team: Team,
+    week: Week,
+    *,
+    now: datetime,
+    tz: ZoneInfo,
+    contact_gap: timedelta,
+    chart_weeks: int = CHART_WEEKS,
 ) -> Digest:
     start, end = week.bounds(tz)
     cutoff = min(end, now)
     previous_start, previous_end = week.shift(-1).bounds(tz)
     reps = await members_during(session, team, start, end)
     rep_ids = [rep.id for rep in reps]
-    current = await figures_by_rep(session, rep_ids, start, cutoff, tz)
-    before = await figures_by_rep(session, rep_ids, previous_start, previous_end, tz)
+    current = await figures_by_rep(session, rep_ids, start, cutoff, tz, contact_gap)
+    before = await figures_by_rep(session, rep_ids, previous_start, previous_end, tz, contact_gap)
     lines = [RepWeek(rep.id, rep.display_name or rep.external_id, current[rep.id], before[rep.id]) for rep in reps]
     totals = sum((line.figures for line in lines), Figures())
     previous = sum((line.previous for line in lines), Figures())

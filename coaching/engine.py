@@ -34,10 +34,19 @@ AlsoInTransaction = Callable[[AsyncSession], Awaitable[None]]
 
 @dataclass(frozen=True)
 class CoachDefaults:
+    """PRODUCT.md's defaults, each changeable per install (``bot.config`` reads them from the environment)."""
+
     duration_minutes: int = 60
     channel: str = "video"
     daily_nudges: int = 3  # coaching nudges per rep per local day before the rest are merged
+    lead_minutes: int = 30  # a new user's pre-call lead time...
+    quiet_hours: tuple[str, str] | None = ("19:00", "08:00")  # ...and quiet hours (local HH:MM); both are settings
     timing: n.Timing = n.Timing()
+
+    def new_user(self) -> dict[str, Any]:
+        """The columns a person starts with, until they change them with ``settings``."""
+        start, end = self.quiet_hours or (None, None)
+        return {"lead_minutes": self.lead_minutes, "quiet_start": start, "quiet_end": end}
 
 
 def error(message: str, usage: str | None = None) -> Message:
@@ -139,7 +148,11 @@ class Coach:
         try:
             async with self.sessions() as session, session.begin():
                 user = await store.ensure_user(
-                    session, address=actor.address, display_name=actor.display_name, timezone=actor.timezone
+                    session,
+                    address=actor.address,
+                    display_name=actor.display_name,
+                    timezone=actor.timezone,
+                    new=self.defaults.new_user(),
                 )
                 command = make(user)
                 reply = await self._handlers[type(command)](session, user, command)
@@ -161,7 +174,11 @@ class Coach:
         """Record what a platform told us about a person: name, time zone, DM channel, Teams reference."""
         async with self.sessions() as session, session.begin():
             user = await store.ensure_user(
-                session, address=actor.address, display_name=actor.display_name, timezone=actor.timezone
+                session,
+                address=actor.address,
+                display_name=actor.display_name,
+                timezone=actor.timezone,
+                new=self.defaults.new_user(),
             )
             if channel and user.dm_channel != channel:
                 user.dm_channel = channel
@@ -173,12 +190,11 @@ class Coach:
         messages = [await self.handle_text(actor, "list"), await self.handle_text(actor, "commitments")]
         async with self.sessions() as session:
             user = await store.user_at(session, address=actor.address)
-            due = await relationships.due_for_contact(session, user, self.clock.now()) if user else []
+            due = await relationships.due_for_contact(session, user, self.clock.now(), self.timing) if user else []
         if due:
             now = self.clock.now()
             lines = tuple(
-                f"{d.counterpart} — last contact {(now - d.last_contact).days} days ago"
-                + (" ⚠" if d.overdue(now) else "")
+                f"{d.counterpart} — last contact {(now - d.last_contact).days} days ago" + (" ⚠" if d.overdue else "")
                 for d in due
                 if d.last_contact
             )
@@ -350,7 +366,7 @@ class Coach:
     ) -> Section | None:
         if negotiation.starts_at - now < self.timing.coffee_min_ahead:
             return None
-        window = self.timing.touchpoint_window
+        window = self.timing.contact_gap
         recent = await session.scalar(
             select(func.count())
             .select_from(Touchpoint)

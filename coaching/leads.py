@@ -38,10 +38,10 @@ async def _membership(session: AsyncSession, user: User) -> TeamMember | None:
     return await session.scalar(select(TeamMember).where(TeamMember.user_id == user.id))
 
 
-async def _member_user(session: AsyncSession, lead: User, member: str) -> User:
+async def _member_user(coach: Coach, session: AsyncSession, lead: User, member: str) -> User:
     workspace = lead.workspace
     address = Address(workspace.platform, workspace.external_id, member)
-    return await store.ensure_user(session, address=address)
+    return await store.ensure_user(session, address=address, new=coach.defaults.new_user())
 
 
 async def schedule_digest(session: AsyncSession, lead: User, week: Week) -> None:
@@ -52,7 +52,7 @@ async def schedule_digest(session: AsyncSession, lead: User, week: Week) -> None
 
 
 async def team_add(coach: Coach, session: AsyncSession, lead: User, command: c.TeamAdd) -> Message:
-    member = await _member_user(session, lead, command.member)
+    member = await _member_user(coach, session, lead, command.member)
     now = coach.clock.now()
     team = await team_led_by(session, lead)
     membership = await _membership(session, member)
@@ -134,14 +134,14 @@ async def show_digest(coach: Coach, session: AsyncSession, lead: User, command: 
     week = resolve_week(command.week, now, lead)
     if week.bounds(n.user_zone(lead))[0] > now:
         raise CommandError(f"{week.label} hasn't started yet.", USAGE["digest"].usage)
-    return await digest_for(session, team, lead, week, now=now)
+    return await digest_for(coach, session, team, lead, week)
 
 
 async def digest_for(
-    session: AsyncSession, team: Team, lead: User, week: Week, *, now: datetime, kind: str = "reply"
+    coach: Coach, session: AsyncSession, team: Team, lead: User, week: Week, *, kind: str = "reply"
 ) -> Message:
-    tz = n.user_zone(lead)
-    digest = await build_digest(session, team, week, now=now, tz=tz)
+    tz, now = n.user_zone(lead), coach.clock.now()
+    digest = await build_digest(session, team, week, now=now, tz=tz, contact_gap=coach.timing.contact_gap)
     chart = render_chart(digest.history, f"{_name(lead)}'s team, last {len(digest.history)} weeks")
     return digest_message(digest, tz, chart=chart, kind=kind)
 
@@ -161,7 +161,7 @@ async def compose_digest(coach: Coach, session: AsyncSession, nudge_key: str, le
     team = await team_led_by(session, lead)
     if team is None:
         return None
-    return await digest_for(session, team, lead, week, now=coach.clock.now(), kind=DIGEST)
+    return await digest_for(coach, session, team, lead, week, kind=DIGEST)
 
 
 async def mark_counterpart(coach: Coach, session: AsyncSession, user: User, command: c.MarkCounterpart) -> Message:
@@ -178,6 +178,6 @@ async def mark_counterpart(coach: Coach, session: AsyncSession, user: User, comm
     if command.long_term:
         return Message(
             text=f"{counterpart.name} is a long-term relationship: I'll flag it when you've been out of touch "
-            "for 30 days. A call, a note or a card beats an automated email."
+            f"for {coach.timing.contact_gap.days} days. A call, a note or a card beats an automated email."
         )
     return Message(text=f"{counterpart.name} is no longer marked long-term.")

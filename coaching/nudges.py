@@ -37,7 +37,9 @@ class Timing:
     commitment_hour: time = time(9, 0)
     back_to_back_gap: timedelta = timedelta(minutes=15)
     coffee_min_ahead: timedelta = timedelta(days=2)
-    touchpoint_window: timedelta = timedelta(days=30)
+    # no contact with a counterpart for this long: a coffee chat is suggested, a long-term one is due
+    # for a personal touch (listed from 70% of it), and the lead's digest counts it as overdue
+    contact_gap: timedelta = timedelta(days=30)
 
 
 @dataclass(frozen=True)

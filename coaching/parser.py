@@ -76,7 +76,7 @@ USAGE: dict[str, Usage] = {
         "links <counterpart> yes|no yes|no yes|no yes|no", "answer the lever-of-links questions (`prep` lists them)"
     ),
     "counterpart": Usage(
-        "counterpart <name> long-term on|off", "a relationship to keep warm: flagged after 30 days without contact"
+        "counterpart <name> long-term on|off", "a relationship to keep warm: flagged when you've been out of touch"
     ),
     "team": Usage("team add <@user> | team remove <@user> | team list", "team leads: who is on your team"),
     "digest": Usage("digest [last week | this week | 2026-W48]", "team leads: the weekly digest (default: last week)"),

@@ -28,8 +28,7 @@ REPAIR_NOTE = "repair_note"
 REPAIR_CHECKIN = "repair_checkin"
 HANDOFF = "handoff"
 KINDS = (STAY_IN_TOUCH, REPAIR_NOTE, REPAIR_CHECKIN, HANDOFF)
-IDEAL_GAP = timedelta(days=21)
-MAX_GAP = timedelta(days=30)
+SOON = 0.7  # a counterpart is listed from 70% of the contact gap (21 of 30 days), flagged past all of it
 STAY_IN_TOUCH_TIME = time(10, 0)  # Monday, local
 CONCEDING_STREAK = 3
 MAX_LISTED = 10
@@ -82,13 +81,11 @@ async def _enqueue_week(session: AsyncSession, user: User, week: Week) -> None:
 class Due:
     counterpart: str
     last_contact: datetime | None
-
-    def overdue(self, now: datetime) -> bool:
-        return self.last_contact is None or now - self.last_contact > MAX_GAP
+    overdue: bool  # past the whole contact gap
 
 
-async def due_for_contact(session: AsyncSession, user: User, now: datetime) -> list[Due]:
-    """Long-term counterparts this rep deals with, untouched for the ideal gap: three aggregate queries."""
+async def due_for_contact(session: AsyncSession, user: User, now: datetime, timing: n.Timing) -> list[Due]:
+    """Long-term counterparts this rep deals with, coming due for contact: three aggregate queries."""
     negotiated = (
         select(Negotiation.counterpart_id, func.max(Negotiation.starts_at).label("last"))
         .where(Negotiation.owner_id == user.id, Negotiation.status != "cancelled", Negotiation.starts_at <= now)
@@ -113,7 +110,11 @@ async def due_for_contact(session: AsyncSession, user: User, now: datetime) -> l
             Counterpart.id.in_(last.keys()), Counterpart.long_term.is_(True), Counterpart.id.not_in(snoozed)
         )
     )
-    due = [Due(cp.name, last.get(cp.id)) for cp in counterparts if now - last[cp.id] > IDEAL_GAP]
+    due = [
+        Due(cp.name, last[cp.id], overdue=now - last[cp.id] > timing.contact_gap)
+        for cp in counterparts
+        if now - last[cp.id] > timing.contact_gap * SOON
+    ]
     return sorted(due, key=lambda d: d.last_contact or datetime.min.replace(tzinfo=now.tzinfo))
 
 
@@ -124,13 +125,13 @@ async def chain_stay_in_touch(session: AsyncSession, key: str, user: User) -> No
 
 async def compose_stay_in_touch(coach: Coach, session: AsyncSession, user: User) -> Message | None:
     now = coach.clock.now()
-    due = await due_for_contact(session, user, now)
+    due = await due_for_contact(session, user, now, coach.timing)
     if not due:
         return None
     lines, buttons = [], []
     for item in due[:MAX_LISTED]:
         days = "never" if item.last_contact is None else f"{(now - item.last_contact).days} days ago"
-        flag = " ⚠" if item.overdue(now) else ""
+        flag = " ⚠" if item.overdue else ""
         lines.append(f"{item.counterpart} — last contact {days}{flag}")
         quoted = f'"{item.counterpart}"'
         buttons += [
@@ -355,7 +356,8 @@ async def plan_repair(session: AsyncSession, user: User, negotiation: Negotiatio
 async def handoff(coach: Coach, session: AsyncSession, user: User, command: c.Handoff) -> Message:
     negotiation = await coach.owned(session, user, command.negotiation)
     workspace = user.workspace
-    owner = await store.ensure_user(session, address=Address(workspace.platform, workspace.external_id, command.member))
+    address = Address(workspace.platform, workspace.external_id, command.member)
+    owner = await store.ensure_user(session, address=address, new=coach.defaults.new_user())
     if owner.id == user.id:
         raise CommandError("Hand it to the account owner, not to yourself.", USAGE["handoff"].usage)
     note = (command.note or "").strip()[:1000]

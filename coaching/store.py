@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -55,13 +56,19 @@ async def user_at(session: AsyncSession, *, address: Address) -> User | None:
 
 
 async def ensure_user(
-    session: AsyncSession, *, address: Address, display_name: str | None = None, timezone: str | None = None
+    session: AsyncSession,
+    *,
+    address: Address,
+    display_name: str | None = None,
+    timezone: str | None = None,
+    new: Mapping[str, Any] | None = None,
 ) -> User:
-    """The user at ``address``, created on first contact; platform facts (name, time zone) kept current."""
+    """The user at ``address``, created on first contact (with the install's defaults, ``new``);
+    platform facts (name, time zone) kept current."""
     user = await user_at(session, address=address)
     if user is None:
         ws = await workspace(session, platform=address.platform, external_id=address.workspace)
-        row = {"workspace_id": ws.id, "external_id": address.user, "timezone": "UTC"}
+        row = {**(new or {}), "workspace_id": ws.id, "external_id": address.user, "timezone": "UTC"}
         await insert_ignore(session, User.__table__, [row], unique=["workspace_id", "external_id"])
         user = await user_at(session, address=address)
         assert user is not None
