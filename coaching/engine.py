@@ -592,9 +592,22 @@ class Coach:
         stamp = int(now.timestamp())
         if command.about == "negotiation":
             negotiation = await self.owned(session, user, command.number)
-            if negotiation.status != "scheduled":
-                raise CommandError(f"#{negotiation.number} is {negotiation.status}; nothing to remind you of.")
-            kind = n.PRECALL if negotiation.starts_at > due else n.FOLLOWUP
+            if negotiation.status == "scheduled":
+                kind = n.PRECALL if negotiation.starts_at > due else n.FOLLOWUP
+            else:  # held: the relationship-repair nudge it last brought (a personal note, a check-in)
+                kind = await session.scalar(
+                    select(Nudge.kind)
+                    .where(
+                        Nudge.negotiation_id == negotiation.id,
+                        Nudge.user_id == user.id,
+                        Nudge.kind.in_(relationships.REPAIR_KINDS),
+                        Nudge.status == "sent",
+                    )
+                    .order_by(Nudge.sent_at.desc())
+                    .limit(1)
+                )
+                if kind is None:
+                    raise CommandError(f"#{negotiation.number} is {negotiation.status}; nothing to remind you of.")
             planned = n.Planned(kind, f"{kind}:{negotiation.id}:later:{stamp}", due, exempt_quiet=kind == n.PRECALL)
             await n.enqueue(session, user, [planned], negotiation_id=negotiation.id)
             what = f"#{negotiation.number} with {negotiation.counterpart.name}"

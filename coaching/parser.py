@@ -81,7 +81,7 @@ USAGE: dict[str, Usage] = {
     "team": Usage("team add <@user> | team remove <@user> | team list", "team leads: who is on your team"),
     "digest": Usage("digest [last week | this week | 2026-W48]", "team leads: the weekly digest (default: last week)"),
     "later": Usage(
-        "later negotiation|commitment <id> [<minutes>|tomorrow]", "remind me again later (snooze) [10 minutes]"
+        "later negotiation|commitment <id> [<minutes>|tomorrow|week]", "remind me again later (snooze) [10 minutes]"
     ),
     "ok": Usage("ok", "got it"),
     "export": Usage("export", "everything DealCoach stores about you, as a file"),
@@ -434,12 +434,14 @@ def _later(actor: c.Actor, rest: str, usage: str, _ctx: Context) -> c.Command:
     when = words[2] if len(words) > 2 else "10"
     if when == "tomorrow":
         return c.RemindLater(actor, about=words[0], number=number, minutes=None)
+    if when == "week":
+        return c.RemindLater(actor, about=words[0], number=number, minutes=7 * 24 * 60)
     match = re.fullmatch(r"(\d{1,4})(m|min|minutes?)?|(\d{1,2})h", when)
     if not match:
-        raise CommandError(f"“{when}” is not a delay: use minutes (`30`) or `tomorrow`.", usage)
+        raise CommandError(f"“{when}” is not a delay: use minutes (`30`), `tomorrow` or `week`.", usage)
     minutes = int(match.group(1)) if match.group(1) else int(match.group(3)) * 60
     if not 1 <= minutes <= 1440:
-        raise CommandError("Snooze for 1 minute to 24 hours, or until tomorrow.", usage)
+        raise CommandError("Snooze for 1 minute to 24 hours, until tomorrow, or for a week.", usage)
     return c.RemindLater(actor, about=words[0], number=number, minutes=minutes)
 
 

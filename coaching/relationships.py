@@ -28,6 +28,7 @@ REPAIR_NOTE = "repair_note"
 REPAIR_CHECKIN = "repair_checkin"
 HANDOFF = "handoff"
 KINDS = (STAY_IN_TOUCH, REPAIR_NOTE, REPAIR_CHECKIN, HANDOFF)
+REPAIR_KINDS = (REPAIR_NOTE, REPAIR_CHECKIN)
 SOON = 0.7  # a counterpart is listed from 70% of the contact gap (21 of 30 days), flagged past all of it
 STAY_IN_TOUCH_TIME = time(10, 0)  # Monday, local
 CONCEDING_STREAK = 3
@@ -386,7 +387,10 @@ def compose_repair(nudge_kind: str, negotiation: Negotiation) -> Message | None:
         return Message(
             text=f"A personal note to {name}?",
             sections=(Section(lines=(book.REPAIR_NOTE.format(counterpart=name),)),),
-            buttons=(Button("Note sent", "negotiation.followup", f"followup {number}", "primary"),),
+            buttons=(
+                Button("Note sent", "negotiation.followup", f"followup {number}", "primary"),
+                Button("Remind me tomorrow", "nudge.snooze", f"later negotiation {number} tomorrow"),
+            ),
             kind=nudge_kind,
             ref=f"negotiation:{number}",
         )
@@ -396,6 +400,7 @@ def compose_repair(nudge_kind: str, negotiation: Negotiation) -> Message | None:
         buttons=(
             Button("Log call", "touch.call", f'call "{name}"', "primary"),
             Button("Log note", "touch.note", f'note "{name}":'),
+            Button("Remind me in a week", "nudge.snooze", f"later negotiation {number} week"),
         ),
         kind=nudge_kind,
         ref=f"negotiation:{number}",

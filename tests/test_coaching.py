@@ -94,6 +94,32 @@ async def test_a_personal_note_after_the_hard_win_cancels_the_note_reminder(coac
     assert "repair_note" not in sender.kinds()
 
 
+async def test_the_repair_nudges_can_be_snoozed(coach, dispatcher, clock, sender) -> None:
+    anna = make_actor("anna")
+    await say(coach, anna, "log Initech yesterday 4pm")
+    await say(coach, anna, "outcome 1 hard-win yes")
+    assert (await coach.handle_text(anna, "later negotiation 1 tomorrow")).is_error  # nothing sent yet to snooze
+    await at(clock, dispatcher, utc(2026, 11, 26, 11, 0))
+    [(_, note)] = [(a, m) for a, m in sender.sent if m.kind == "repair_note"]
+    [snooze] = [b for b in note.buttons if b.label == "Remind me tomorrow"]
+    reply = await say(coach, anna, snooze.value)
+    assert "again Fri 27 Nov 09:00" in reply.text  # Berlin
+    sender.clear()
+    await at(clock, dispatcher, utc(2026, 11, 27, 8, 0))
+    assert sender.kinds() == ["repair_note"]  # the same note, once more
+
+    await say(coach, anna, "followup 1 sent a handwritten card")  # the note went out: no more reminders
+    await at(clock, dispatcher, utc(2026, 12, 9, 10, 0))
+    [(_, checkin)] = [(a, m) for a, m in sender.sent if m.kind == "repair_checkin"]
+    [later] = [b for b in checkin.buttons if b.label == "Remind me in a week"]
+    sender.clear()
+    await say(coach, anna, later.value)
+    await at(clock, dispatcher, utc(2026, 12, 15, 10, 0))
+    assert sender.kinds() == []
+    await at(clock, dispatcher, utc(2026, 12, 16, 10, 5))
+    assert sender.kinds() == ["repair_checkin"]
+
+
 async def test_ten_long_term_counterparts_due_make_one_batched_message(coach, dispatcher, clock, sender) -> None:
     anna = make_actor("anna")
     clock.set(utc(2026, 10, 1, 9, 0))
