@@ -4,6 +4,11 @@ Every incoming activity from a personal chat refreshes the user's stored convers
 and time zone (only when they changed: a small in-memory memo skips identical writes), so proactive
 nudges work after restarts. In group chats and channels the @mention is stripped and the answer goes
 to the user's personal chat — a user's negotiations are never shown to the rest of a chat.
+
+A click on a nudge about one thing in the personal chat is answered as before, and then the card itself
+is updated (``updateActivity``) to show what was chosen, without its buttons, so it cannot be clicked
+twice (lists and cards with forms stay: see ``render.collapses_after_click``). An error answer leaves
+the card as it was, so the person can try again.
 """
 
 from __future__ import annotations
@@ -20,9 +25,9 @@ from botbuilder.core import ActivityHandler, TurnContext
 from botbuilder.schema import Activity, ActivityTypes, ChannelAccount
 
 from adapters.teams import translate
-from adapters.teams.render import render
+from adapters.teams.render import after_click, render
 from adapters.teams.sender import delivery_error
-from adapters.teams.translate import SubmissionError, TypedText
+from adapters.teams.translate import CardClick, SubmissionError, TypedText
 from coaching.commands import Actor, Command
 from coaching.messages import Message
 from coaching.ports import Address, DeliveryError, Sender
@@ -38,6 +43,7 @@ SENT_PRIVATELY = "I've answered you in our personal chat."
 NOTHING_TO_READ = "I read typed commands. Type `help` to see them."
 REPLY_ATTEMPTS = 3
 MAX_REPLY_WAIT = 3.0  # seconds; Teams waits ~15 s for the whole turn
+UPDATE_TIMEOUT = 5.0  # seconds for redrawing a clicked card; the answer has been sent by then
 
 
 class Coach(Protocol):
@@ -162,9 +168,24 @@ class TeamsBot(ActivityHandler):
                 await self._reply(turn_context, Message(text=NOTHING_TO_READ))
             return
         if translate.is_personal(activity):
-            await self._reply(turn_context, await self._answer(request))
+            answer = await self._answer(request)
+            await self._reply(turn_context, answer)
+            click = translate.card_click(activity)
+            if click is not None and not answer.is_error:
+                await self._show_choice(turn_context, click)
             return
         await self._answer_privately(turn_context, request)
+
+    async def _show_choice(self, turn_context: TurnContext, click: CardClick) -> None:
+        """Redraw the clicked card with the choice and no buttons; a failure only costs the redraw."""
+        try:
+            await asyncio.wait_for(turn_context.update_activity(after_click(click)), UPDATE_TIMEOUT)
+        except TimeoutError:
+            log.warning(
+                "teams: card %s not updated after the click: no answer in %.0fs", click.activity_id, UPDATE_TIMEOUT
+            )
+        except Exception as error:
+            log.warning("teams: card %s not updated after the click: %s", click.activity_id, delivery_error(error))
 
     async def _answer(self, request: TypedText | Command) -> Message:
         try:

@@ -3,7 +3,9 @@
 A message with sections or buttons becomes an Adaptive Card (schema 1.4, which Teams desktop, web and
 mobile all render). Every button is an ``Action.Submit`` whose data carries the equivalent text command;
 ``form.*`` buttons open an inline form (``Action.ShowCard``) whose submission comes back as a structured
-command through :mod:`adapters.teams.translate`.
+command through :mod:`adapters.teams.translate`. On a nudge about one thing the data also carries the
+card's one-line text and the button's label, so :func:`after_click` can redraw the card with the choice
+shown and no buttons (:func:`collapses_after_click`).
 """
 
 from __future__ import annotations
@@ -14,7 +16,16 @@ from typing import Any
 
 from botbuilder.schema import Activity, ActivityTypes, Attachment
 
-from adapters.teams.translate import OUTCOMES, SUBMIT_KEY
+from adapters.teams.translate import (
+    LABEL_KEY,
+    MAX_LABEL,
+    MAX_SUMMARY,
+    OUTCOMES,
+    SUBMIT_KEY,
+    SUMMARY_KEY,
+    CardClick,
+    clip,
+)
 from coaching.messages import Attachment as MessageAttachment
 from coaching.messages import Button, Message
 
@@ -118,8 +129,10 @@ def _submit(title: str, data: dict[str, str], style: str | None = None) -> dict[
     return action
 
 
-def action_of(button: Button) -> dict[str, Any]:
+def action_of(button: Button, summary: str = "") -> dict[str, Any]:
     data = {SUBMIT_KEY: button.action_id, "command": button.value}
+    if summary:
+        data |= {SUMMARY_KEY: clip(summary, MAX_SUMMARY), LABEL_KEY: clip(button.label, MAX_LABEL)}
     inputs = FORMS.get(button.action_id)
     if inputs is None:
         return _submit(button.label, data, button.style)
@@ -143,16 +156,28 @@ def adaptive_card(message: Message) -> dict[str, Any]:
         if section.facts:
             body.append({"type": "FactSet", "facts": [{"title": k, "value": v} for k, v in section.facts]})
     body.extend(_image(attachment) for attachment in message.attachments if _fits_in_card(attachment))
-    card: dict[str, Any] = {
+    card = _card(body)
+    if message.buttons:
+        summary = message.text if collapses_after_click(message) else ""
+        card["actions"] = [action_of(b, summary) for b in message.buttons]
+    return card
+
+
+def collapses_after_click(message: Message) -> bool:
+    """A nudge about one thing (a negotiation, a commitment) is settled by any of its buttons: the card
+    then shows the choice and loses its buttons. Lists (several things) and cards with forms (the other
+    forms are still wanted after one is saved) stay as they are; their commands are idempotent."""
+    return message.ref is not None and not any(b.action_id in FORMS for b in message.buttons)
+
+
+def _card(body: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
         "type": "AdaptiveCard",
         "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
         "version": CARD_VERSION,
         "body": body,
         "msteams": {"width": "Full"},
     }
-    if message.buttons:
-        card["actions"] = [action_of(b) for b in message.buttons]
-    return card
 
 
 # Teams rejects a message over ~28 KB; the digest's chart goes inline (base64) only while it leaves room
@@ -187,4 +212,18 @@ def render(message: Message) -> Activity:
         type=ActivityTypes.message,
         summary=message.text,
         attachments=[Attachment(content_type=ADAPTIVE_CARD, content=adaptive_card(message))],
+    )
+
+
+def after_click(click: CardClick) -> Activity:
+    """The clicked card once its choice was applied: its one-line text, what was chosen, no buttons."""
+    body = [
+        _block(click.summary, weight="Bolder", size="Medium"),
+        _block(f"\u2713 {click.label}", color="Good", spacing="Small"),
+    ]
+    return Activity(
+        type=ActivityTypes.message,
+        id=click.activity_id,
+        summary=click.summary,
+        attachments=[Attachment(content_type=ADAPTIVE_CARD, content=_card(body))],
     )

@@ -24,6 +24,10 @@ from coaching.ports import Address
 PLATFORM = "teams"
 DEFAULT_TENANT = "default"
 SUBMIT_KEY = "dealcoach"  # key in Action.Submit data that marks a DealCoach card submission
+SUMMARY_KEY = "summary"  # Action.Submit data: the card's one-line text, to show it again after the click
+LABEL_KEY = "label"  # Action.Submit data: the clicked button's label
+MAX_SUMMARY = 150  # characters of the card's text carried in every button's data
+MAX_LABEL = 80
 PERSONAL = "personal"
 
 OUTCOMES = ("agreed", "partial", "no-deal", "postponed")
@@ -39,6 +43,15 @@ class TypedText:
 
 class SubmissionError(ValueError):
     """A card submission DealCoach cannot read; the message is safe to show to the user."""
+
+
+@dataclass(frozen=True)
+class CardClick:
+    """A click on one of DealCoach's cards: which message to update, and what to show on it."""
+
+    activity_id: str  # the card's activity (the submit's ``replyToId``)
+    summary: str  # the card's one-line text
+    label: str  # the clicked button's label
 
 
 Incoming = TypedText | Command
@@ -296,6 +309,27 @@ SUBMISSIONS: dict[str, Callable[[Actor, Mapping[str, Any]], Incoming]] = {
 def submission_of(actor: Actor, value: Mapping[str, Any]) -> Incoming:
     action = str(value.get(SUBMIT_KEY) or "")
     return SUBMISSIONS.get(action, button)(actor, value)
+
+
+def clip(text: str, limit: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "\u2026"
+
+
+def card_click(activity: Activity) -> CardClick | None:
+    """The card a personal-chat ``Action.Submit`` came from; None for typed text, other scopes, or
+    cards rendered before their buttons carried the card's text (those are left as they are)."""
+    value = activity.value
+    if not isinstance(value, Mapping) or not value.get(SUBMIT_KEY) or not is_personal(activity):
+        return None
+    summary, label = _text(value, SUMMARY_KEY), _text(value, LABEL_KEY)
+    if not activity.reply_to_id or summary is None or label is None:
+        return None
+    return CardClick(
+        activity_id=str(activity.reply_to_id),
+        summary=clip(summary, MAX_SUMMARY),
+        label=clip(label, MAX_LABEL),
+    )
 
 
 def incoming(activity: Activity) -> Incoming | None:

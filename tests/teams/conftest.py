@@ -52,6 +52,20 @@ class FakeCoach:
                     Button("Add commitment", "form.commitment", "commit 4 ours "),
                 ),
             )
+        if words[0] == "reminder":
+            return Message(
+                text="In 30 minutes: #4 with Acme (15:00, video).",
+                sections=(Section(heading="Personal connection first", lines=("Ask about the sailing trip.",)),),
+                buttons=(
+                    Button("Got it", "nudge.ok", "ok", "primary"),
+                    Button("Snooze 10 min", "nudge.snooze", "later negotiation 4 10"),
+                    Button("Prep brief", "negotiation.prep", "prep 99"),
+                ),
+                kind="precall",
+                ref="negotiation:4",
+            )
+        if words[0] == "prep" and words[1:] == ["99"]:
+            return Message(text="There is no negotiation #99.", kind="error")
         if words[0] == "boom":
             raise RuntimeError("engine exploded")
         return Message(text=f"ok: {' '.join(words)}")

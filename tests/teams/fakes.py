@@ -32,6 +32,12 @@ class Call:
     reply_to: str | None
     authorization: str | None
     body: dict[str, Any]
+    id: str | None = None  # the id the connector answered with (a card's later clicks carry it as replyToId)
+
+    @property
+    def activity_id(self) -> str | None:
+        """The activity a ``PUT`` replaces (for a ``POST`` to ``.../activities/{id}``: the one replied to)."""
+        return self.reply_to
 
     @property
     def text(self) -> str:
@@ -56,11 +62,24 @@ class Call:
 
 @dataclass
 class FakeConnector:
-    """Records ``/v3/conversations/...`` calls; ``fail_next`` queues (status, headers) answers."""
+    """Records ``/v3/conversations/...`` calls; ``fail_next`` queues (status, headers) answers for any
+    call, ``fail_updates`` only for updates (``PUT .../activities/{activityId}``)."""
 
     server: TestServer | None = None
     calls: list[Call] = field(default_factory=list)
     fail_next: list[tuple[int, dict[str, str]]] = field(default_factory=list)
+    fail_updates: list[tuple[int, dict[str, str]]] = field(default_factory=list)
+    issued: set[str] = field(default_factory=set)  # ids of activities sent through this connector
+
+    @property
+    def updates(self) -> list[Call]:
+        """``PUT /v3/conversations/{id}/activities/{activityId}``: messages replaced (updateActivity)."""
+        return [call for call in self.calls if call.method == "PUT"]
+
+    @property
+    def sent(self) -> list[Call]:
+        """``POST``: new messages and replies."""
+        return [call for call in self.calls if call.method == "POST"]
 
     @property
     def url(self) -> str:
@@ -69,24 +88,31 @@ class FakeConnector:
 
     async def _activity(self, request: web.Request) -> web.Response:
         body = await request.json()
-        self.calls.append(
-            Call(
-                method=request.method,
-                path=request.path,
-                conversation_id=request.match_info["conversation_id"],
-                reply_to=request.match_info.get("activity_id"),
-                authorization=request.headers.get("Authorization"),
-                body=body,
-            )
+        call = Call(
+            method=request.method,
+            path=request.path,
+            conversation_id=request.match_info["conversation_id"],
+            reply_to=request.match_info.get("activity_id"),
+            authorization=request.headers.get("Authorization"),
+            body=body,
         )
-        if self.fail_next:
-            status, headers = self.fail_next.pop(0)
+        self.calls.append(call)
+        failures = self.fail_updates if request.method == "PUT" and self.fail_updates else self.fail_next
+        if failures:
+            status, headers = failures.pop(0)
             return web.json_response(
                 {"error": {"code": "Throttled" if status == 429 else "ServiceError", "message": "fake"}},
                 status=status,
                 headers=headers,
             )
-        return web.json_response({"id": f"activity-{len(self.calls)}"})
+        if request.method == "PUT":  # an update: of a message this connector sent, answered with its id
+            if call.activity_id not in self.issued:
+                return web.json_response({"error": {"code": "NotFound", "message": "no such activity"}}, status=404)
+            call.id = call.activity_id
+        else:
+            call.id = f"activity-{len(self.calls)}"
+            self.issued.add(call.id)
+        return web.json_response({"id": call.id})
 
     def app(self) -> web.Application:
         app = web.Application()

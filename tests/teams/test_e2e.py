@@ -187,3 +187,53 @@ async def test_uninstall_deletes_the_user_and_pending_nudges(make_app, coach, co
     clock.advance(timedelta(hours=4))
     await dispatcher_for(sessions, coach, teams, clock).tick()
     assert connector.calls == []
+
+
+async def click(client, connector, card_call, title, **inputs):
+    """Click ``title`` on a card the fake connector received; return (answer, updates) it caused."""
+    action = next(a for a in card_call.card["actions"] if a["title"] == title)
+    if action["type"] == "Action.ShowCard":
+        action = action["card"]["actions"][0]
+    before = len(connector.calls)
+    body = activity(connector.url, value={**action["data"], **inputs}, replyToId=card_call.id)
+    response = await client.post("/api/messages", json=body)
+    assert response.status == 201, await response.text()
+    new = connector.calls[before:]
+    [answer] = [call for call in new if call.method == "POST"]
+    return answer, [call for call in new if call.method == "PUT"]
+
+
+async def test_clicks_on_nudges_show_the_choice_on_the_nudge(make_app, coach, connector, sessions, clock):
+    client, teams = await make_app(coach)
+    await say(client, connector, "log Acme in 40 minutes")
+    connector.calls.clear()
+    clock.advance(minutes=10)
+    await dispatcher_for(sessions, coach, teams, clock).tick()
+    [precall] = connector.calls
+
+    answer, [update] = await click(client, connector, precall, "Got it")
+
+    assert not answer.text.startswith("Sorry")
+    assert update.activity_id == precall.id
+    assert update.path == f"/v3/conversations/a:personal-conversation-1/activities/{precall.id}"
+    first_line = precall.card["body"][0]["text"]
+    assert "#1 with Acme" in first_line
+    assert [block["text"] for block in update.card["body"]] == [first_line, "\u2713 Got it"]
+    assert "actions" not in update.card
+
+
+async def test_the_followup_card_keeps_its_forms_after_the_outcome_is_saved(
+    make_app, coach, connector, sessions, clock
+):
+    client, teams = await make_app(coach)
+    await say(client, connector, "log Acme yesterday 16:30")
+    connector.calls.clear()
+    await dispatcher_for(sessions, coach, teams, clock).tick()
+    [followup] = connector.calls
+
+    bad, none = await click(client, connector, followup, "Log outcome", sentiment="7")
+    saved, still_none = await click(client, connector, followup, "Log outcome", outcome="agreed", sentiment="4")
+
+    assert "sentiment" in bad.text
+    assert "Recorded the outcome of #1 with Acme." in saved.visible
+    assert none == still_none == []  # "Add commitment" and "Follow-up sent" are still wanted on it

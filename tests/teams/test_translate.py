@@ -192,7 +192,56 @@ def test_form_buttons_open_inline_forms_whose_submit_carries_the_command():
     assert action["card"]["actions"][0]["data"] == {
         "dealcoach": "form.commitment",
         "command": "commit 4 theirs ",
-    }
+    }  # a card with forms is not redrawn after a click: no summary to carry
+
+
+def test_button_data_stays_small_however_long_the_card_text():
+    long_text = "In 30 minutes: #4 with " + "Acme Widgets International " * 40
+    buttons = (Button("Got it " * 30, "nudge.ok", "ok"),)
+    card = render.adaptive_card(Message(text=long_text, buttons=buttons, ref="negotiation:4"))
+
+    data = card["actions"][0]["data"]
+    assert len(data["summary"]) <= translate.MAX_SUMMARY and data["summary"].endswith("\u2026")
+    assert len(data["label"]) <= translate.MAX_LABEL
+    assert len(json.dumps(data)) < 400
+
+
+def test_a_click_names_the_card_and_the_button():
+    value = {"dealcoach": "commitment.kept", "command": "kept 3", "summary": "Due today: SLA", "label": "Kept"}
+
+    clicked = translate.card_click(parsed(value=value, replyToId="1:card"))
+
+    assert clicked == translate.CardClick(activity_id="1:card", summary="Due today: SLA", label="Kept")
+
+
+@pytest.mark.parametrize(
+    "kw",
+    [
+        {"text": "kept 3"},  # typed, not clicked
+        {"value": {"dealcoach": "commitment.kept", "command": "kept 3", "summary": "S", "label": "Kept"}},  # no id
+        {"value": {"dealcoach": "commitment.kept", "command": "kept 3"}, "replyToId": "1:card"},  # an older card
+        {"value": {"command": "kept 3", "summary": "S", "label": "Kept"}, "replyToId": "1:card"},  # not ours
+        {
+            "value": {"dealcoach": "commitment.kept", "command": "kept 3", "summary": "S", "label": "Kept"},
+            "replyToId": "1:card",
+            "conversation": "19:x@thread.v2",
+            "conversation_type": "groupChat",
+        },
+    ],
+    ids=["typed", "no-reply-to", "older-card", "foreign-card", "group-chat"],
+)
+def test_only_a_personal_click_on_a_current_card_is_a_card_click(kw):
+    assert translate.card_click(parsed(**kw)) is None
+
+
+def test_after_click_keeps_the_text_shows_the_choice_and_drops_every_button():
+    button = render.after_click(translate.CardClick("1:card", "Due today: SLA", "Snooze to tomorrow"))
+
+    card = button.attachments[0].content
+    assert (button.type, button.id, button.summary) == ("message", "1:card", "Due today: SLA")
+    assert [b["text"] for b in card["body"]] == ["Due today: SLA", "\u2713 Snooze to tomorrow"]
+    assert "actions" not in card
+    json.dumps(card)
 
 
 # --- the app package -------------------------------------------------------------------------------

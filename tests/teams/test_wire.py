@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 
+import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from adapters.teams.bot import NOTHING_TO_READ, PRIVATE_ONLY, SENT_PRIVATELY, SORRY
@@ -60,7 +62,10 @@ async def test_list_comes_back_as_an_adaptive_card_with_buttons(make_app, fake_c
     assert card is not None and card["type"] == "AdaptiveCard"
     titles = [a["title"] for a in card["actions"]]
     assert titles == ["Prep", "Log outcome", "Add commitment"]
-    assert card["actions"][0]["data"] == {"dealcoach": "negotiation.prep", "command": "prep 4"}
+    assert card["actions"][0]["data"] == {
+        "dealcoach": "negotiation.prep",
+        "command": "prep 4",
+    }  # a list (several things, and forms) is not redrawn after a click: nothing more to carry
     assert card["actions"][1]["type"] == "Action.ShowCard"
 
 
@@ -236,6 +241,159 @@ async def test_a_bad_form_value_gets_a_specific_error_and_changes_nothing(make_a
     assert "sentiment" in connector.calls[0].text
 
 
+# --- a click shows its choice on the card ---------------------------------------------------------
+
+
+async def card_with_buttons(client, connector, text="reminder"):
+    """Ask for a card; return its recorded call (``.id`` is what a click's ``replyToId`` names)."""
+    await post(client, activity(connector.url, text=text))
+    card = connector.calls[-1]
+    assert card.card is not None and card.id
+    return card
+
+
+def click(connector, card, title, **inputs):
+    """The activity Teams posts when ``title`` (a button, or a form's Save) is clicked on ``card``."""
+    action = next(a for a in card.card["actions"] if a["title"] == title)
+    if action["type"] == "Action.ShowCard":
+        action = action["card"]["actions"][0]
+    return activity(connector.url, value={**action["data"], **inputs}, replyToId=card.id)
+
+
+def buttons_in(card: dict) -> list:
+    found = list(card.get("actions") or ())
+    for item in card.get("body") or ():
+        if item.get("type") == "ActionSet":
+            found.extend(item.get("actions") or ())
+    return found
+
+
+async def test_a_click_shows_the_choice_on_its_card_once_and_removes_the_buttons(make_app, fake_coach, connector):
+    client, _ = await make_app(fake_coach)
+    card = await card_with_buttons(client, connector)
+    connector.calls.clear()
+    body = click(connector, card, "Got it")
+
+    first, again = await post(client, body), await post(client, body)  # Teams may deliver it twice
+
+    assert (first.status, again.status) == (201, 201)
+    assert fake_coach.texts[-1][1] == "ok"
+    [answer] = connector.sent
+    assert answer.text == "ok: ok"
+    [update] = connector.updates
+    assert update.path == f"/v3/conversations/a:personal-conversation-1/activities/{card.id}"
+    assert update.body["id"] == card.id and update.body["type"] == "message"
+    assert update.body["summary"] == "In 30 minutes: #4 with Acme (15:00, video)."
+    texts = [block["text"] for block in update.card["body"]]
+    assert texts == ["In 30 minutes: #4 with Acme (15:00, video).", "\u2713 Got it"]
+    assert buttons_in(update.card) == []
+
+
+async def test_each_button_names_itself_on_the_updated_card(make_app, fake_coach, connector):
+    client, _ = await make_app(fake_coach)
+    card = await card_with_buttons(client, connector)
+
+    await post(client, click(connector, card, "Snooze 10 min"))
+
+    [update] = connector.updates
+    assert "\u2713 Snooze 10 min" in update.visible and "Got it" not in update.visible
+
+
+async def test_an_error_answer_leaves_the_card_clickable(make_app, fake_coach, connector):
+    client, _ = await make_app(fake_coach)
+    card = await card_with_buttons(client, connector)
+    connector.calls.clear()
+
+    response = await post(client, click(connector, card, "Prep brief"))  # the coach answers an error
+
+    assert response.status == 201
+    assert connector.updates == []
+    [answer] = connector.sent
+    assert answer.text == "There is no negotiation #99."
+
+
+async def test_a_coach_failure_on_a_click_leaves_the_card_and_apologises(make_app, fake_coach, connector):
+    client, _ = await make_app(fake_coach)
+    card = await card_with_buttons(client, connector)
+    connector.calls.clear()
+    body = click(connector, card, "Got it")
+    body["value"]["command"] = "boom"
+
+    response = await post(client, body)
+
+    assert response.status == 201
+    assert connector.updates == []
+    assert [call.text for call in connector.sent] == [SORRY]
+
+
+async def test_a_list_with_forms_stays_as_it_is_after_a_click_or_a_save(make_app, fake_coach, connector):
+    client, _ = await make_app(fake_coach)
+    card = await card_with_buttons(client, connector, "list")
+    connector.calls.clear()
+
+    await post(client, click(connector, card, "Log outcome", outcome="agreed", sentiment="9"))
+    assert "sentiment" in connector.sent[-1].text  # the form stays, so the field can be corrected
+    response = await post(client, click(connector, card, "Log outcome", outcome="agreed", sentiment="4"))
+    await post(client, click(connector, card, "Prep"))
+
+    assert response.status == 201
+    [command] = fake_coach.commands
+    assert isinstance(command, RecordOutcome) and command.sentiment == 4
+    assert connector.updates == []  # the other rows' buttons and forms are still wanted
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [(500, {}), (429, {"Retry-After": "1"}), (404, {}), (403, {})],
+    ids=["5xx", "throttled", "gone", "forbidden"],
+)
+async def test_a_failing_update_still_delivers_the_answer(make_app, fake_coach, connector, caplog, failure):
+    client, _ = await make_app(fake_coach)
+    card = await card_with_buttons(client, connector)
+    connector.calls.clear()
+    connector.fail_updates.append(failure)
+    caplog.set_level(logging.INFO)
+
+    response = await post(client, click(connector, card, "Got it"))
+
+    assert response.status == 201
+    assert [call.text for call in connector.sent] == ["ok: ok"]
+    assert len(connector.updates) == 1  # tried once, then left alone
+    warnings = [r for r in caplog.records if r.name == "adapters.teams.bot" and r.levelno == logging.WARNING]
+    assert len(warnings) == 1 and card.id in warnings[0].getMessage()
+    assert str(failure[0]) in warnings[0].getMessage()
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
+
+
+async def test_with_an_app_id_the_update_is_authenticated_and_pooled(make_app, fake_coach, connector, issuer):
+    client, teams = await make_app(fake_coach, authenticated=True)
+
+    def auth():
+        return {"Authorization": f"Bearer {issuer.token(service_url=connector.url)}"}
+
+    await post(client, activity(connector.url, text="reminder"), **auth())
+    card = connector.calls[-1]
+    response = await post(client, click(connector, card, "Got it"), **auth())
+
+    assert response.status == 201
+    [update] = connector.updates
+    assert update.authorization == f"Bearer outbound-token-for-{APP_ID}"
+    assert (teams.pool.built, teams.pool.requests) == (1, 3)  # card, answer, update: one client, one session
+
+
+async def test_a_card_sent_before_clicks_carried_its_text_is_left_alone(make_app, fake_coach, connector):
+    client, _ = await make_app(fake_coach)
+    card = await card_with_buttons(client, connector)
+    connector.calls.clear()
+    old = activity(connector.url, value={"dealcoach": "nudge.ok", "command": "ok"}, replyToId=card.id)
+
+    response = await post(client, old)
+
+    assert response.status == 201
+    assert [call.text for call in connector.sent] == ["ok: ok"]
+    assert connector.updates == []
+
+
 # --- group chats -----------------------------------------------------------------------------------
 
 
@@ -281,6 +439,23 @@ async def test_group_chat_without_a_personal_chat_reveals_nothing(make_app, fake
     assert fake_coach.texts == []
     [call] = connector.calls
     assert call.text == PRIVATE_ONLY
+
+
+async def test_a_click_in_a_group_chat_is_answered_privately_and_updates_nothing(make_app, fake_coach, connector):
+    client, _ = await make_app(fake_coach)
+    await post(client, activity(connector.url, text="help"))  # the personal chat exists
+    connector.calls.clear()
+    value = {"dealcoach": "nudge.ok", "command": "ok", "summary": "A card", "label": "Got it"}
+
+    response = await post(client, group(connector, value=value, replyToId="activity-1"))
+
+    assert response.status == 201
+    assert fake_coach.texts[-1][1] == "ok"
+    assert connector.updates == []
+    assert [call.conversation_id for call in connector.sent] == [
+        "a:personal-conversation-1",
+        "19:group-chat@thread.v2",
+    ]
 
 
 # --- install / uninstall ---------------------------------------------------------------------------
