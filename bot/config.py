@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
@@ -90,6 +91,8 @@ class Settings:
                 value = float(raw)
             except ValueError:
                 raise ConfigError(f"{name} must be a number, not {raw!r}") from None
+            if not math.isfinite(value):
+                raise ConfigError(f"{name} must be a number, not {raw!r}")
             if value < minimum:
                 raise ConfigError(f"{name} must be at least {minimum:g}, not {raw}")
             return value
@@ -136,10 +139,12 @@ def _coaching_defaults(get: Any, number: Any) -> CoachDefaults:
     base = CoachDefaults()
     timing = base.timing
 
-    def whole(name: str, default: int, *, minimum: int = 1) -> int:
+    def whole(name: str, default: int, *, minimum: int = 1, maximum: int) -> int:
         value = number(name, default, minimum=minimum)
         if value != int(value):
             raise ConfigError(f"{name} must be a whole number, not {get(name)}")
+        if value > maximum:
+            raise ConfigError(f"{name} must be at most {maximum}, not {get(name)}")
         return int(value)
 
     channel = (get("DEALCOACH_CHANNEL") or base.channel).lower()
@@ -157,28 +162,28 @@ def _coaching_defaults(get: Any, number: Any) -> CoachDefaults:
             start, end = (_clock_time("DEALCOACH_QUIET_HOURS", p.strip()) for p in parts)
             quiet = (start.strftime("%H:%M"), end.strftime("%H:%M"))
     reminder = get("DEALCOACH_COMMITMENT_REMINDER_TIME")
+    day = 24 * 60  # minutes
+    after, gap = _minutes(timing.followup_after), _minutes(timing.back_to_back_gap)
     return replace(
         base,
-        duration_minutes=whole("DEALCOACH_DURATION_MINUTES", base.duration_minutes),
+        duration_minutes=whole("DEALCOACH_DURATION_MINUTES", base.duration_minutes, maximum=24 * 60),
         channel=channel,
-        daily_nudges=whole("DEALCOACH_DAILY_NUDGES", base.daily_nudges),
-        lead_minutes=whole("DEALCOACH_LEAD_MINUTES", base.lead_minutes),
+        daily_nudges=whole("DEALCOACH_DAILY_NUDGES", base.daily_nudges, maximum=100),
+        lead_minutes=whole("DEALCOACH_LEAD_MINUTES", base.lead_minutes, minimum=0, maximum=24 * 60),
         quiet_hours=quiet,
         timing=replace(
             timing,
-            followup_after=timedelta(
-                minutes=whole("DEALCOACH_FOLLOWUP_AFTER_MINUTES", _minutes(timing.followup_after), minimum=0)
-            ),
+            followup_after=timedelta(minutes=whole("DEALCOACH_FOLLOWUP_AFTER_MINUTES", after, minimum=0, maximum=day)),
             followup_reminder_after=timedelta(
-                hours=whole("DEALCOACH_FOLLOWUP_REMINDER_HOURS", _minutes(timing.followup_reminder_after) // 60)
+                hours=whole(
+                    "DEALCOACH_FOLLOWUP_REMINDER_HOURS", _minutes(timing.followup_reminder_after) // 60, maximum=14 * 24
+                )
             ),
             commitment_hour=(
                 _clock_time("DEALCOACH_COMMITMENT_REMINDER_TIME", reminder) if reminder else timing.commitment_hour
             ),
-            back_to_back_gap=timedelta(
-                minutes=whole("DEALCOACH_BACK_TO_BACK_MINUTES", _minutes(timing.back_to_back_gap), minimum=0)
-            ),
-            contact_gap=timedelta(days=whole("DEALCOACH_CONTACT_GAP_DAYS", timing.contact_gap.days)),
+            back_to_back_gap=timedelta(minutes=whole("DEALCOACH_BACK_TO_BACK_MINUTES", gap, minimum=0, maximum=day)),
+            contact_gap=timedelta(days=whole("DEALCOACH_CONTACT_GAP_DAYS", timing.contact_gap.days, maximum=3650)),
         ),
     )
 

@@ -50,6 +50,10 @@ def test_the_environment_sets_the_installs_coaching_defaults() -> None:
         ("DEALCOACH_QUIET_HOURS", "19:00-25:00", "time of day"),
         ("DEALCOACH_COMMITMENT_REMINDER_TIME", "9am", "time of day like 09:00"),
         ("DEALCOACH_CONTACT_GAP_DAYS", "-3", "at least 1"),
+        ("DEALCOACH_CONTACT_GAP_DAYS", "1e7", "at most 3650"),
+        ("DEALCOACH_DURATION_MINUTES", "inf", "must be a number"),
+        ("DEALCOACH_LEAD_MINUTES", "nan", "must be a number"),
+        ("DEALCOACH_LEAD_MINUTES", "1441", "at most 1440"),
     ],
 )
 def test_a_bad_default_names_the_variable_and_the_value(name: str, value: str, says: str) -> None:

@@ -316,8 +316,8 @@ def register(
         """The click is applied: show the choice (a failed one may be clicked again)."""
         if reply.is_error:
             await seen.forget(click.dedupe_key)
-        if reply.kind == FORGOTTEN:
-            await inbox.forget_person(actor.address.workspace, actor.address.user)
+        if reply.kind == FORGOTTEN:  # off the request path: a locked database must not delay the ack
+            background.spawn(inbox.forget_person(actor.address.workspace, actor.address.user), "forget inbox rows")
         background.spawn(show_choice(client, click, reply, actor, click.message_blocks), "show choice")
         if click.view_id and not click.message_ts:
             background.spawn(publish_home(client, actor), "home")

@@ -360,18 +360,17 @@ class Inbox:
             await connection.execute(slack_inbox.delete().where(slack_inbox.c.team == team))
 
     async def forget_person(self, team: str, user: str, *, but: int | None = None) -> None:
-        """Someone said ``forget-me confirm``: what they typed earlier goes too (answers waiting for a
-        retry, undeliverable ones). Rows still pending were typed after it and run as usual; ``but``
-        is the forget-me row itself, whose answer is still on its way."""
+        """Someone confirmed forget-me: what they typed before goes too (answers waiting for a retry,
+        undeliverable ones, commands not run yet). ``but``: the forget-me row itself (typed: its answer
+        is still on its way, and rows after it were typed later and run as usual); without it (the
+        button), everything of theirs stored until now goes."""
+        mine = sa.and_(slack_inbox.c.team == team, slack_inbox.c.user == user)
+        if but is not None:
+            mine = sa.and_(mine, slack_inbox.c.status != "pending", slack_inbox.c.id != but)
+        else:
+            mine = sa.and_(mine, slack_inbox.c.created_at <= self.config.now())
         async with self._engine.begin() as connection:
-            await connection.execute(
-                slack_inbox.delete().where(
-                    slack_inbox.c.team == team,
-                    slack_inbox.c.user == user,
-                    slack_inbox.c.status != "pending",
-                    slack_inbox.c.id != (but if but is not None else -1),
-                )
-            )
+            await connection.execute(slack_inbox.delete().where(mine))
 
     # -- lifecycle (tied to the aiohttp app by adapters.slack.setup)
 

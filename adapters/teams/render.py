@@ -165,9 +165,11 @@ def adaptive_card(message: Message) -> dict[str, Any]:
 
 def collapses_after_click(message: Message) -> bool:
     """A nudge about one thing (a negotiation, a commitment) is settled by any of its buttons: the card
-    then shows the choice and loses its buttons. Lists (several things) and cards with forms (the other
-    forms are still wanted after one is saved) stay as they are; their commands are idempotent."""
-    return message.ref is not None and not any(b.action_id in FORMS for b in message.buttons)
+    then shows the choice and loses its buttons. Replies (their buttons are next steps, not answers),
+    lists (several things) and cards with forms (the other forms are still wanted after one is saved)
+    stay as they are; their commands are idempotent."""
+    nudge = message.kind not in ("reply", "error")
+    return nudge and message.ref is not None and not any(b.action_id in FORMS for b in message.buttons)
 
 
 def _card(body: list[dict[str, Any]]) -> dict[str, Any]:

@@ -237,3 +237,14 @@ async def test_the_followup_card_keeps_its_forms_after_the_outcome_is_saved(
     assert "sentiment" in bad.text
     assert "Recorded the outcome of #1 with Acme." in saved.visible
     assert none == still_none == []  # "Add commitment" and "Follow-up sent" are still wanted on it
+
+
+async def test_a_click_on_a_reply_leaves_the_reply_as_it_is(make_app, coach, connector):
+    """The "Logged #1" reply's buttons are next steps (frame, coffee, prep), not answers to it."""
+    client, _ = await make_app(coach)
+    logged = await say(client, connector, "log Acme 2026-12-03 14:00")
+
+    answer, updates = await click(client, connector, logged, "Prep brief")
+
+    assert "Prep brief #1" in answer.visible
+    assert updates == []

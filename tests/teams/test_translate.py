@@ -198,7 +198,7 @@ def test_form_buttons_open_inline_forms_whose_submit_carries_the_command():
 def test_button_data_stays_small_however_long_the_card_text():
     long_text = "In 30 minutes: #4 with " + "Acme Widgets International " * 40
     buttons = (Button("Got it " * 30, "nudge.ok", "ok"),)
-    card = render.adaptive_card(Message(text=long_text, buttons=buttons, ref="negotiation:4"))
+    card = render.adaptive_card(Message(text=long_text, buttons=buttons, kind="precall", ref="negotiation:4"))
 
     data = card["actions"][0]["data"]
     assert len(data["summary"]) <= translate.MAX_SUMMARY and data["summary"].endswith("\u2026")
