@@ -199,9 +199,9 @@ class Acknowledge(Command):
 
 @dataclass(frozen=True)
 class RemindLater(Command):
-    """``later negotiation|commitment <id> [<minutes>|tomorrow]``: snooze a nudge."""
+    """``later negotiation|commitment|note|check-in <id> [<minutes>|tomorrow|week]``: snooze a nudge."""
 
-    about: str  # negotiation | commitment
+    about: str  # negotiation | commitment | note | check-in (the repair nudges of a held negotiation)
     number: int
     minutes: int | None = 10  # None: tomorrow at 09:00 local
 

@@ -590,12 +590,15 @@ class Coach:
         else:
             due = now + timedelta(minutes=command.minutes)
         stamp = int(now.timestamp())
-        if command.about == "negotiation":
+        if command.about != "commitment":
             negotiation = await self.owned(session, user, command.number)
-            if negotiation.status == "scheduled":
+            repair = {"note": relationships.REPAIR_NOTE, "check-in": relationships.REPAIR_CHECKIN}.get(command.about)
+            if negotiation.status == "scheduled" and repair is None:
                 kind = n.PRECALL if negotiation.starts_at > due else n.FOLLOWUP
-            else:  # held: the relationship-repair nudge it last brought (a personal note, a check-in)
-                kind = await session.scalar(
+            elif negotiation.status == "scheduled":
+                raise CommandError(f"#{negotiation.number} hasn't happened yet; nothing to repair.")
+            else:  # held: the relationship-repair nudge asked for, or the one it last brought
+                kind = repair or await session.scalar(
                     select(Nudge.kind)
                     .where(
                         Nudge.negotiation_id == negotiation.id,

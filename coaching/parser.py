@@ -81,7 +81,8 @@ USAGE: dict[str, Usage] = {
     "team": Usage("team add <@user> | team remove <@user> | team list", "team leads: who is on your team"),
     "digest": Usage("digest [last week | this week | 2026-W48]", "team leads: the weekly digest (default: last week)"),
     "later": Usage(
-        "later negotiation|commitment <id> [<minutes>|tomorrow|week]", "remind me again later (snooze) [10 minutes]"
+        "later negotiation|commitment|note|check-in <id> [<minutes>|tomorrow|week]",
+        "remind me again later (snooze) [10 minutes]",
     ),
     "ok": Usage("ok", "got it"),
     "export": Usage("export", "everything DealCoach stores about you, as a file"),
@@ -428,9 +429,9 @@ def _links(actor: c.Actor, rest: str, usage: str, _ctx: Context) -> c.Command:
 
 def _later(actor: c.Actor, rest: str, usage: str, _ctx: Context) -> c.Command:
     words = rest.lower().split()
-    if len(words) < 2 or words[0] not in ("negotiation", "commitment"):
+    if len(words) < 2 or words[0] not in ("negotiation", "commitment", "note", "check-in"):
         raise CommandError("Snooze what? e.g. `later commitment 2 tomorrow`", usage)
-    number = _number(words[1], words[0], usage)
+    number = _number(words[1], "commitment" if words[0] == "commitment" else "negotiation", usage)
     when = words[2] if len(words) > 2 else "10"
     if when == "tomorrow":
         return c.RemindLater(actor, about=words[0], number=number, minutes=None)

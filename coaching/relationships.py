@@ -389,7 +389,7 @@ def compose_repair(nudge_kind: str, negotiation: Negotiation) -> Message | None:
             sections=(Section(lines=(book.REPAIR_NOTE.format(counterpart=name),)),),
             buttons=(
                 Button("Note sent", "negotiation.followup", f"followup {number}", "primary"),
-                Button("Remind me tomorrow", "nudge.snooze", f"later negotiation {number} tomorrow"),
+                Button("Remind me tomorrow", "nudge.snooze", f"later note {number} tomorrow"),
             ),
             kind=nudge_kind,
             ref=f"negotiation:{number}",
@@ -400,7 +400,7 @@ def compose_repair(nudge_kind: str, negotiation: Negotiation) -> Message | None:
         buttons=(
             Button("Log call", "touch.call", f'call "{name}"', "primary"),
             Button("Log note", "touch.note", f'note "{name}":'),
-            Button("Remind me in a week", "nudge.snooze", f"later negotiation {number} week"),
+            Button("Remind me in a week", "nudge.snooze", f"later check-in {number} week"),
         ),
         kind=nudge_kind,
         ref=f"negotiation:{number}",

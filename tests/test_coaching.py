@@ -100,7 +100,7 @@ async def test_the_repair_nudges_can_be_snoozed(coach, dispatcher, clock, sender
     await say(coach, anna, "outcome 1 hard-win yes")
     assert (await coach.handle_text(anna, "later negotiation 1 tomorrow")).is_error  # nothing sent yet to snooze
     await at(clock, dispatcher, utc(2026, 11, 26, 11, 0))
-    [(_, note)] = [(a, m) for a, m in sender.sent if m.kind == "repair_note"]
+    [note] = [m for _, m in sender.sent if m.kind == "repair_note"]
     [snooze] = [b for b in note.buttons if b.label == "Remind me tomorrow"]
     reply = await say(coach, anna, snooze.value)
     assert "again Fri 27 Nov 09:00" in reply.text  # Berlin
@@ -108,16 +108,24 @@ async def test_the_repair_nudges_can_be_snoozed(coach, dispatcher, clock, sender
     await at(clock, dispatcher, utc(2026, 11, 27, 8, 0))
     assert sender.kinds() == ["repair_note"]  # the same note, once more
 
-    await say(coach, anna, "followup 1 sent a handwritten card")  # the note went out: no more reminders
     await at(clock, dispatcher, utc(2026, 12, 9, 10, 0))
-    [(_, checkin)] = [(a, m) for a, m in sender.sent if m.kind == "repair_checkin"]
+    [checkin] = [m for _, m in sender.sent if m.kind == "repair_checkin"]
+    sender.clear()
+    await say(coach, anna, snooze.value)  # the old note card, clicked after the check-in came
+    await at(clock, dispatcher, utc(2026, 12, 10, 8, 0))
+    assert sender.kinds() == ["repair_note"]  # that note again, not the newer check-in
+
+    await say(coach, anna, "followup 1 sent a handwritten card")  # the note went out: no more note reminders
     [later] = [b for b in checkin.buttons if b.label == "Remind me in a week"]
     sender.clear()
     await say(coach, anna, later.value)
-    await at(clock, dispatcher, utc(2026, 12, 15, 10, 0))
+    await say(coach, anna, snooze.value)
+    await at(clock, dispatcher, utc(2026, 12, 16, 10, 0))
     assert sender.kinds() == []
-    await at(clock, dispatcher, utc(2026, 12, 16, 10, 5))
+    await at(clock, dispatcher, utc(2026, 12, 17, 10, 5))
     assert sender.kinds() == ["repair_checkin"]
+    await say(coach, anna, "log Globex 2026-12-20 10:00")
+    assert (await coach.handle_text(anna, "later note 2 tomorrow")).is_error  # not held yet: nothing to repair
 
 
 async def test_ten_long_term_counterparts_due_make_one_batched_message(coach, dispatcher, clock, sender) -> None:

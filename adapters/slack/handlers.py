@@ -191,10 +191,15 @@ def register(
     The coach's work is not cancelled.
     """
 
-    async def within_deadline(call: Awaitable[Message], what: str) -> tuple[Message | None, asyncio.Task[Message]]:
+    async def within_deadline(
+        call: Awaitable[Message], what: str, started: float
+    ) -> tuple[Message | None, asyncio.Task[Message]]:
+        """The coach's answer if it comes within ``ack_deadline`` of ``started`` (the request's arrival:
+        a first-time ``users.info`` already spent part of Slack's 3 s); else None and the running task."""
         task = asyncio.ensure_future(_safe(call, what))
+        left = ack_deadline - (asyncio.get_running_loop().time() - started)
         try:
-            return await asyncio.wait_for(asyncio.shield(task), ack_deadline), task
+            return await asyncio.wait_for(asyncio.shield(task), max(left, 0.01)), task
         except TimeoutError:
             return None, task
 
@@ -289,6 +294,7 @@ def register(
     # ------------------------------------------------------------------ buttons
 
     async def on_click(ack, body, client):
+        started = asyncio.get_running_loop().time()
         await ack()
         click = translate.click_from_block_actions(body)
         actor = await who(client, body)
@@ -302,7 +308,7 @@ def register(
         if not await seen.first(click.dedupe_key):
             log.info("slack: ignored a repeated click on %s", click.action_id)
             return
-        reply, task = await within_deadline(coach.handle_text(actor, click.value), click.action_id)
+        reply, task = await within_deadline(coach.handle_text(actor, click.value), click.action_id, started)
         if reply is None:  # too slow for Slack's 3 s: acknowledge now, show the choice once it is applied
 
             async def late() -> None:
@@ -327,6 +333,7 @@ def register(
     # ------------------------------------------------------------------ forms
 
     async def on_submit(ack, body, client):
+        started = asyncio.get_running_loop().time()
         actor = await who(client, body)
         try:
             submission = translate.command_from_view(body, actor)
@@ -338,7 +345,7 @@ def register(
             await ack()  # a replayed submission: the first one was handled
             return
         form = body["view"]["callback_id"]
-        reply, task = await within_deadline(coach.handle(submission.command), form)
+        reply, task = await within_deadline(coach.handle(submission.command), form, started)
         if reply is None:  # too slow for the modal: close it, the answer follows as a DM
             await ack()
             background.spawn(_dm_when_done(client, actor.address.user, task), "late form reply")
