@@ -162,6 +162,7 @@ def _coaching_defaults(get: Any, number: Any) -> CoachDefaults:
             start, end = (_clock_time("DEALCOACH_QUIET_HOURS", p.strip()) for p in parts)
             quiet = (start.strftime("%H:%M"), end.strftime("%H:%M"))
     reminder = get("DEALCOACH_COMMITMENT_REMINDER_TIME")
+    digest = get("DEALCOACH_DIGEST_TIME")
     day = 24 * 60  # minutes
     after, gap = _minutes(timing.followup_after), _minutes(timing.back_to_back_gap)
     return replace(
@@ -184,6 +185,7 @@ def _coaching_defaults(get: Any, number: Any) -> CoachDefaults:
             ),
             back_to_back_gap=timedelta(minutes=whole("DEALCOACH_BACK_TO_BACK_MINUTES", gap, minimum=0, maximum=day)),
             contact_gap=timedelta(days=whole("DEALCOACH_CONTACT_GAP_DAYS", timing.contact_gap.days, maximum=3650)),
+            digest_time=_clock_time("DEALCOACH_DIGEST_TIME", digest) if digest else timing.digest_time,
         ),
     )
 

@@ -972,7 +972,7 @@ class Coach:
             return await privacy.compose_export(session, user)
         # Weekly rows line up next week's first, so nudges off or quiet hours never break the rhythm.
         if nudge.kind == leads.DIGEST:
-            await leads.chain_digest(session, nudge.key, user)
+            await leads.chain_digest(self, session, nudge.key, user)
         elif nudge.kind == relationships.STAY_IN_TOUCH:
             await relationships.chain_stay_in_touch(session, nudge.key, user)
         # Checked before composing: a digest is a dozen queries and a chart, wasted if it has to wait.

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, time
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select
@@ -23,7 +23,6 @@ if TYPE_CHECKING:
     from coaching.engine import Coach
 
 DIGEST = "digest"
-DIGEST_DAY_TIME = time(9, 0)  # Monday, the lead's local time
 
 
 def _name(user: User) -> str:
@@ -44,10 +43,11 @@ async def _member_user(coach: Coach, session: AsyncSession, lead: User, member: 
     return await store.ensure_user(session, address=address, new=coach.defaults.new_user())
 
 
-async def schedule_digest(session: AsyncSession, lead: User, week: Week) -> None:
-    """One outbox row per lead per week (the unique key makes a second one impossible)."""
+async def schedule_digest(coach: Coach, session: AsyncSession, lead: User, week: Week) -> None:
+    """One outbox row per lead per week (the unique key makes a second one impossible), the Monday
+    after ``week`` at the install's digest time in the lead's zone."""
     monday = week.shift(1).monday
-    due = datetime.combine(monday, DIGEST_DAY_TIME, tzinfo=n.user_zone(lead))
+    due = datetime.combine(monday, coach.timing.digest_time, tzinfo=n.user_zone(lead))
     await n.enqueue(session, lead, [n.Planned(DIGEST, f"{DIGEST}:{lead.id}:{week.label}", due)])
 
 
@@ -67,12 +67,13 @@ async def team_add(coach: Coach, session: AsyncSession, lead: User, command: c.T
         team = Team(workspace_id=lead.workspace_id, lead_id=lead.id, created_at=now)
         session.add(team)
         await session.flush()
-        await schedule_digest(session, lead, Week.containing(now, n.user_zone(lead)))
+        await schedule_digest(coach, session, lead, Week.containing(now, n.user_zone(lead)))
     if membership is None:
         session.add(TeamMember(team_id=team.id, user_id=member.id, joined_at=now))
     else:  # back on a team after leaving one: their new weeks count here
         membership.team_id, membership.joined_at, membership.left_at = team.id, now, None
-    lines = ["You'll get the weekly digest every Monday at 09:00 your time; `digest` shows it any time."]
+    at = coach.timing.digest_time.strftime("%H:%M")
+    lines = [f"You'll get the weekly digest every Monday at {at} your time; `digest` shows it any time."]
     return Message(
         text=f"Added {_name(member)} to your team." + (" You are now a team lead." if created else ""),
         sections=(Section(lines=tuple(lines)),) if created else (),
@@ -150,9 +151,9 @@ def _week_of(nudge_key: str) -> Week:
     return Week.parse(nudge_key.rsplit(":", 1)[1])
 
 
-async def chain_digest(session: AsyncSession, nudge_key: str, lead: User) -> None:
+async def chain_digest(coach: Coach, session: AsyncSession, nudge_key: str, lead: User) -> None:
     """A scheduled digest lines up the next week's, so the weekly rhythm never breaks."""
-    await schedule_digest(session, lead, _week_of(nudge_key).shift(1))
+    await schedule_digest(coach, session, lead, _week_of(nudge_key).shift(1))
 
 
 async def compose_digest(coach: Coach, session: AsyncSession, nudge_key: str, lead: User) -> Message | None:

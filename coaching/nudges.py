@@ -40,6 +40,7 @@ class Timing:
     # no contact with a counterpart for this long: a coffee chat is suggested, a long-term one is due
     # for a personal touch (listed from 70% of it), and the lead's digest counts it as overdue
     contact_gap: timedelta = timedelta(days=30)
+    digest_time: time = time(9, 0)  # the lead's weekly digest: Mondays at this local time
 
 
 @dataclass(frozen=True)

@@ -110,3 +110,17 @@ async def test_the_service_builds_its_coach_with_the_installs_defaults(database_
         assert "25 min" in reply.plain_text()
     finally:
         await runtime.close()
+
+
+async def test_the_digest_comes_at_the_installs_digest_time(sessions, clock, sender) -> None:
+    coach = Coach(sessions, clock, Settings.from_env({"DEALCOACH_DIGEST_TIME": "08:30"}).coaching)
+    dispatcher = Dispatcher(sessions, coach, {"console": sender}, clock)
+    lena = make_actor("lena", "Europe/Berlin")
+    reply = await coach.handle_text(lena, "team add anna")
+    assert "every Monday at 08:30 your time" in reply.plain_text()
+    clock.set(datetime(2026, 11, 30, 7, 29, tzinfo=UTC))  # Monday 08:29 in Berlin (after quiet hours)
+    await dispatcher.tick()
+    assert "digest" not in sender.kinds()
+    clock.set(datetime(2026, 11, 30, 7, 30, tzinfo=UTC))
+    await dispatcher.tick()
+    assert sender.kinds().count("digest") == 1
