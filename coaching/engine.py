@@ -21,7 +21,7 @@ from coaching import commands as c
 from coaching import leads, privacy, relationships, store
 from coaching import nudges as n
 from coaching import playbook as book
-from coaching.messages import Button, Message, Section
+from coaching.messages import Attachment, Button, Message, Section
 from coaching.models import Commitment, Counterpart, Negotiation, Nudge, Touchpoint, User, Workspace
 from coaching.parser import CHANNELS, USAGE, CommandError, Context, parse_command
 from coaching.ports import Address, Clock
@@ -200,6 +200,16 @@ class Coach:
             )
             messages.append(Message(text="Due for a personal touch", sections=(Section(lines=lines),)))
         return messages
+
+    async def export_file(self, address: Address) -> Attachment | None:
+        """The person's data export as a file, built now (for platforms that fetch it in a second step,
+        such as a Teams file-upload consent); None if DealCoach stores nothing about them."""
+        async with self.sessions() as session:
+            user = await store.user_at(session, address=address)
+            if user is None:
+                return None
+            message = await privacy.compose_export(session, user)
+        return message.attachments[0] if message.attachments else None
 
     async def conversation_ref(self, address: Address) -> dict[str, Any] | None:
         async with self.sessions() as session:

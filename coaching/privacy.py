@@ -49,7 +49,8 @@ async def request_export(coach: Coach, session: AsyncSession, user: User, comman
 
 
 async def compose_export(session: AsyncSession, user: User) -> Message:
-    counterparts = {cp.id: cp.name for cp in await session.scalars(select(Counterpart))}
+    in_workspace = select(Counterpart).where(Counterpart.workspace_id == user.workspace_id)
+    counterparts = {cp.id: cp.name for cp in await session.scalars(in_workspace)}
     negotiations = (await session.scalars(select(Negotiation).where(Negotiation.owner_id == user.id))).all()
     issues = (
         await session.scalars(

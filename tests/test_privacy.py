@@ -50,3 +50,15 @@ async def test_forget_me_asks_first_then_deletes_everything(coach, dispatcher, s
     assert kinds == ["digest"]  # only the lead's own weekly digest is left
     assert (await coach.handle_text(anna, "list")).text.startswith("No negotiations yet")
     assert (await coach.handle_text(anna, "forget-me now")).is_error
+
+
+async def test_the_export_file_can_be_built_on_demand_for_one_person(coach, anna) -> None:
+    """Teams fetches the file in a second step (after the person accepts the upload)."""
+    await coach.handle_text(anna, "log Acme tomorrow 3pm")
+    await coach.handle_text(make_actor("bob"), "log Globex tomorrow 4pm")
+    attachment = await coach.export_file(anna.address)
+    assert attachment is not None and attachment.content_type == "application/json"
+    data = json.loads(attachment.data)
+    assert [x["counterpart"] for x in data["negotiations"]] == ["Acme"]
+    assert "Globex" not in attachment.data.decode()
+    assert await coach.export_file(make_actor("nobody").address) is None
