@@ -9,6 +9,10 @@ A click on a nudge about one thing in the personal chat is answered as before, a
 is updated (``updateActivity``) to show what was chosen, without its buttons, so it cannot be clicked
 twice (lists and cards with forms stay: see ``render.collapses_after_click``). An error answer leaves
 the card as it was, so the person can try again.
+
+The data export arrives as a file-upload consent card; the person's *Allow* comes back as a
+``fileConsent/invoke``, answered here by building the export, uploading it to the URL Teams gave and
+showing the file (see :mod:`adapters.teams.files`). Every such invoke is answered 200.
 """
 
 from __future__ import annotations
@@ -21,14 +25,15 @@ from collections import OrderedDict
 from dataclasses import replace
 from typing import Any, Protocol
 
-from botbuilder.core import ActivityHandler, TurnContext
+from botbuilder.core import ActivityHandler, InvokeResponse, TurnContext
 from botbuilder.schema import Activity, ActivityTypes, ChannelAccount
 
-from adapters.teams import translate
-from adapters.teams.render import after_click, render
+from adapters.teams import files, translate
+from adapters.teams.render import activities, after_click
 from adapters.teams.sender import delivery_error
 from adapters.teams.translate import CardClick, SubmissionError, TypedText
 from coaching.commands import Actor, Command
+from coaching.messages import Attachment as MessageAttachment
 from coaching.messages import Message
 from coaching.ports import Address, DeliveryError, Sender
 
@@ -44,6 +49,9 @@ NOTHING_TO_READ = "I read typed commands. Type `help` to see them."
 REPLY_ATTEMPTS = 3
 MAX_REPLY_WAIT = 3.0  # seconds; Teams waits ~15 s for the whole turn
 UPDATE_TIMEOUT = 5.0  # seconds for redrawing a clicked card; the answer has been sent by then
+NOTHING_STORED = "DealCoach stores nothing about you, so there is no file to upload."
+EXPORT_DECLINED = "OK, no file was uploaded; type `export` again whenever you like."
+UPLOAD_FAILED = "Sorry, I couldn't upload your export to OneDrive. Please type `export` to try again."
 
 
 class Coach(Protocol):
@@ -58,6 +66,8 @@ class Coach(Protocol):
     async def conversation_ref(self, address: Address) -> dict[str, Any] | None: ...
 
     async def forget_user(self, address: Address) -> None: ...
+
+    async def export_file(self, address: Address) -> MessageAttachment | None: ...
 
 
 class ReferenceMemo:
@@ -133,6 +143,8 @@ class TeamsBot(ActivityHandler):
         removed = (activity.action or "").startswith("remove")
         if activity.type == ActivityTypes.installation_update and removed:
             return False
+        if activity.type == ActivityTypes.invoke and activity.name == files.FILE_CONSENT_INVOKE:
+            return False  # accepting a file must not bring back a person who has since said forget-me
         if activity.type not in (
             ActivityTypes.message,
             ActivityTypes.conversation_update,
@@ -215,10 +227,14 @@ class TeamsBot(ActivityHandler):
         await self._reply(turn_context, Message(text=SENT_PRIVATELY))
 
     async def _reply(self, turn_context: TurnContext, message: Message) -> None:
-        """Send the reply; a throttled or failing connector gets a couple of short retries."""
+        for activity in activities(message):
+            await self._send(turn_context, activity)
+
+    async def _send(self, turn_context: TurnContext, activity: Activity) -> None:
+        """Send one activity; a throttled or failing connector gets a couple of short retries."""
         for attempt in range(1, REPLY_ATTEMPTS + 1):
             try:
-                await turn_context.send_activity(render(message))
+                await turn_context.send_activity(activity)
                 return
             except Exception as error:
                 failure = delivery_error(error)
@@ -229,6 +245,47 @@ class TeamsBot(ActivityHandler):
                     return
                 log.info("teams: reply attempt %d failed (%s); retrying in %.2fs", attempt, failure, wait)
                 await asyncio.sleep(wait)
+
+    # --- invokes: the export's file-upload consent ----------------------------------------------------
+
+    async def on_invoke_activity(self, turn_context: TurnContext) -> InvokeResponse | None:
+        if turn_context.activity.name != files.FILE_CONSENT_INVOKE:
+            return await super().on_invoke_activity(turn_context)
+        try:
+            await self._on_file_consent(turn_context)
+        except Exception:  # the person got an apology or nothing; the channel must not see a 500
+            log.exception("teams: the file consent answer failed")
+        return InvokeResponse(status=200)
+
+    async def _on_file_consent(self, turn_context: TurnContext) -> None:
+        activity = turn_context.activity
+        consent = files.consent_of(activity.value)
+        if consent is None:
+            log.info("teams: a fileConsent/invoke not about a DealCoach export; ignored")
+            return
+        if not translate.is_personal(activity) or self._seen.repeated(activity):
+            return  # consent cards only go to the personal chat; a redelivered invoke ran already
+        if not consent.accepted:
+            await self._reply(turn_context, Message(text=EXPORT_DECLINED))
+            return
+        address = _user_key(translate.address_of(activity))
+        try:
+            export = await self._coach.export_file(address)
+        except Exception:
+            log.exception("teams: the coach failed to build an export")
+            await self._reply(turn_context, Message(text=SORRY, kind="error"))
+            return
+        if export is None:
+            await self._reply(turn_context, Message(text=NOTHING_STORED))
+            return
+        try:
+            await files.upload(consent.upload_url, export.data)
+        except files.UploadFailed as error:
+            log.warning("teams: export upload for a user in tenant %s failed: %s", address.workspace, error)
+            await self._reply(turn_context, Message(text=UPLOAD_FAILED, kind="error"))
+            return
+        log.info("teams: export uploaded (%d bytes) for a user in tenant %s", len(export.data), address.workspace)
+        await self._send(turn_context, files.file_info_card(consent))
 
     # --- install, uninstall, welcome -------------------------------------------------------------
 

@@ -5,7 +5,8 @@ mobile all render). Every button is an ``Action.Submit`` whose data carries the 
 ``form.*`` buttons open an inline form (``Action.ShowCard``) whose submission comes back as a structured
 command through :mod:`adapters.teams.translate`. On a nudge about one thing the data also carries the
 card's one-line text and the button's label, so :func:`after_click` can redraw the card with the choice
-shown and no buttons (:func:`collapses_after_click`).
+shown and no buttons (:func:`collapses_after_click`). Images go inline into the card; other files (the
+data export) are offered with a file-upload consent card (:func:`activities`).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 
 from botbuilder.schema import Activity, ActivityTypes, Attachment
 
+from adapters.teams.files import consent_cards
 from adapters.teams.translate import (
     LABEL_KEY,
     MAX_LABEL,
@@ -215,6 +217,12 @@ def render(message: Message) -> Activity:
         summary=message.text,
         attachments=[Attachment(content_type=ADAPTIVE_CARD, content=adaptive_card(message))],
     )
+
+
+def activities(message: Message) -> list[Activity]:
+    """Everything that goes out for ``message``: :func:`render`, then a file-upload consent card per file
+    (the export) — the file itself only travels after the person accepts (:mod:`adapters.teams.files`)."""
+    return [render(message), *consent_cards(message)]
 
 
 def after_click(click: CardClick) -> Activity:

@@ -22,7 +22,7 @@ from botbuilder.schema import ConversationReference
 from botframework.connector.models import ErrorResponseException
 from msrest.exceptions import ClientRequestError
 
-from adapters.teams.render import render
+from adapters.teams.render import activities
 from coaching.messages import Message
 from coaching.ports import Address, DeliveryError
 
@@ -159,13 +159,15 @@ class TeamsSender:
 
     async def send(self, address: Address, message: Message) -> None:
         reference = await self.reference(address)
-        await self._pace(reference, address)
-        activity = render(message)
+        outgoing = activities(message)  # the message, then a file consent card per file (the export)
+        for _ in outgoing:
+            await self._pace(reference, address)
 
         async def deliver(turn_context: TurnContext) -> None:
             # The continuation activity has a made-up id; without this the nudge would "reply" to it.
             turn_context.activity.id = None
-            await turn_context.send_activity(activity)
+            for activity in outgoing:
+                await turn_context.send_activity(activity)
 
         try:
             await self.adapter.continue_conversation(reference, deliver, bot_app_id=self._app_id)

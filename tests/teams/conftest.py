@@ -15,7 +15,7 @@ from coaching.commands import Actor, Command
 from coaching.messages import Button, Message, Section
 from coaching.ports import Address
 
-from .fakes import APP_ID, APP_PASSWORD, ISSUER, FakeConnector, FakeIssuer
+from .fakes import APP_ID, APP_PASSWORD, ISSUER, FakeConnector, FakeIssuer, FakeOneDrive
 
 
 class FakeCoach:
@@ -100,6 +100,13 @@ def fake_coach() -> FakeCoach:
 @pytest.fixture
 async def connector() -> AsyncIterator[FakeConnector]:
     fake = await FakeConnector().start()
+    yield fake
+    await fake.close()
+
+
+@pytest.fixture
+async def onedrive() -> AsyncIterator[FakeOneDrive]:
+    fake = await FakeOneDrive().start()
     yield fake
     await fake.close()
 

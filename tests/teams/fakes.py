@@ -3,6 +3,7 @@ activity builders. Everything listens on 127.0.0.1 with an ephemeral port."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import threading
@@ -49,6 +50,9 @@ class Call:
             if attachment.get("contentType") == "application/vnd.microsoft.card.adaptive":
                 return attachment["content"]
         return None
+
+    def attachments_of(self, content_type: str) -> list[dict[str, Any]]:
+        return [a for a in self.body.get("attachments") or () if a.get("contentType") == content_type]
 
     @property
     def visible(self) -> str:
@@ -123,6 +127,53 @@ class FakeConnector:
 
     async def start(self) -> FakeConnector:
         self.server = TestServer(self.app(), host="127.0.0.1", port=0)
+        await self.server.start_server()
+        return self
+
+    async def close(self) -> None:
+        if self.server is not None:
+            await self.server.close()
+
+
+@dataclass
+class Upload:
+    """One ``PUT`` the fake OneDrive received."""
+
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+
+@dataclass
+class FakeOneDrive:
+    """A OneDrive upload session on loopback: records every ``PUT /upload/{name}`` (headers and body);
+    ``fail_next`` queues error statuses, ``delay`` makes every answer that many seconds late."""
+
+    server: TestServer | None = None
+    uploads: list[Upload] = field(default_factory=list)
+    fail_next: list[int] = field(default_factory=list)
+    delay: float = 0.0
+
+    def upload_url(self, name: str) -> str:
+        assert self.server is not None
+        return str(self.server.make_url(f"/upload/{name}"))
+
+    async def _put(self, request: web.Request) -> web.Response:
+        body = await request.read()
+        self.uploads.append(Upload(request.path, dict(request.headers), body))
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        if self.fail_next:
+            status = self.fail_next.pop(0)
+            return web.json_response({"error": {"code": "generalException", "message": "fake"}}, status=status)
+        return web.json_response(
+            {"id": "drive-item-1", "name": request.match_info["name"], "size": len(body)}, status=201
+        )
+
+    async def start(self) -> FakeOneDrive:
+        app = web.Application()
+        app.router.add_put("/upload/{name}", self._put)
+        self.server = TestServer(app, host="127.0.0.1", port=0)
         await self.server.start_server()
         return self
 

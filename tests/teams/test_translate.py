@@ -258,6 +258,7 @@ def test_manifest_is_ready_to_package():
 
     assert manifest["id"] == manifest["bots"][0]["botId"] == "{{MICROSOFT_APP_ID}}"
     assert manifest["bots"][0]["scopes"] == ["personal"]
+    assert manifest["bots"][0]["supportsFiles"] is True  # the export's file-upload consent card needs it
     commands = [c["title"] for c in manifest["bots"][0]["commandLists"][0]["commands"]]
     assert commands == ["help", "log", "list", "commitments", "digest"]
     assert all(len(c["description"]) <= 128 for c in manifest["bots"][0]["commandLists"][0]["commands"])
