@@ -11,7 +11,7 @@ from datetime import time, timedelta
 from typing import Any
 
 from coaching.engine import CoachDefaults
-from coaching.parser import CHANNELS
+from coaching.parser import CHANNELS, quiet_hours
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///dealcoach.db"
 
@@ -153,14 +153,10 @@ def _coaching_defaults(get: Any, number: Any) -> CoachDefaults:
     quiet: tuple[str, str] | None = base.quiet_hours
     raw_quiet = get("DEALCOACH_QUIET_HOURS")
     if raw_quiet is not None:
-        if raw_quiet.lower() == "off":
-            quiet = None
-        else:
-            parts = raw_quiet.replace("–", "-").split("-")
-            if len(parts) != 2:
-                raise ConfigError(f"DEALCOACH_QUIET_HOURS must look like 19:00-08:00 (or off), not {raw_quiet!r}")
-            start, end = (_clock_time("DEALCOACH_QUIET_HOURS", p.strip()) for p in parts)
-            quiet = (start.strftime("%H:%M"), end.strftime("%H:%M"))
+        try:
+            quiet = quiet_hours(raw_quiet)
+        except ValueError:
+            raise ConfigError(f"DEALCOACH_QUIET_HOURS must look like 19:00-08:00 (or off), not {raw_quiet!r}") from None
     reminder = get("DEALCOACH_COMMITMENT_REMINDER_TIME")
     digest = get("DEALCOACH_DIGEST_TIME")
     day = 24 * 60  # minutes

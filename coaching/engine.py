@@ -23,7 +23,7 @@ from coaching import nudges as n
 from coaching import playbook as book
 from coaching.messages import Attachment, Button, Message, Section
 from coaching.models import Commitment, Counterpart, Negotiation, Nudge, Touchpoint, User, Workspace
-from coaching.parser import CHANNELS, USAGE, CommandError, Context, parse_command
+from coaching.parser import CHANNELS, USAGE, CommandError, Context, parse_command, quiet_hours
 from coaching.ports import Address, Clock
 
 log = logging.getLogger(__name__)
@@ -928,14 +928,7 @@ class Coach:
             user.lead_minutes = command.lead_minutes
             changed.append("lead time")
         if command.quiet is not None:
-            if command.quiet == "off":
-                user.quiet_start = user.quiet_end = None
-            else:
-                start, end = command.quiet.split("-")
-                user.quiet_start, user.quiet_end = (
-                    f"{int(start[:-3]):02d}:{start[-2:]}",
-                    f"{int(end[:-3]):02d}:{end[-2:]}",
-                )
+            user.quiet_start, user.quiet_end = quiet_hours(command.quiet) or (None, None)
             changed.append("quiet hours")
         if command.nudges is not None:
             user.nudges_enabled = command.nudges

@@ -108,7 +108,20 @@ _CHANNEL_ALIASES = {
     "mail": "email",
 }
 _SMART_QUOTES = str.maketrans({"“": '"', "”": '"', "„": '"', "‘": "'", "’": "'"})
-_QUIET = re.compile(r"([01]?\d|2[0-3]):[0-5]\d-([01]?\d|2[0-3]):[0-5]\d")
+_QUIET = re.compile(r"(([01]?\d|2[0-3]):[0-5]\d)-(([01]?\d|2[0-3]):[0-5]\d)")
+
+
+def quiet_hours(text: str) -> tuple[str, str] | None:
+    """``19:00-08:00`` (spaces and an en dash allowed) → ``("19:00", "08:00")``; ``off`` → None.
+    Raises ValueError for anything else. One reading for ``settings quiet`` and the install default."""
+    compact = text.strip().lower().replace("–", "-").replace(" ", "")
+    if compact == "off":
+        return None
+    match = _QUIET.fullmatch(compact)
+    if not match:
+        raise ValueError(f"not quiet hours: {text!r}")
+    start, end = match.group(1), match.group(3)
+    return f"{int(start[:-3]):02d}:{start[-2:]}", f"{int(end[:-3]):02d}:{end[-2:]}"
 
 
 class CommandError(ValueError):
@@ -228,8 +241,10 @@ def _settings(actor: c.Actor, rest: str, usage: str, ctx: Context) -> c.Command:
                 raise CommandError("The lead time is whole minutes from 0 to 1440.", usage)
             changes["lead_minutes"] = int(value)
         elif key == "quiet":
-            if lowered != "off" and not _QUIET.fullmatch(lowered):
-                raise CommandError("Quiet hours look like `19:00-08:00` (or `off`).", usage)
+            try:
+                quiet_hours(lowered)
+            except ValueError:
+                raise CommandError("Quiet hours look like `19:00-08:00` (or `off`).", usage) from None
             changes["quiet"] = lowered
         elif key == "nudges":
             if lowered not in ("on", "off"):

@@ -47,7 +47,7 @@ def test_the_environment_sets_the_installs_coaching_defaults() -> None:
         ("DEALCOACH_DURATION_MINUTES", "22.5", "whole number"),
         ("DEALCOACH_CHANNEL", "fax", "must be one of video, phone, email, in-person"),
         ("DEALCOACH_QUIET_HOURS", "late", "like 19:00-08:00"),
-        ("DEALCOACH_QUIET_HOURS", "19:00-25:00", "time of day"),
+        ("DEALCOACH_QUIET_HOURS", "19:00-25:00", "like 19:00-08:00"),
         ("DEALCOACH_COMMITMENT_REMINDER_TIME", "9am", "time of day like 09:00"),
         ("DEALCOACH_CONTACT_GAP_DAYS", "-3", "at least 1"),
         ("DEALCOACH_CONTACT_GAP_DAYS", "1e7", "at most 3650"),

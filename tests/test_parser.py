@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from coaching import commands as c
 from coaching.models import Commitment, Negotiation, Nudge
-from coaching.parser import CommandError, Context, parse_command
+from coaching.parser import CommandError, Context, parse_command, quiet_hours
 from tests.conftest import make_actor
 
 NOW = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)  # Wednesday, 11:00 in Berlin
@@ -196,3 +196,17 @@ async def test_help_lists_what_works(coach, anna) -> None:
     for word in ("log", "list", "prep", "done", "commit", "commitments", "kept", "missed", "coffee", "settings"):
         assert f"`{word}" in text
     assert (await coach.handle_text(anna, "help commit")).text.startswith("`commit <negotiation id>")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("19:00-08:00", ("19:00", "08:00")), (" 7:00 – 9:30 ", ("07:00", "09:30")), ("OFF", None)],
+)
+def test_quiet_hours_read_the_same_for_settings_and_install_defaults(text, expected):
+    assert quiet_hours(text) == expected
+
+
+@pytest.mark.parametrize("text", ["25:00-08:00", "19:00", "evenings", "19:00-08:00-09:00"])
+def test_quiet_hours_refuse_anything_else(text):
+    with pytest.raises(ValueError):
+        quiet_hours(text)
