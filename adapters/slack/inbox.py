@@ -69,7 +69,7 @@ class InboxConfig:
     first_delay: timedelta = timedelta(seconds=2)
     max_delay: timedelta = timedelta(minutes=2)
     http_timeout: float = 10.0
-    quiet_gap: float = 0.05  # while commands arrive closer than this, acknowledging them comes first...
+    quiet_gap: float = 0.01  # while commands arrive closer than this, acknowledging them comes first...
     max_defer: float = 2.0  # ...but no answer waits longer than this for a gap
     now: Callable[[], datetime] = field(default=_utcnow)
 
