@@ -165,7 +165,8 @@ def _subject_and_when(rest: str, words: list[str], ctx: Context, usage: str) -> 
     try:
         subject, when = split_subject_when(words, now=ctx.now, tz=ctx.tz, quoted_subject=quoted)
     except WhenError as error:
-        raise CommandError(f"{error}.", usage) from None
+        message = str(error)
+        raise CommandError(f"{message[:1].upper()}{message[1:]}.", usage) from None
     return subject, _moment(when, ctx)
 
 

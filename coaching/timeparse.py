@@ -125,6 +125,14 @@ def is_dateish(word: str) -> bool:
     return bool(re.search(r"\d", word)) or word in _DATEISH
 
 
+def _readable(text: str, *, now: datetime, tz: ZoneInfo) -> bool:
+    try:
+        parse_when(text, now=now, tz=tz)
+    except WhenError:
+        return False
+    return True
+
+
 def split_subject_when(
     words: list[str], *, now: datetime, tz: ZoneInfo, quoted_subject: bool = False
 ) -> tuple[str, When]:
@@ -145,9 +153,14 @@ def split_subject_when(
         if any(re.search(r"\d", w) for w in words[start:i]):
             break  # "2026-02-30 10:00" must not become "10:00" with "2026-02-30" in the name
         try:
-            return " ".join(words[:i]), parse_when(" ".join(words[i:]), now=now, tz=tz)
+            when = parse_when(" ".join(words[i:]), now=now, tz=tz)
         except WhenError:
             continue
+        named = words[:i]
+        if all(is_dateish(w) and not re.search(r"\d", w) for w in named) and _readable(" ".join(words), now=now, tz=tz):
+            # "tomorrow 3pm", "next tuesday 10am": all of it is the time and nobody is named ("3M" is a name)
+            raise WhenError("who is it with? e.g. “Acme tomorrow 3pm” (quote a name that looks like a date)")
+        return " ".join(words[:i]), when
     if start < len(words):
         raise WhenError(f"I couldn't read “{' '.join(words[start:])}” as a date and time")
     if len(words) < 2:

@@ -40,6 +40,8 @@ def berlin(*args: int) -> datetime:
         ("log “Smart Quotes GmbH” tomorrow 9:30", "Smart Quotes GmbH", berlin(2026, 11, 26, 9, 30)),
         ("/negotiation log Acme tomorrow 3pm", "Acme", berlin(2026, 11, 26, 15, 0)),
         ("LOG Acme on friday at 3pm", "Acme", berlin(2026, 11, 27, 15, 0)),
+        ("log 3M tomorrow 9am", "3M", berlin(2026, 11, 26, 9, 0)),  # digits: a name, not "3 months"
+        ("log May tomorrow 3pm", "May", berlin(2026, 11, 26, 15, 0)),
     ],
 )
 def test_log_reads_counterpart_and_time_in_the_users_zone(text: str, counterpart: str, starts: datetime) -> None:
@@ -136,6 +138,9 @@ def test_other_commands() -> None:
         ("frame 3 perhaps", "repeat"),
         ("settings lead forever", "lead time"),
         ("settings quiet 25:00-08:00", "Quiet hours"),
+        ("log tomorrow 3pm", "Who is it with?"),  # not a counterpart called "tomorrow"
+        ("log next tuesday 10am", "Who is it with?"),
+        ("coffee tomorrow 3pm", "Who is it with?"),
         ("settings colour blue", "no setting"),
         ("settings nudges", "needs a value"),
         ("dance", "I don't know “dance”"),
