@@ -356,6 +356,17 @@ _YES = {"yes": True, "y": True, "true": True, "on": True, "no": False, "n": Fals
 _RESULTS = ("agreed", "partial", "no-deal", "postponed")
 
 
+_OUTCOME_HINTS = {  # a known word with a value it doesn't take: say what it takes
+    "result": "The result is agreed, partial, no-deal or postponed.",
+    "connection": "Did you open with personal connection? `connection yes` or `connection no`.",
+    "hard-win": "Was it a hard win? `hard-win yes` or `hard-win no`.",
+    "hardwin": "Was it a hard win? `hard-win yes` or `hard-win no`.",
+    "sentiment": "Their sentiment is a number from 1 (upset) to 5 (happy).",
+    "gave": "Concessions are counted: `gave 2`, from 0 to 100.",
+    "got": "Concessions are counted: `got 1`, from 0 to 100.",
+}
+
+
 def _outcome(actor: c.Actor, number: int, tail: str, _ctx: Context) -> c.Command:
     usage = USAGE["outcome"].usage
     fields: dict[str, object] = {}
@@ -378,7 +389,7 @@ def _outcome(actor: c.Actor, number: int, tail: str, _ctx: Context) -> c.Command
         elif key in ("gave", "got") and value.isdigit() and int(value) <= 100:
             fields["concessions_given" if key == "gave" else "concessions_received"] = int(value)
         else:
-            raise CommandError(f"I can't read “{key} {value}” here.", usage)
+            raise CommandError(_OUTCOME_HINTS.get(key, f"I can't read “{key} {value}” here."), usage)
     if not fields:
         raise CommandError("What happened? e.g. `outcome 3 connection yes sentiment 4`", usage)
     return c.RecordOutcome(actor, negotiation=number, **fields)  # type: ignore[arg-type]

@@ -138,6 +138,9 @@ def test_other_commands() -> None:
         ("frame 3 perhaps", "repeat"),
         ("settings lead forever", "lead time"),
         ("settings quiet 25:00-08:00", "Quiet hours"),
+        ("outcome 3 sentiment 9", "from 1 (upset) to 5 (happy)"),
+        ("outcome 3 result great", "agreed, partial, no-deal or postponed"),
+        ("outcome 3 mood good", "I can't read “mood good”"),
         ("log tomorrow 3pm", "Who is it with?"),  # not a counterpart called "tomorrow"
         ("log next tuesday 10am", "Who is it with?"),
         ("coffee tomorrow 3pm", "Who is it with?"),
