@@ -24,7 +24,7 @@ from coaching import playbook as book
 from coaching.messages import Attachment, Button, Message, Section
 from coaching.models import Commitment, Counterpart, Negotiation, Nudge, Touchpoint, User, Workspace
 from coaching.parser import CHANNELS, USAGE, CommandError, Context, parse_command, quiet_hours
-from coaching.ports import Address, Clock
+from coaching.ports import Abandon, Address, Clock
 
 log = logging.getLogger(__name__)
 
@@ -161,6 +161,8 @@ class Coach:
                 return reply
         except CommandError as problem:
             return error(problem.message, problem.usage)
+        except Abandon:
+            raise
         except Exception:
             log.exception("command failed for %s user %s", actor.address.platform, actor.address.user)
             return error("Sorry, something went wrong on my side. Nothing was changed; please try again.")

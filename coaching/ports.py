@@ -48,3 +48,9 @@ class Sender(Protocol):
     async def send(self, address: Address, message: Message) -> None:
         """Deliver ``message`` to ``address`` or raise :class:`DeliveryError`."""
         ...
+
+
+class Abandon(Exception):  # noqa: N818 - a signal, not an error
+    """Raised by a callback the coach runs inside a command's transaction (``handle_text(..., also=)``) to
+    roll the command back: it reaches the caller as is, instead of becoming an apology (an adapter's
+    "this click was handled already", "I no longer hold this inbox row")."""

@@ -25,12 +25,14 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.response import BoltResponse
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from adapters.slack import render, translate
 from adapters.slack.inbox import COMMAND, MESSAGE, Inbox
 from adapters.slack.store import Seen
 from coaching.commands import Actor, Command
 from coaching.messages import Message
+from coaching.ports import Abandon
 from coaching.privacy import FORGOTTEN
 
 log = logging.getLogger(__name__)
@@ -49,7 +51,9 @@ FORM_ERROR_BLOCK = {
 class CoachPort(Protocol):
     async def handle(self, command: Command) -> Message: ...
 
-    async def handle_text(self, actor: Actor, text: str) -> Message: ...
+    async def handle_text(
+        self, actor: Actor, text: str, *, also: Callable[[AsyncSession], Awaitable[None]] | None = None
+    ) -> Message: ...
 
     async def upsert_user(self, actor: Actor, channel: str | None = None, conversation_ref: Any = None) -> Any: ...
 
@@ -161,10 +165,31 @@ class Profiles:
             del self._cache[key]
 
 
+class _Repeated(Abandon):
+    pass
+
+
+class _Once:
+    """A click's dedupe key, claimed inside the coach's transaction (``also=``); a key someone already
+    claimed rolls the command back."""
+
+    def __init__(self, seen: Seen, key: str) -> None:
+        self._seen, self._key = seen, key
+        self.claimed = self.repeated = False
+
+    async def __call__(self, session: AsyncSession) -> None:
+        if not await self._seen.claim(session, self._key):
+            self.repeated = True
+            raise _Repeated(self._key)
+        self.claimed = True
+
+
 async def _safe(call: Awaitable[Message], what: str) -> Message:
     """The coach's answer; an unexpected failure becomes a short apology, never a stack trace."""
     try:
         return await call
+    except _Repeated:
+        return SORRY  # not shown: the caller sees ``_Once.repeated``
     except Exception:
         log.exception("slack: coach failed on %s", what)
         return SORRY
@@ -305,22 +330,28 @@ def register(
             )
             background.spawn(open_form(client, click.trigger_id, click.form, context, side), click.form)
             return
-        if not await seen.first(click.dedupe_key):
-            log.info("slack: ignored a repeated click on %s", click.action_id)
-            return
-        reply, task = await within_deadline(coach.handle_text(actor, click.value), click.action_id, started)
+        # The click's key is stored by the command's own transaction: a click is applied once, and one
+        # whose command never committed (the process died) can be clicked again.
+        once = _Once(seen, click.dedupe_key)
+        call = coach.handle_text(actor, click.value, also=once)
+        reply, task = await within_deadline(call, click.action_id, started)
         if reply is None:  # too slow for Slack's 3 s: acknowledge now, show the choice once it is applied
 
             async def late() -> None:
-                await clicked(client, click, actor, await task)
+                await clicked(client, click, actor, await task, once)
 
             background.spawn(late(), "late click")
             return
-        await clicked(client, click, actor, reply)
+        await clicked(client, click, actor, reply, once)
 
-    async def clicked(client: AsyncWebClient, click: translate.Click, actor: Actor, reply: Message) -> None:
+    async def clicked(
+        client: AsyncWebClient, click: translate.Click, actor: Actor, reply: Message, once: _Once
+    ) -> None:
         """The click is applied: show the choice (a failed one may be clicked again)."""
-        if reply.is_error:
+        if once.repeated:
+            log.info("slack: ignored a repeated click on %s", click.action_id)
+            return
+        if reply.is_error and once.claimed:  # stored with an error answer: let the person try again
             await seen.forget(click.dedupe_key)
         if reply.kind == FORGOTTEN:  # off the request path: a locked database must not delay the ack
             background.spawn(inbox.forget_person(actor.address.workspace, actor.address.user), "forget inbox rows")

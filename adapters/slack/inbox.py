@@ -41,7 +41,7 @@ from adapters.slack.store import engine_of, slack_inbox
 from bot.database import SQLITE_CONNECT_ARGS, sqlite_pragmas
 from coaching.commands import Actor
 from coaching.messages import Message
-from coaching.ports import DeliveryError
+from coaching.ports import Abandon, DeliveryError
 from coaching.privacy import FORGOTTEN
 
 log = logging.getLogger(__name__)
@@ -111,7 +111,7 @@ class _Arm:
     lost: bool = False
 
 
-class _ClaimLost(RuntimeError):
+class _ClaimLost(Abandon):
     pass
 
 
@@ -566,6 +566,8 @@ class Inbox:
         if actor is not None:
             try:
                 message = await self._coach.handle_text(actor, entry.text, also=mark_replying)
+            except _ClaimLost:
+                return None  # another worker holds the row now; nothing of this run was stored
             except Exception:
                 log.exception("slack: coach failed on inbox row %s", entry.id)
                 message = SORRY

@@ -174,24 +174,19 @@ class Seen:
 
     async def first(self, natural: str) -> bool:
         """True the first time ``natural`` is seen; False for a retry or a double click."""
-        row = {"key": self.key(natural), "seen_at": self._now()}
         async with self._sessions() as session:
-            dialect = session.bind.dialect.name
-            if dialect in ("postgresql", "sqlite"):
-                insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-                statement = insert(slack_seen).values(**row).on_conflict_do_nothing().returning(slack_seen.c.key)
-                first = (await session.scalar(statement)) is not None
-                await session.commit()
-            else:  # pragma: no cover - other databases are not supported by DealCoach
-                try:
-                    await session.execute(slack_seen.insert().values(**row))
-                    await session.commit()
-                    first = True
-                except sa.exc.IntegrityError:
-                    await session.rollback()
-                    first = False
+            first = await self.claim(session, natural)
+            await session.commit()
         await self._maybe_purge()
         return first
+
+    async def claim(self, session: AsyncSession, natural: str) -> bool:
+        """``first`` inside the caller's transaction (a click's key commits with the command it ran):
+        True if this transaction stored the key; a concurrent one waits for the other to finish."""
+        row = {"key": self.key(natural), "seen_at": self._now()}
+        insert = postgresql.insert if session.bind.dialect.name == "postgresql" else sqlite.insert
+        statement = insert(slack_seen).values(**row).on_conflict_do_nothing().returning(slack_seen.c.key)
+        return (await session.scalar(statement)) is not None
 
     async def forget(self, natural: str) -> None:
         """Let a key be handled again (a form that came back with errors)."""

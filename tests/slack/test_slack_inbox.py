@@ -303,3 +303,73 @@ async def test_the_delete_my_data_button_takes_what_the_inbox_kept_too(settings,
         await slack.settle()
         assert "forgotten" in str(slack_api.hook_calls(hook)[0].args)
     assert await rows(sessions) == [] and await negotiations(sessions) == 0
+
+
+async def kept_click_on_a_commitment_reminder(slack, slack_api, sessions, coach, clock) -> dict:
+    """Log, promise, let the outbox send the reminder DM; the block_actions payload of its "Kept" button."""
+    from coaching.outbox import Dispatcher
+    from tests.slack.slackfakes import buttons
+
+    await slack.ask("log Acme 2026-12-01 14:00")
+    await slack.ask("commit 1 theirs send the NDA by 2026-12-02")
+    clock.set(datetime(2026, 12, 1, 8, 0, tzinfo=UTC))  # the day before, 09:00 Berlin
+    await Dispatcher(sessions, coach, {"slack": slack.sender}, clock).tick()
+    [reminder] = [call for call in slack_api.to("chat.postMessage") if "NDA" in call.args["text"]]
+    sent = slack_api.messages.items()
+    [(channel, ts)] = [key for key, message in sent if message["text"] == reminder.args["text"]]
+    [kept] = [b for b in buttons(reminder.args["blocks"]) if b["text"]["text"] == "Kept"]
+    return slack.click_payload(kept, ts, channel)
+
+
+async def test_a_double_click_arriving_at_once_is_applied_once(slack, slack_api, sessions, coach, clock):
+    import asyncio
+
+    from coaching.models import Commitment
+
+    click = await kept_click_on_a_commitment_reminder(slack, slack_api, sessions, coach, clock)
+    first, second = await asyncio.gather(slack.interaction(click), slack.interaction(click))
+    await slack.settle()
+    assert first.status == second.status == 200
+    assert len(slack_api.to("chat.update")) == 1  # the choice shows once; the other click rolled back
+    async with sessions() as session:
+        assert await session.scalar(sa.select(Commitment.status)) == "kept"
+
+
+async def test_a_click_whose_command_never_committed_can_be_clicked_again(settings, coach, sessions, slack_api, clock):
+    """Process A takes a click and dies before the command commits; the same click on process B is applied
+    (the click's dedupe key commits with the command, never before it)."""
+    import asyncio
+
+    from coaching.models import Commitment
+
+    entered, released = asyncio.Event(), asyncio.Event()
+
+    class DyingCoach:
+        def __getattr__(self, name):
+            return getattr(coach, name)
+
+        async def handle_text(self, actor, text, **kwargs):
+            entered.set()
+            await released.wait()  # the process "dies" here: nothing of the click is committed
+            raise RuntimeError("process A is gone")
+
+    async with running(settings, coach, sessions, slack_api) as slack:
+        click = await kept_click_on_a_commitment_reminder(slack, slack_api, sessions, coach, clock)
+
+    async with running(settings, DyingCoach(), sessions, slack_api, ack_deadline=30) as process_a:
+        pending = asyncio.ensure_future(process_a.interaction(click))
+        await entered.wait()
+        async with running(settings, coach, sessions, slack_api) as process_b:
+            assert (await process_b.interaction(click)).status == 200
+            await process_b.settle()
+        async with sessions() as session:
+            assert await session.scalar(sa.select(Commitment.status)) == "kept"
+        released.set()
+        await pending
+        await process_a.settle()
+    # process A's failure did not free the key process B stored: a replay is still ignored
+    async with running(settings, coach, sessions, slack_api) as again:
+        updates = len(slack_api.to("chat.update"))
+        await again.interaction(click)
+        await again.settle()
+        assert len(slack_api.to("chat.update")) == updates
