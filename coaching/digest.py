@@ -155,9 +155,15 @@ async def members_during(session: AsyncSession, team: Team, start: datetime, end
 
 
 async def figures_by_rep(
-    session: AsyncSession, rep_ids: list[int], start: datetime, cutoff: datetime, tz: ZoneInfo, contact_gap: timedelta
+    session: AsyncSession,
+    rep_ids: list[int],
+    start: datetime,
+    cutoff: datetime,
+    tz: ZoneInfo,
+    contact_gap: timedelta | None,
 ) -> dict[int, Figures]:
-    """Four aggregate queries, grouped by rep, for the window [start, cutoff)."""
+    """Four aggregate queries, grouped by rep, for the window [start, cutoff); a fifth counts the
+    counterparts due for contact unless ``contact_gap`` is None (the week before: nobody reads it)."""
     result = {rep: Figures() for rep in rep_ids}
     if not rep_ids:
         return result
@@ -213,8 +219,9 @@ async def figures_by_rep(
     for user_id, count in touchpoints:
         result[user_id].touchpoints = int(count)
 
-    for user_id, count in await session.execute(counterparts_due_query(rep_ids, cutoff, contact_gap)):
-        result[user_id].counterparts_due = int(count)
+    if contact_gap is not None:
+        for user_id, count in await session.execute(counterparts_due_query(rep_ids, cutoff, contact_gap)):
+            result[user_id].counterparts_due = int(count)
     return result
 
 
@@ -320,7 +327,6 @@ async def build_digest(
     now: datetime,
     tz: ZoneInfo,
     contact_gap: timedelta,
-    chart_weeks: int = CHART_WEEKS,
 ) -> Digest:
     start, end = week.bounds(tz)
     cutoff = min(end, now)
@@ -328,7 +334,7 @@ async def build_digest(
     reps = await members_during(session, team, start, end)
     rep_ids = [rep.id for rep in reps]
     current = await figures_by_rep(session, rep_ids, start, cutoff, tz, contact_gap)
-    before = await figures_by_rep(session, rep_ids, previous_start, previous_end, tz, contact_gap)
+    before = await figures_by_rep(session, rep_ids, previous_start, previous_end, tz, None)
     lines = [RepWeek(rep.id, rep.display_name or rep.external_id, current[rep.id], before[rep.id]) for rep in reps]
     totals = sum((line.figures for line in lines), Figures())
     previous = sum((line.previous for line in lines), Figures())
@@ -337,7 +343,7 @@ async def build_digest(
     conceding = [
         (names[owner], counterpart, given)
         for owner, counterpart, given in await one_sided_concessions(
-            session, rep_ids, week.shift(-(chart_weeks - 1)).bounds(tz)[0], cutoff
+            session, rep_ids, week.shift(-(CHART_WEEKS - 1)).bounds(tz)[0], cutoff
         )
     ]
     digest = Digest(
@@ -351,7 +357,7 @@ async def build_digest(
         previous=previous,
         highlights=highlights(lines, totals, previous, overdue, conceding),
     )
-    weeks = [week.shift(-back) for back in range(chart_weeks - 1, -1, -1)]
+    weeks = [week.shift(-back) for back in range(CHART_WEEKS - 1, -1, -1)]
     digest.history = await history(session, rep_ids, weeks, now=now, tz=tz)
     return digest
 
@@ -436,7 +442,8 @@ def highlights(
     """Two or three things a lead would act on, most important first."""
     found: list[tuple[int, str]] = []
     for rep, counterpart, given in (conceding or [])[:1]:
-        found.append((1, f"{rep} keeps conceding to {counterpart}: {given} given, none received in 8 weeks."))
+        text = f"{rep} keeps conceding to {counterpart}: {given} given, none received in {CHART_WEEKS} weeks."
+        found.append((1, text))
     now_rate, before_rate = totals.followup_rate, previous.followup_rate
     if now_rate is not None and before_rate is not None and abs(now_rate - before_rate) >= 0.2:
         verb = "fell" if now_rate < before_rate else "rose"
@@ -528,7 +535,7 @@ def digest_message(digest: Digest, tz: ZoneInfo, chart: bytes | None = None, kin
         sections.append(Section(lines=("No reps in the team that week. Add them with `team add @name`.",)))
     attachments = ()
     if chart:
-        attachments = (Attachment(f"digest-{digest.week.label}.png", "image/png", chart, "Last 8 weeks"),)
+        attachments = (Attachment(f"digest-{digest.week.label}.png", "image/png", chart, f"Last {CHART_WEEKS} weeks"),)
     return Message(
         text=f"Weekly digest {digest.week.label}, {period(digest, tz)} — {digest.lead}'s team",
         sections=tuple(sections),

@@ -98,6 +98,7 @@ class Coach:
         self.clock = clock
         self.defaults = defaults or CoachDefaults()
         self.timing = self.defaults.timing
+        self._new_user = self.defaults.new_user()  # the defaults are frozen: built once, not per command
         self._handlers: dict[type[c.Command], Callable[[AsyncSession, User, Any], Awaitable[Message]]] = {
             c.Help: self._help,
             c.LogNegotiation: self._log,
@@ -152,7 +153,7 @@ class Coach:
                     address=actor.address,
                     display_name=actor.display_name,
                     timezone=actor.timezone,
-                    new=self.defaults.new_user(),
+                    new=self._new_user,
                 )
                 command = make(user)
                 reply = await self._handlers[type(command)](session, user, command)
@@ -180,7 +181,7 @@ class Coach:
                 address=actor.address,
                 display_name=actor.display_name,
                 timezone=actor.timezone,
-                new=self.defaults.new_user(),
+                new=self._new_user,
             )
             if channel and user.dm_channel != channel:
                 user.dm_channel = channel
@@ -547,17 +548,12 @@ class Coach:
                 note=(command.note or "").strip()[:4000] or None,
             )
         )
-        self._touch(negotiation.counterpart, now)
+        store.touch(negotiation.counterpart, now)
         await n.drop_pending(session, negotiation_id=negotiation.id, kinds=(n.FOLLOWUP, n.FOLLOWUP_REMINDER))
         return Message(
             text=f"Noted: personal follow-up sent to {negotiation.counterpart.name}. That's how deals last.",
             ref=f"negotiation:{negotiation.number}",
         )
-
-    @staticmethod
-    def _touch(counterpart: Counterpart, at: datetime) -> None:
-        if counterpart.last_touchpoint_at is None or counterpart.last_touchpoint_at < at:
-            counterpart.last_touchpoint_at = at
 
     async def _reschedule(self, session: AsyncSession, user: User, command: c.Reschedule) -> Message:
         negotiation = await self.owned(session, user, command.negotiation)
@@ -905,7 +901,7 @@ class Coach:
         at = command.when or now
         counterpart = await store.counterpart(session, workspace_id=user.workspace_id, name=name)
         session.add(Touchpoint(created_at=now, user_id=user.id, counterpart_id=counterpart.id, kind="coffee", at=at))
-        self._touch(counterpart, at)
+        store.touch(counterpart, at)
         planned = at > now
         text = (
             f"Coffee chat with {counterpart.name} planned for {when_text(at, tz)}. Enjoy it — no agenda."

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -14,7 +15,7 @@ from coaching import store
 from coaching.chart import render_chart
 from coaching.digest import Week, build_digest, digest_message
 from coaching.messages import Message, Section
-from coaching.models import Counterpart, Team, TeamMember, User
+from coaching.models import Team, TeamMember, User
 from coaching.parser import USAGE, CommandError
 from coaching.ports import Address
 from coaching.relationships import start_long_term
@@ -143,7 +144,10 @@ async def digest_for(
 ) -> Message:
     tz, now = n.user_zone(lead), coach.clock.now()
     digest = await build_digest(session, team, week, now=now, tz=tz, contact_gap=coach.timing.contact_gap)
-    chart = render_chart(digest.history, f"{_name(lead)}'s team, last {len(digest.history)} weeks")
+    # matplotlib takes tens of milliseconds of CPU: off the event loop, so acks and other turns go on
+    chart = await asyncio.to_thread(
+        render_chart, digest.history, f"{_name(lead)}'s team, last {len(digest.history)} weeks"
+    )
     return digest_message(digest, tz, chart=chart, kind=kind)
 
 
@@ -166,12 +170,7 @@ async def compose_digest(coach: Coach, session: AsyncSession, nudge_key: str, le
 
 
 async def mark_counterpart(coach: Coach, session: AsyncSession, user: User, command: c.MarkCounterpart) -> Message:
-    key = " ".join(command.counterpart.casefold().split())
-    counterpart = await session.scalar(
-        select(Counterpart).where(Counterpart.workspace_id == user.workspace_id, Counterpart.name_key == key)
-    )
-    if counterpart is None:
-        counterpart = await store.counterpart(session, workspace_id=user.workspace_id, name=command.counterpart)
+    counterpart = await store.counterpart(session, workspace_id=user.workspace_id, name=command.counterpart)
     if command.long_term:
         await start_long_term(coach, session, user, counterpart)
     else:

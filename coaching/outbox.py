@@ -20,10 +20,13 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from coaching.engine import Coach, Composed, Defer, Skip
+from coaching.leads import DIGEST
 from coaching.messages import Message, Section
 from coaching.models import Commitment, Negotiation, Nudge, User
 from coaching.nudges import user_zone
 from coaching.ports import Address, Clock, DeliveryError, Sender
+from coaching.privacy import EXPORT
+from coaching.relationships import HANDOFF, STAY_IN_TOUCH
 
 log = logging.getLogger(__name__)
 
@@ -262,15 +265,15 @@ class _Job:
     attempts: int
     address: Address
     composed: Composed | Exception
-    user_id: int = 0
-    budgeted: bool = False
-    morning: datetime = datetime.min  # the rep's next local morning (where over-budget nudges wait)
+    user_id: int
+    budgeted: bool
+    morning: datetime  # the rep's next local morning (where over-budget nudges wait)
     merged: tuple[_Job, ...] = ()  # nudges folded into this job's message
 
 
 # The weekly digest and hand-offs are not coaching nudges about the rep's own work.
-UNBUDGETED_KINDS = ("digest", "handoff", "export")
-SELF_BATCHED_KINDS = ("stay_in_touch",)
+UNBUDGETED_KINDS = (DIGEST, HANDOFF, EXPORT)
+SELF_BATCHED_KINDS = (STAY_IN_TOUCH,)
 
 
 def _morning(user: User, nudge: Nudge) -> datetime:

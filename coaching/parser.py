@@ -100,8 +100,6 @@ ALIASES = {
 }
 CHANNELS = ("video", "phone", "email", "in-person")
 _CHANNEL_ALIASES = {
-    "forgetme": "forget-me",
-    "forget": "forget-me",
     "in person": "in-person",
     "inperson": "in-person",
     "call": "phone",

@@ -121,7 +121,6 @@ CONCEDING = (
     "partner who gives nothing back: ask for something in return before you give again."
 )
 STAY_IN_TOUCH = "Long-term relationships due for a personal touch — a call, a note or a card, not an automated email:"
-STAY_IN_TOUCH_EMPTY = "Every long-term relationship had a personal touch recently. Nice work."
 ISSUE_KEYWORDS: dict[str, tuple[str, ...]] = {
     "price at volume break points": ("price", "volume", "discount", "pricing"),
     "service agreements": ("service", "sla", "support"),

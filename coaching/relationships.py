@@ -27,7 +27,6 @@ STAY_IN_TOUCH = "stay_in_touch"
 REPAIR_NOTE = "repair_note"
 REPAIR_CHECKIN = "repair_checkin"
 HANDOFF = "handoff"
-KINDS = (STAY_IN_TOUCH, REPAIR_NOTE, REPAIR_CHECKIN, HANDOFF)
 REPAIR_KINDS = (REPAIR_NOTE, REPAIR_CHECKIN)
 SOON = 0.7  # a counterpart is listed from 70% of the contact gap (21 of 30 days), flagged past all of it
 STAY_IN_TOUCH_TIME = time(10, 0)  # Monday, local
@@ -54,10 +53,7 @@ async def relationship(session: AsyncSession, user: User, counterpart: Counterpa
 
 
 async def known_counterpart(session: AsyncSession, user: User, name: str) -> Counterpart:
-    key = " ".join(name.casefold().split())
-    found = await session.scalar(
-        select(Counterpart).where(Counterpart.workspace_id == user.workspace_id, Counterpart.name_key == key)
-    )
+    found = await store.find_counterpart(session, workspace_id=user.workspace_id, name=name)
     if found is None:
         raise CommandError(f"I don't know a counterpart called “{name}”. Names come from `log`.")
     return found
@@ -160,8 +156,7 @@ async def record_touchpoint(coach: Coach, session: AsyncSession, user: User, com
     session.add(
         Touchpoint(created_at=now, user_id=user.id, counterpart_id=counterpart.id, kind=command.kind, at=now, note=note)
     )
-    if counterpart.last_touchpoint_at is None or counterpart.last_touchpoint_at < now:
-        counterpart.last_touchpoint_at = now
+    store.touch(counterpart, now)
     what = "Call" if command.kind == "call" else "Note"
     remembered = " I'll bring it up before your next negotiation with them." if note else ""
     return Message(text=f"{what} with {counterpart.name} recorded.{remembered}", ref=f"counterpart:{counterpart.id}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -79,16 +80,32 @@ async def ensure_user(
     return user
 
 
+def _name_key(name: str) -> str:
+    return " ".join(name.casefold().split())
+
+
+async def find_counterpart(session: AsyncSession, *, workspace_id: int, name: str) -> Counterpart | None:
+    """The workspace's counterpart of that name (case and spacing ignored), if there is one."""
+    return await session.scalar(
+        select(Counterpart).where(Counterpart.workspace_id == workspace_id, Counterpart.name_key == _name_key(name))
+    )
+
+
 async def counterpart(session: AsyncSession, *, workspace_id: int, name: str) -> Counterpart:
-    key = " ".join(name.casefold().split())
-    query = select(Counterpart).where(Counterpart.workspace_id == workspace_id, Counterpart.name_key == key)
-    found = await session.scalar(query)
+    """The workspace's counterpart of that name, created on first mention."""
+    found = await find_counterpart(session, workspace_id=workspace_id, name=name)
     if found is None:
-        row = {"workspace_id": workspace_id, "name": name.strip(), "name_key": key}
+        row = {"workspace_id": workspace_id, "name": name.strip(), "name_key": _name_key(name)}
         await insert_ignore(session, Counterpart.__table__, [row], unique=["workspace_id", "name_key"])
-        found = await session.scalar(query)
+        found = await find_counterpart(session, workspace_id=workspace_id, name=name)
     assert found is not None
     return found
+
+
+def touch(counterpart: Counterpart, at: datetime) -> None:
+    """A contact with the counterpart at ``at``: their last touchpoint moves forward, never back."""
+    if counterpart.last_touchpoint_at is None or counterpart.last_touchpoint_at < at:
+        counterpart.last_touchpoint_at = at
 
 
 async def next_number(session: AsyncSession, model: type[Negotiation] | type[Commitment], *, owner_id: int) -> int:
