@@ -140,8 +140,9 @@ class Coach:
         """
         return await self._run(actor, lambda user: parse_command(actor, text, self.context(user)), also)
 
-    async def handle(self, command: c.Command) -> Message:
-        return await self._run(command.actor, lambda _user: command)
+    async def handle(self, command: c.Command, *, also: AlsoInTransaction | None = None) -> Message:
+        """Handle a structured command (a form's); ``also`` as for :meth:`handle_text`."""
+        return await self._run(command.actor, lambda _user: command, also)
 
     async def _run(
         self, actor: c.Actor, make: Callable[[User], c.Command], also: AlsoInTransaction | None = None

@@ -61,7 +61,6 @@ class SlackAdapter:
     ):
         if not settings.slack_signing_secret:
             raise ConfigError("SLACK_SIGNING_SECRET is required for the Slack endpoint")
-        self.settings = settings
         # Bolt ignores ``token=`` when given a client, so a single workspace's token goes on the client.
         single = settings.slack_bot_token if not settings.slack_client_id else None
         self.client = sender.make_client(settings.slack_api_url, token=single)

@@ -28,7 +28,7 @@ from slack_sdk.webhook.async_client import AsyncWebhookClient
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from adapters.slack import render, translate
-from adapters.slack.inbox import COMMAND, MESSAGE, Inbox
+from adapters.slack.inbox import COMMAND, MESSAGE, SORRY, Inbox
 from adapters.slack.store import Seen
 from coaching.commands import Actor, Command
 from coaching.messages import Message
@@ -37,7 +37,6 @@ from coaching.privacy import FORGOTTEN
 
 log = logging.getLogger(__name__)
 
-SORRY = Message("Sorry, that went wrong on our side. Nothing was changed; please try again.", kind="error")
 
 # a form's coach-side error is shown next to this field
 FORM_ERROR_BLOCK = {
@@ -49,7 +48,9 @@ FORM_ERROR_BLOCK = {
 
 
 class CoachPort(Protocol):
-    async def handle(self, command: Command) -> Message: ...
+    async def handle(
+        self, command: Command, *, also: Callable[[AsyncSession], Awaitable[None]] | None = None
+    ) -> Message: ...
 
     async def handle_text(
         self, actor: Actor, text: str, *, also: Callable[[AsyncSession], Awaitable[None]] | None = None
@@ -116,9 +117,6 @@ class Profiles:
         self._timeout = timeout
         self._monotonic = monotonic
         self._cache: dict[tuple[str, str], _Profile] = {}
-
-    def cached(self, team: str, user: str) -> _Profile | None:
-        return self._cache.get((team, user))
 
     async def actor(self, client: AsyncWebClient, team: str, user: str, display_name: str | None = None) -> Actor:
         profile = self._cache.get((team, user))
@@ -322,7 +320,6 @@ def register(
         started = asyncio.get_running_loop().time()
         await ack()
         click = translate.click_from_block_actions(body)
-        actor = await who(client, body)
         if click.form:
             number, side = translate.form_target(click.value)
             context = translate.FormContext(
@@ -330,6 +327,7 @@ def register(
             )
             background.spawn(open_form(client, click.trigger_id, click.form, context, side), click.form)
             return
+        actor = await who(client, body)
         # The click's key is stored by the command's own transaction: a click is applied once, and one
         # whose command never committed (the process died) can be clicked again.
         once = _Once(seen, click.dedupe_key)
@@ -372,17 +370,18 @@ def register(
             await ack(response_action="errors", errors={error.block_id: error.message})
             return
         key = f"view:{translate.team_of(body)}:{submission.view_id}"
-        if submission.view_id and not await seen.first(key):
-            await ack()  # a replayed submission: the first one was handled
-            return
+        once = _Once(seen, key) if submission.view_id else None  # claimed with the command, as a click is
         form = body["view"]["callback_id"]
-        reply, task = await within_deadline(coach.handle(submission.command), form, started)
+        reply, task = await within_deadline(coach.handle(submission.command, also=once), form, started)
         if reply is None:  # too slow for the modal: close it, the answer follows as a DM
             await ack()
-            background.spawn(_dm_when_done(client, actor.address.user, task), "late form reply")
+            background.spawn(_dm_when_done(client, actor.address.user, task, once), "late form reply")
+            return
+        if once is not None and once.repeated:
+            await ack()  # a replayed submission: the first one was handled
             return
         if reply.is_error:
-            if submission.view_id:
+            if once is not None and once.claimed:
                 await seen.forget(key)
             await ack(response_action="errors", errors={FORM_ERROR_BLOCK[form]: reply.text[:300]})
             return
@@ -405,8 +404,10 @@ def register(
                 return  # the one-line answer shows on the updated message
         background.spawn(dm(client, actor.address.user, reply), "form reply")
 
-    async def _dm_when_done(client: AsyncWebClient, user: str, task: asyncio.Task[Message]) -> None:
-        await dm(client, user, await task)
+    async def _dm_when_done(client: AsyncWebClient, user: str, task: asyncio.Task[Message], once: _Once | None) -> None:
+        reply = await task
+        if once is None or not once.repeated:  # a replayed submission's answer went out the first time
+            await dm(client, user, reply)
 
     async def _refresh_message(client: AsyncWebClient, click: translate.Click, reply: Message) -> None:
         history = await client.conversations_history(

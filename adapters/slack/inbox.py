@@ -41,6 +41,7 @@ from adapters.slack.store import engine_of, slack_inbox
 from bot.database import SQLITE_CONNECT_ARGS, sqlite_pragmas
 from coaching.commands import Actor
 from coaching.messages import Message
+from coaching.outbox import Retry
 from coaching.ports import Abandon, DeliveryError
 from coaching.privacy import FORGOTTEN
 
@@ -57,8 +58,9 @@ def _utcnow() -> datetime:
 
 
 @dataclass(frozen=True)
-class InboxConfig:
-    """How the inbox worker paces itself. Tests shrink the lease and the delays."""
+class InboxConfig(Retry):
+    """How the inbox worker paces itself; retries back off like the nudge outbox's (shorter delays). Tests
+    shrink the lease and the delays."""
 
     lease: timedelta = timedelta(seconds=30)  # a claimed row whose worker died is claimable after this
     sweep_every: float = 5.0  # seconds between sweeps for rows nobody woke us for (crashes, retries)
@@ -72,10 +74,6 @@ class InboxConfig:
     quiet_gap: float = 0.01  # while commands arrive closer than this, acknowledging them comes first...
     max_defer: float = 2.0  # ...but no answer waits longer than this for a gap
     now: Callable[[], datetime] = field(default=_utcnow)
-
-    def delay(self, attempts: int, retry_after: float | None) -> timedelta:
-        backoff = min(self.first_delay * (2 ** max(attempts - 1, 0)), self.max_delay)
-        return max(backoff, timedelta(seconds=retry_after or 0))
 
 
 class CoachPort(Protocol):

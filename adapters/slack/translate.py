@@ -101,15 +101,6 @@ def actor_from_command(body: Mapping[str, Any], *, timezone: str | None = None) 
     return actor(team_of(body), user, display_name=body.get("user_name"), timezone=timezone)
 
 
-def actor_from_interaction(body: Mapping[str, Any], *, timezone: str | None = None) -> Actor:
-    """The person who clicked or submitted (``block_actions``, ``view_submission``)."""
-    user = _get(body, "user", "id")
-    if not isinstance(user, str) or not user:
-        raise PayloadError("interaction has no user")
-    name = _get(body, "user", "name") or _get(body, "user", "username")
-    return actor(team_of(body), user, display_name=name, timezone=timezone)
-
-
 def user_of(body: Mapping[str, Any]) -> str | None:
     """The user id of any payload Bolt hands us (command, interaction or event)."""
     for value in (body.get("user_id"), _get(body, "user", "id"), _get(body, "event", "user")):

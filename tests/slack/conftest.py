@@ -84,6 +84,23 @@ class SlackHarness:
         )
         return payload
 
+    def ephemeral_click_payload(
+        self, button: dict[str, Any], channel: str = "C2147483705"
+    ) -> tuple[dict[str, Any], str]:
+        """A click on a button of an ephemeral reply (no message to update: Slack gives a response_url)."""
+        payload = fixture("block_actions")
+        payload["container"] = {
+            "type": "message",
+            "message_ts": "1700000000.000900",
+            "channel_id": channel,
+            "is_ephemeral": True,
+        }
+        payload["channel"]["id"] = channel
+        del payload["message"]
+        payload["response_url"] = hook = self.api.new_response_url()
+        payload["actions"][0].update(action_id=button["action_id"], value=button["value"], text=button["text"])
+        return payload, hook
+
 
 @pytest.fixture
 async def slack(slack_api, settings, coach, sessions) -> AsyncIterator[SlackHarness]:

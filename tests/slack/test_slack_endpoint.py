@@ -170,9 +170,9 @@ async def test_a_slow_form_closes_the_modal_and_the_answer_follows_as_a_dm(slack
         def __getattr__(self, name):
             return getattr(coach, name)
 
-        async def handle(self, command):
+        async def handle(self, command, **kwargs):
             await release.wait()
-            return await coach.handle(command)
+            return await coach.handle(command, **kwargs)
 
     app = web.Application()
     sender = setup(app, settings, SlowCoach(), sessions, min_interval=0, ack_deadline=0.05)

@@ -79,17 +79,7 @@ async def test_form_field_errors_are_shown_next_to_the_field(slack, slack_api, s
 async def test_buttons_on_an_ephemeral_reply_answer_through_response_url(slack, slack_api):
     reply = await slack.ask("log Acme 2026-12-01 14:00")
     prep = [b for b in buttons(reply["blocks"]) if b["value"].startswith("prep")][0]
-    payload = fixture("block_actions")
-    payload["container"] = {
-        "type": "message",
-        "message_ts": "1700000000.000900",
-        "channel_id": "C2147483705",
-        "is_ephemeral": True,
-    }
-    payload["channel"]["id"] = "C2147483705"
-    del payload["message"]
-    payload["response_url"] = hook = slack_api.new_response_url()
-    payload["actions"][0].update(action_id=prep["action_id"], value=prep["value"], text=prep["text"])
+    payload, hook = slack.ephemeral_click_payload(prep)
     assert (await slack.interaction(payload)).status == 200
     await slack.settle()
     [hook] = slack_api.hook_calls(hook)

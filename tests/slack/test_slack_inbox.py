@@ -285,7 +285,7 @@ async def test_undeliverable_answers_are_kept_a_week_then_deleted(settings, coac
 
 
 async def test_the_delete_my_data_button_takes_what_the_inbox_kept_too(settings, coach, sessions, slack_api):
-    from tests.slack.slackfakes import buttons, fixture
+    from tests.slack.slackfakes import buttons
 
     async with running(settings, coach, sessions, slack_api, inbox=InboxConfig(max_attempts=1)) as slack:
         slack_api.fail_hook(status=503)
@@ -293,12 +293,7 @@ async def test_the_delete_my_data_button_takes_what_the_inbox_kept_too(settings,
         await slack.settle()
         prompt = await slack.ask("forget-me")
         [delete] = [b for b in buttons(prompt["blocks"]) if b["text"]["text"] == "Delete my data"]
-        payload = fixture("block_actions")
-        payload["container"] = {"type": "message", "message_ts": "1.2", "channel_id": "C1", "is_ephemeral": True}
-        payload["channel"]["id"] = "C1"
-        del payload["message"]
-        payload["response_url"] = hook = slack_api.new_response_url()
-        payload["actions"][0].update(action_id=delete["action_id"], value=delete["value"], text=delete["text"])
+        payload, hook = slack.ephemeral_click_payload(delete)
         assert (await slack.interaction(payload)).status == 200
         await slack.settle()
         assert "forgotten" in str(slack_api.hook_calls(hook)[0].args)
