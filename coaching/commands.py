@@ -53,13 +53,16 @@ class Prep(Command):
     negotiation: int
 
 
+OUTCOMES = ("agreed", "partial", "no-deal", "postponed")  # what a negotiation can end in
+
+
 @dataclass(frozen=True)
 class RecordOutcome(Command):
     """``done <id> [notes]`` and the outcome form."""
 
     negotiation: int
     notes: str | None = None
-    outcome: str | None = None  # agreed | partial | no-deal | postponed
+    outcome: str | None = None  # one of OUTCOMES
     opened_with_connection: bool | None = None
     sentiment: int | None = None  # counterpart sentiment, 1..5
     hard_win: bool | None = None

@@ -351,7 +351,6 @@ def _counterpart(actor: c.Actor, rest: str, usage: str, ctx: Context) -> c.Comma
 
 
 _YES = {"yes": True, "y": True, "true": True, "on": True, "no": False, "n": False, "false": False, "off": False}
-_RESULTS = ("agreed", "partial", "no-deal", "postponed")
 
 
 _OUTCOME_HINTS = {  # a known word with a value it doesn't take: say what it takes
@@ -376,7 +375,7 @@ def _outcome(actor: c.Actor, number: int, tail: str, _ctx: Context) -> c.Command
     if len(words) % 2:
         raise CommandError(f"`{words[-1]}` needs a value.", usage)
     for key, value in zip(words[::2], words[1::2], strict=True):
-        if key == "result" and value in _RESULTS:
+        if key == "result" and value in c.OUTCOMES:
             fields["outcome"] = value
         elif key == "connection" and value in _YES:
             fields["opened_with_connection"] = _YES[value]

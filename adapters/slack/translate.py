@@ -16,6 +16,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from coaching.commands import (
+    OUTCOMES,
     Actor,
     AddCommitment,
     ChangeSettings,
@@ -42,7 +43,6 @@ FORM_ACTIONS = {
 }
 
 CHANNELS = ("video", "phone", "email", "in-person")
-OUTCOMES = ("agreed", "partial", "no-deal", "postponed")
 
 # Slack's escaped mentions: <@U123|name>, <@U123>, <#C123|name>, <!here>
 _MENTION = re.compile(r"<([@#])([A-Z0-9]+)(?:\|[^>]*)?>")

@@ -36,6 +36,7 @@ from coaching.commands import Actor, Command
 from coaching.messages import Attachment as MessageAttachment
 from coaching.messages import Message
 from coaching.ports import Address, DeliveryError, Sender
+from coaching.privacy import FORGOTTEN
 
 log = logging.getLogger(__name__)
 
@@ -181,6 +182,8 @@ class TeamsBot(ActivityHandler):
             return
         if translate.is_personal(activity):
             answer = await self._answer(request)
+            if answer.kind == FORGOTTEN:  # the stored reference went too: the next activity must store it again
+                self._memo.forget(translate.address_of(activity))
             await self._reply(turn_context, answer)
             click = translate.card_click(activity)
             if click is not None and not answer.is_error:

@@ -22,12 +22,12 @@ from adapters.teams.translate import (
     LABEL_KEY,
     MAX_LABEL,
     MAX_SUMMARY,
-    OUTCOMES,
     SUBMIT_KEY,
     SUMMARY_KEY,
     CardClick,
     clip,
 )
+from coaching.commands import OUTCOMES
 from coaching.messages import Attachment as MessageAttachment
 from coaching.messages import Button, Message
 

@@ -14,12 +14,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from botbuilder.schema import Activity, ConversationAccount, ConversationReference
 
-from coaching.commands import Actor, AddCommitment, Command, RecordOutcome
+from coaching.commands import OUTCOMES, Actor, AddCommitment, Command, RecordOutcome
 from coaching.ports import Address
+from coaching.store import zone
 
 PLATFORM = "teams"
 DEFAULT_TENANT = "default"
@@ -29,8 +29,6 @@ LABEL_KEY = "label"  # Action.Submit data: the clicked button's label
 MAX_SUMMARY = 150  # characters of the card's text carried in every button's data
 MAX_LABEL = 80
 PERSONAL = "personal"
-
-OUTCOMES = ("agreed", "partial", "no-deal", "postponed")
 
 
 @dataclass(frozen=True)
@@ -99,13 +97,7 @@ def address_of(activity: Activity) -> Address:
 
 def valid_timezone(name: Any) -> str | None:
     """``name`` if it is an IANA time zone this Python knows, else None."""
-    if not isinstance(name, str) or not name or len(name) > 64:
-        return None
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return None
-    return name
+    return name if isinstance(name, str) and zone(name) else None
 
 
 def timezone_of(activity: Activity) -> str | None:

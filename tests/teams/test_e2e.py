@@ -248,3 +248,14 @@ async def test_a_click_on_a_reply_leaves_the_reply_as_it_is(make_app, coach, con
 
     assert "Prep brief #1" in answer.visible
     assert updates == []
+
+
+async def test_nudges_still_reach_someone_who_said_forget_me_and_came_back(make_app, coach, connector, sessions, clock):
+    client, teams = await make_app(coach)
+    await say(client, connector, "help")  # the conversation reference is stored
+    assert "forgotten" in (await say(client, connector, "forget-me confirm")).visible
+    await say(client, connector, "log Acme in 40 minutes")  # back at once: a new start, reference and all
+    connector.calls.clear()
+    clock.advance(minutes=10)
+    report = await dispatcher_for(sessions, coach, teams, clock).tick()
+    assert report.sent == 1 and len(connector.calls) == 1  # the pre-call reminder reached them
