@@ -254,16 +254,13 @@ def setup(
         if start_inbox:
             await adapter.inbox.start()
 
-    async def _stop(_app: web.Application) -> None:
-        # on_shutdown: before cleanup contexts (bot.web's disposes the database engine) unwind
-        await adapter.inbox.stop()
-
     async def _close(_app: web.Application) -> None:
+        # on_shutdown, before the cleanup contexts unwind (bot.web's disposes the database engine): the
+        # inbox worker and the display tasks still write to the database while they finish
         await adapter.close()
 
     web_app.on_startup.append(_start)
-    web_app.on_shutdown.append(_stop)
-    web_app.on_cleanup.append(_close)
+    web_app.on_shutdown.append(_close)
     mode = "OAuth (multi-workspace)" if adapter.oauth else "single workspace"
     log.info("slack: %s at POST %s, command %s", mode, EVENTS_PATH, settings.slack_command)
     return adapter.sender
