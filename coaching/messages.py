@@ -65,3 +65,9 @@ class Message:
             out.append("")
             out.append("   ".join(f"[{b.label}: {b.value}]" for b in self.buttons))
         return "\n".join(out)
+
+
+def error(message: str, usage: str | None = None) -> Message:
+    """A clear answer to something the coach can't do as asked (with the command's usage, if it helps)."""
+    sections = (Section(lines=(f"Usage: `{usage}`",)),) if usage else ()
+    return Message(text=message, sections=sections, kind="error")

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from coaching.digest import Week
 from coaching.models import Commitment, Negotiation, Nudge, User
 from coaching.store import insert_ignore, zone
 
@@ -26,6 +27,14 @@ COMMITMENT_DUE = "commitment_due"
 COMMITMENT_OVERDUE = "commitment_overdue"
 NEGOTIATION_KINDS = (PRECALL, FOLLOWUP, FOLLOWUP_REMINDER)
 COMMITMENT_KINDS = (COMMITMENT_BEFORE, COMMITMENT_DUE, COMMITMENT_OVERDUE)
+STAY_IN_TOUCH = "stay_in_touch"  # the weekly list of long-term counterparts due for a personal touch
+REPAIR_NOTE = "repair_note"  # after a hard win: a personal note within a day...
+REPAIR_CHECKIN = "repair_checkin"  # ...and a check-in two weeks later
+REPAIR_KINDS = (REPAIR_NOTE, REPAIR_CHECKIN)
+HANDOFF = "handoff"  # a note to the account owner about a held negotiation
+DIGEST = "digest"  # a team lead's weekly digest
+EXPORT = "export"  # a data export, asked for just now (not a nudge, but it travels the outbox to carry a file)
+STAY_IN_TOUCH_TIME = time(10, 0)  # Monday, local
 
 
 @dataclass(frozen=True)
@@ -174,3 +183,36 @@ async def schedule_commitment(
     planned = plan_commitment(commitment, user, now=now, timing=timing)
     await enqueue(session, user, planned, commitment_id=commitment.id, negotiation_id=commitment.negotiation_id)
     return planned
+
+
+async def plan_repair(session: AsyncSession, user: User, negotiation: Negotiation, now: datetime) -> None:
+    """A hard win: a personal note within a day, and a check-in two weeks later."""
+    await enqueue(
+        session,
+        user,
+        [
+            Planned(REPAIR_NOTE, f"{REPAIR_NOTE}:{negotiation.id}", now + timedelta(days=1)),
+            Planned(REPAIR_CHECKIN, f"{REPAIR_CHECKIN}:{negotiation.id}", now + timedelta(days=14)),
+        ],
+        negotiation_id=negotiation.id,
+    )
+
+
+async def schedule_stay_in_touch(session: AsyncSession, user: User, now: datetime) -> None:
+    """One batched message per rep per week, Monday 10:00 local; composing it lines up the next."""
+    tz = user_zone(user)
+    week = Week.containing(now, tz).shift(1)
+    await enqueue_stay_in_touch(session, user, week)
+
+
+async def enqueue_stay_in_touch(session: AsyncSession, user: User, week: Week) -> None:
+    due = datetime.combine(week.monday, STAY_IN_TOUCH_TIME, tzinfo=user_zone(user))
+    await enqueue(session, user, [Planned(STAY_IN_TOUCH, f"{STAY_IN_TOUCH}:{user.id}:{week.label}", due)])
+
+
+def snoozed_until(now: datetime, tz: ZoneInfo, minutes: int | None, timing: Timing) -> datetime:
+    """When a snoozed nudge comes back: in ``minutes``, or (None) tomorrow at the commitment hour, local."""
+    if minutes is None:
+        tomorrow = now.astimezone(tz).date() + timedelta(days=1)
+        return datetime.combine(tomorrow, timing.commitment_hour, tzinfo=tz).astimezone(now.tzinfo)
+    return now + timedelta(minutes=minutes)

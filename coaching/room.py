@@ -1,0 +1,103 @@
+"""What every room of the coach is built from.
+
+A room (``coaching/negotiations.py``, ``commitments.py``, …) holds the command handlers and the nudge
+composers of one concept and exports them in tables: ``HANDLERS`` (command type → handler),
+``COMPOSERS`` (nudge kind → :class:`Composer`) and, for ``later``, ``SNOOZES`` (what is snoozed →
+handler). Each handler and composer gets a :class:`Turn`, never the coach itself, so rooms depend on
+nothing above them; ``coaching.engine`` runs the transaction and dispatches over the tables.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from coaching import nudges as n
+from coaching.messages import Message
+from coaching.models import Negotiation, Nudge, User
+from coaching.parser import CommandError
+
+
+@dataclass(frozen=True)
+class CoachDefaults:
+    """PRODUCT.md's defaults, each changeable per install (``bot.config`` reads them from the environment)."""
+
+    duration_minutes: int = 60
+    channel: str = "video"
+    daily_nudges: int = 3  # coaching nudges per rep per local day before the rest are merged
+    lead_minutes: int = 30  # a new user's pre-call lead time...
+    quiet_hours: tuple[str, str] | None = ("19:00", "08:00")  # ...and quiet hours (local HH:MM); both are settings
+    timing: n.Timing = n.Timing()
+
+    def new_user(self) -> dict[str, Any]:
+        """The columns a person starts with, until they change them with ``settings``."""
+        start, end = self.quiet_hours or (None, None)
+        return {"lead_minutes": self.lead_minutes, "quiet_start": start, "quiet_end": end}
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One command (or one due nudge) being handled: its transaction, whose it is, and when.
+
+    ``now`` is read once per turn; ``tz`` is the person's zone as the turn began."""
+
+    session: AsyncSession
+    user: User
+    now: datetime
+    tz: ZoneInfo
+    defaults: CoachDefaults
+
+    @property
+    def timing(self) -> n.Timing:
+        return self.defaults.timing
+
+    async def negotiation(self, number: int) -> Negotiation:
+        """The person's own negotiation #``number``, or a clear error."""
+        found = await self.session.scalar(
+            select(Negotiation).where(Negotiation.owner_id == self.user.id, Negotiation.number == number)
+        )
+        if found is None:
+            raise CommandError(f"You have no negotiation #{number}. Type `list` to see yours.")
+        return found
+
+
+@dataclass(frozen=True)
+class Skip:
+    """A due nudge that no longer applies (already handled, nudges off)."""
+
+    reason: str
+
+
+@dataclass(frozen=True)
+class Defer:
+    """A due nudge to hold until ``until`` (quiet hours)."""
+
+    until: datetime
+
+
+Composed = Message | Skip | Defer
+Handler = Callable[[Turn, Any], Awaitable[Message]]
+
+
+@dataclass(frozen=True)
+class Composer:
+    """How a due nudge of one kind is written, from the latest state, when it is sent."""
+
+    write: Callable[[Turn, Nudge], Awaitable[Composed]]
+    # Weekly rows line up next week's before anything else, so nudges off or quiet hours never break the rhythm.
+    chain: Callable[[Turn, Nudge], Awaitable[None]] | None = None
+    asked_for: bool = False  # asked for just now (an export): not a nudge, sent whatever the settings
+
+
+class Coaching(Protocol):
+    """What the scheduler's tick needs of the coach."""
+
+    defaults: CoachDefaults
+
+    async def compose(self, session: AsyncSession, nudge: Nudge, user: User) -> Composed: ...
