@@ -10,8 +10,8 @@ from dataclasses import dataclass, field, fields, replace
 from datetime import time, timedelta
 from typing import Any
 
-from coaching.engine import CoachDefaults
 from coaching.parser import CHANNELS, quiet_hours
+from coaching.room import CoachDefaults
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///dealcoach.db"
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -15,15 +14,11 @@ from coaching import store
 from coaching.chart import render_chart
 from coaching.digest import Week, build_digest, digest_message
 from coaching.messages import Message, Section
-from coaching.models import Team, TeamMember, User
+from coaching.models import Nudge, Team, TeamMember, User
+from coaching.nudges import DIGEST
 from coaching.parser import USAGE, CommandError
 from coaching.ports import Address
-from coaching.relationships import start_long_term
-
-if TYPE_CHECKING:
-    from coaching.engine import Coach
-
-DIGEST = "digest"
+from coaching.room import Composed, Composer, Handler, Skip, Turn
 
 
 def _name(user: User) -> str:
@@ -38,23 +33,20 @@ async def _membership(session: AsyncSession, user: User) -> TeamMember | None:
     return await session.scalar(select(TeamMember).where(TeamMember.user_id == user.id))
 
 
-async def _member_user(coach: Coach, session: AsyncSession, lead: User, member: str) -> User:
-    workspace = lead.workspace
-    address = Address(workspace.platform, workspace.external_id, member)
-    return await store.ensure_user(session, address=address, new=coach.defaults.new_user())
-
-
-async def schedule_digest(coach: Coach, session: AsyncSession, lead: User, week: Week) -> None:
+async def schedule_digest(turn: Turn, week: Week) -> None:
     """One outbox row per lead per week (the unique key makes a second one impossible), the Monday
     after ``week`` at the install's digest time in the lead's zone."""
+    lead = turn.user
     monday = week.shift(1).monday
-    due = datetime.combine(monday, coach.timing.digest_time, tzinfo=n.user_zone(lead))
-    await n.enqueue(session, lead, [n.Planned(DIGEST, f"{DIGEST}:{lead.id}:{week.label}", due)])
+    due = datetime.combine(monday, turn.timing.digest_time, tzinfo=n.user_zone(lead))
+    await n.enqueue(turn.session, lead, [n.Planned(DIGEST, f"{DIGEST}:{lead.id}:{week.label}", due)])
 
 
-async def team_add(coach: Coach, session: AsyncSession, lead: User, command: c.TeamAdd) -> Message:
-    member = await _member_user(coach, session, lead, command.member)
-    now = coach.clock.now()
+async def team_add(turn: Turn, command: c.TeamAdd) -> Message:
+    session, lead, now = turn.session, turn.user, turn.now
+    workspace = lead.workspace
+    address = Address(workspace.platform, workspace.external_id, command.member)
+    member = await store.ensure_user(session, address=address, new=turn.defaults.new_user())
     team = await team_led_by(session, lead)
     membership = await _membership(session, member)
     if membership is not None and membership.left_at is None:
@@ -68,12 +60,12 @@ async def team_add(coach: Coach, session: AsyncSession, lead: User, command: c.T
         team = Team(workspace_id=lead.workspace_id, lead_id=lead.id, created_at=now)
         session.add(team)
         await session.flush()
-        await schedule_digest(coach, session, lead, Week.containing(now, n.user_zone(lead)))
+        await schedule_digest(turn, Week.containing(now, n.user_zone(lead)))
     if membership is None:
         session.add(TeamMember(team_id=team.id, user_id=member.id, joined_at=now))
     else:  # back on a team after leaving one: their new weeks count here
         membership.team_id, membership.joined_at, membership.left_at = team.id, now, None
-    at = coach.timing.digest_time.strftime("%H:%M")
+    at = turn.timing.digest_time.strftime("%H:%M")
     lines = [f"You'll get the weekly digest every Monday at {at} your time; `digest` shows it any time."]
     return Message(
         text=f"Added {_name(member)} to your team." + (" You are now a team lead." if created else ""),
@@ -81,7 +73,8 @@ async def team_add(coach: Coach, session: AsyncSession, lead: User, command: c.T
     )
 
 
-async def team_remove(coach: Coach, session: AsyncSession, lead: User, command: c.TeamRemove) -> Message:
+async def team_remove(turn: Turn, command: c.TeamRemove) -> Message:
+    session, lead = turn.session, turn.user
     team = await team_led_by(session, lead)
     if team is None:
         raise CommandError("You don't lead a team. Start one with `team add @name`.", USAGE["team"].usage)
@@ -91,11 +84,12 @@ async def team_remove(coach: Coach, session: AsyncSession, lead: User, command: 
     membership = await _membership(session, member) if member else None
     if member is None or membership is None or membership.team_id != team.id or membership.left_at is not None:
         raise CommandError(f"{command.member} is not on your team. `team list` shows who is.")
-    membership.left_at = coach.clock.now()
+    membership.left_at = turn.now
     return Message(text=f"Removed {_name(member)} from your team; past weeks still show their work.")
 
 
-async def team_list(coach: Coach, session: AsyncSession, user: User, command: c.TeamList) -> Message:
+async def team_list(turn: Turn, command: c.TeamList) -> Message:
+    session, user = turn.session, turn.user
     sections = []
     team = await team_led_by(session, user)
     if team is not None:
@@ -106,7 +100,7 @@ async def team_list(coach: Coach, session: AsyncSession, user: User, command: c.
         )
         names = sorted(_name(member) for member in members)
         sections.append(Section(heading="Your team", lines=tuple(names) or ("nobody yet: `team add @name`",)))
-    membership = await _membership(user=user, session=session)
+    membership = await _membership(session, user)
     if membership is not None and membership.left_at is None:
         lead_team = await session.get(Team, membership.team_id)
         if lead_team is not None:
@@ -128,22 +122,19 @@ def resolve_week(spec: str, now: datetime, lead: User) -> Week:
         raise CommandError(f"{problem}.", USAGE["digest"].usage) from None
 
 
-async def show_digest(coach: Coach, session: AsyncSession, lead: User, command: c.ShowDigest) -> Message:
-    team = await team_led_by(session, lead)
+async def show_digest(turn: Turn, command: c.ShowDigest) -> Message:
+    team = await team_led_by(turn.session, turn.user)
     if team is None:
         raise CommandError("The digest is for team leads: add your reps with `team add @name` first.")
-    now = coach.clock.now()
-    week = resolve_week(command.week, now, lead)
-    if week.bounds(n.user_zone(lead))[0] > now:
+    week = resolve_week(command.week, turn.now, turn.user)
+    if week.bounds(turn.tz)[0] > turn.now:
         raise CommandError(f"{week.label} hasn't started yet.", USAGE["digest"].usage)
-    return await digest_for(coach, session, team, lead, week)
+    return await digest_for(turn, team, week)
 
 
-async def digest_for(
-    coach: Coach, session: AsyncSession, team: Team, lead: User, week: Week, *, kind: str = "reply"
-) -> Message:
-    tz, now = n.user_zone(lead), coach.clock.now()
-    digest = await build_digest(session, team, week, now=now, tz=tz, contact_gap=coach.timing.contact_gap)
+async def digest_for(turn: Turn, team: Team, week: Week, *, kind: str = "reply") -> Message:
+    lead, tz = turn.user, turn.tz
+    digest = await build_digest(turn.session, team, week, now=turn.now, tz=tz, contact_gap=turn.timing.contact_gap)
     # matplotlib takes tens of milliseconds of CPU: off the event loop, so acks and other turns go on
     chart = await asyncio.to_thread(
         render_chart, digest.history, f"{_name(lead)}'s team, last {len(digest.history)} weeks"
@@ -151,33 +142,27 @@ async def digest_for(
     return digest_message(digest, tz, chart=chart, kind=kind)
 
 
-def _week_of(nudge_key: str) -> Week:
-    return Week.parse(nudge_key.rsplit(":", 1)[1])
+def _week_of(nudge: Nudge) -> Week:
+    return Week.parse(nudge.key.rsplit(":", 1)[1])
 
 
-async def chain_digest(coach: Coach, session: AsyncSession, nudge_key: str, lead: User) -> None:
+async def chain_digest(turn: Turn, nudge: Nudge) -> None:
     """A scheduled digest lines up the next week's, so the weekly rhythm never breaks."""
-    await schedule_digest(coach, session, lead, _week_of(nudge_key).shift(1))
+    await schedule_digest(turn, _week_of(nudge).shift(1))
 
 
-async def compose_digest(coach: Coach, session: AsyncSession, nudge_key: str, lead: User) -> Message | None:
-    """The scheduled digest of the week its key names; None when the lead has no team any more."""
-    week = _week_of(nudge_key)
-    team = await team_led_by(session, lead)
+async def compose_digest(turn: Turn, nudge: Nudge) -> Composed:
+    """The scheduled digest of the week its key names."""
+    team = await team_led_by(turn.session, turn.user)
     if team is None:
-        return None
-    return await digest_for(coach, session, team, lead, week, kind=DIGEST)
+        return Skip("no team any more")
+    return await digest_for(turn, team, _week_of(nudge), kind=DIGEST)
 
 
-async def mark_counterpart(coach: Coach, session: AsyncSession, user: User, command: c.MarkCounterpart) -> Message:
-    counterpart = await store.counterpart(session, workspace_id=user.workspace_id, name=command.counterpart)
-    if command.long_term:
-        await start_long_term(coach, session, user, counterpart)
-    else:
-        counterpart.long_term = False
-    if command.long_term:
-        return Message(
-            text=f"{counterpart.name} is a long-term relationship: I'll flag it when you've been out of touch "
-            f"for {coach.timing.contact_gap.days} days. A call, a note or a card beats an automated email."
-        )
-    return Message(text=f"{counterpart.name} is no longer marked long-term.")
+HANDLERS: dict[type[c.Command], Handler] = {
+    c.TeamAdd: team_add,
+    c.TeamRemove: team_remove,
+    c.TeamList: team_list,
+    c.ShowDigest: show_digest,
+}
+COMPOSERS: dict[str, Composer] = {DIGEST: Composer(compose_digest, chain=chain_digest)}

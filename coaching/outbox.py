@@ -19,14 +19,11 @@ from datetime import datetime, time, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from coaching.engine import Coach, Composed, Defer, Skip
-from coaching.leads import DIGEST
 from coaching.messages import Message, Section
 from coaching.models import Commitment, Negotiation, Nudge, User
-from coaching.nudges import user_zone
+from coaching.nudges import DIGEST, EXPORT, HANDOFF, STAY_IN_TOUCH, user_zone
 from coaching.ports import Address, Clock, DeliveryError, Sender
-from coaching.privacy import EXPORT
-from coaching.relationships import HANDOFF, STAY_IN_TOUCH
+from coaching.room import Coaching, Composed, Defer, Skip
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +76,7 @@ class Dispatcher:
     def __init__(
         self,
         sessions: async_sessionmaker[AsyncSession],
-        coach: Coach,
+        coach: Coaching,
         senders: Mapping[str, Sender],
         clock: Clock,
         *,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -17,15 +17,14 @@ from coaching.models import (
     Counterpart,
     Negotiation,
     NegotiationIssue,
+    Nudge,
     Relationship,
     Touchpoint,
     User,
 )
+from coaching.nudges import EXPORT
+from coaching.room import Composed, Composer, Handler, Turn
 
-if TYPE_CHECKING:
-    from coaching.engine import Coach
-
-EXPORT = "export"
 FORGOTTEN = "forgotten"  # the kind of forget-me's final reply: adapters drop what they keep of the person too
 _SKIP = {"id", "owner_id", "user_id", "workspace_id", "conversation_ref", "dm_channel"}
 
@@ -40,15 +39,16 @@ def _row(obj: Any, **extra: Any) -> dict[str, Any]:
     return {**out, **extra}
 
 
-async def request_export(coach: Coach, session: AsyncSession, user: User, command: c.ExportMyData) -> Message:
+async def request_export(turn: Turn, command: c.ExportMyData) -> Message:
     """The export goes out through the outbox as a direct message with a file (Slack replies can't carry one)."""
-    now = coach.clock.now()
+    now, user = turn.now, turn.user
     key = f"{EXPORT}:{user.id}:{int(now.timestamp())}"
-    await n.enqueue(session, user, [n.Planned(EXPORT, key, now, exempt_quiet=True)])
+    await n.enqueue(turn.session, user, [n.Planned(EXPORT, key, now, exempt_quiet=True)])
     return Message(text="Preparing your export: it arrives as a direct message with a JSON file in a moment.")
 
 
-async def compose_export(session: AsyncSession, user: User) -> Message:
+async def export_message(session: AsyncSession, user: User) -> Message:
+    """Everything DealCoach stores about ``user``, as a message with one JSON file."""
     in_workspace = select(Counterpart).where(Counterpart.workspace_id == user.workspace_id)
     counterparts = {cp.id: cp.name for cp in await session.scalars(in_workspace)}
     negotiations = (await session.scalars(select(Negotiation).where(Negotiation.owner_id == user.id))).all()
@@ -91,7 +91,11 @@ async def compose_export(session: AsyncSession, user: User) -> Message:
     )
 
 
-async def forget_me(coach: Coach, session: AsyncSession, user: User, command: c.ForgetMe) -> Message:
+async def compose_export(turn: Turn, nudge: Nudge) -> Composed:
+    return await export_message(turn.session, turn.user)
+
+
+async def forget_me(turn: Turn, command: c.ForgetMe) -> Message:
     if not command.confirmed:
         return Message(
             text="This deletes everything DealCoach stores about you: negotiations, commitments, notes, "
@@ -99,5 +103,11 @@ async def forget_me(coach: Coach, session: AsyncSession, user: User, command: c.
             "(`export` first if you want a copy).",
             buttons=(Button("Delete my data", "privacy.forget", "forget-me confirm", "danger"),),
         )
-    await session.execute(delete(User).where(User.id == user.id))  # the database cascades to everything theirs
+    await turn.session.execute(
+        delete(User).where(User.id == turn.user.id)
+    )  # the database cascades to everything theirs
     return Message(text="Done: DealCoach has forgotten you. If you write again, you start afresh.", kind=FORGOTTEN)
+
+
+HANDLERS: dict[type[c.Command], Handler] = {c.ExportMyData: request_export, c.ForgetMe: forget_me}
+COMPOSERS: dict[str, Composer] = {EXPORT: Composer(compose_export, asked_for=True)}

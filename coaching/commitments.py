@@ -1,0 +1,175 @@
+"""Commitments: what was promised, ours and theirs — commit, list, kept/missed, their snoozes, and the
+reminders the day before, on the day and once when overdue."""
+
+from __future__ import annotations
+
+from sqlalchemy import delete, select
+
+from coaching import commands as c
+from coaching import nudges as n
+from coaching import playbook as book
+from coaching import store
+from coaching.messages import Button, Message, Section
+from coaching.models import Commitment, Nudge
+from coaching.parser import USAGE, CommandError
+from coaching.room import Composed, Composer, Handler, Skip, Turn
+from coaching.texts import commitment_line, day_text, remind_again
+
+_REMINDER_PHRASES = {
+    n.COMMITMENT_BEFORE: "the day before",
+    n.COMMITMENT_DUE: "on the day",
+    n.COMMITMENT_OVERDUE: "once if it is overdue",
+}
+
+
+def _buttons(commitment: Commitment) -> tuple[Button, ...]:
+    return (
+        Button("Kept", "commitment.kept", f"kept {commitment.number}", "primary"),
+        Button("Missed", "commitment.missed", f"missed {commitment.number}", "danger"),
+    )
+
+
+async def commit(turn: Turn, command: c.AddCommitment) -> Message:
+    session, user = turn.session, turn.user
+    negotiation = await turn.negotiation(command.negotiation)
+    if command.side not in ("ours", "theirs"):
+        raise CommandError("A commitment is ours or theirs.", USAGE["commit"].usage)
+    text = " ".join(command.text.split())
+    if not text:
+        raise CommandError("What was promised?", USAGE["commit"].usage)
+    commitment = Commitment(
+        created_at=turn.now,
+        owner_id=user.id,
+        number=await store.next_number(session, Commitment, owner_id=user.id),
+        negotiation_id=negotiation.id,
+        counterpart_id=negotiation.counterpart_id,
+        side=command.side,
+        text=text[:1000],
+        due_on=command.due,
+        status="open",
+    )
+    session.add(commitment)
+    await session.flush()
+    planned = await n.schedule_commitment(session, commitment, user, now=turn.now, timing=turn.timing)
+    who = "You" if command.side == "ours" else negotiation.counterpart.name
+    due = f" by {day_text(command.due)}" if command.due else ""
+    lines = []
+    if planned:
+        lines.append("I'll remind you " + ", ".join(_REMINDER_PHRASES[p.kind] for p in planned) + ".")
+    elif command.due is None:
+        lines.append("No due date, so no reminders: add one with `by friday` next time.")
+    return Message(
+        text=f"Commitment #{commitment.number} ({command.side}): {who} → {text}{due}.",
+        sections=(Section(lines=tuple(lines)),) if lines else (),
+        buttons=_buttons(commitment),
+        ref=f"commitment:{commitment.number}",
+    )
+
+
+async def list_commitments(turn: Turn, command: c.ListCommitments) -> Message:
+    today = turn.now.astimezone(turn.tz).date()
+    rows = (
+        await turn.session.scalars(
+            select(Commitment)
+            .where(Commitment.owner_id == turn.user.id, Commitment.status == "open")
+            .order_by(Commitment.due_on.is_(None), Commitment.due_on, Commitment.number)
+            .limit(100)
+        )
+    ).all()
+    if not rows:
+        return Message(text="No open commitments. Record one with `commit <negotiation id> ours|theirs <what>`.")
+    sections = []
+    for side, heading in (("ours", "Ours (what we promised)"), ("theirs", "Theirs (what they promised)")):
+        lines = tuple(commitment_line(x, today) for x in rows if x.side == side)
+        if lines:
+            sections.append(Section(heading=heading, lines=lines))
+    overdue = sum(1 for x in rows if x.due_on and x.due_on < today)
+    summary = f"{len(rows)} open commitment" + ("s" if len(rows) != 1 else "")
+    if overdue:
+        summary += f", {overdue} overdue"
+    return Message(text=summary + ". Mark them with `kept <id>` or `missed <id>`.", sections=tuple(sections))
+
+
+async def _own(turn: Turn, number: int) -> Commitment | None:
+    return await turn.session.scalar(
+        select(Commitment).where(Commitment.owner_id == turn.user.id, Commitment.number == number)
+    )
+
+
+async def resolve(turn: Turn, command: c.ResolveCommitment) -> Message:
+    """``kept <id>`` / ``missed <id>``."""
+    commitment = await _own(turn, command.commitment)
+    if commitment is None:
+        raise CommandError(f"You have no commitment #{command.commitment}. Type `commitments` to see yours.")
+    status = "kept" if command.kept else "missed"
+    if commitment.status == status:
+        return Message(text=f"Commitment #{commitment.number} is already marked {status}.")
+    commitment.status = status
+    commitment.resolved_at = turn.now
+    await n.drop_pending(turn.session, commitment_id=commitment.id)
+    text = f"Commitment #{commitment.number} marked {status}: {commitment.text}."
+    lines: tuple[str, ...] = ()
+    if not command.kept and commitment.side == "ours":
+        lines = ("Tell them openly and offer a new date — trust survives a delay, not silence.",)
+    elif not command.kept:
+        lines = ("Raise it in your next conversation, calmly: what got in the way, and what now?",)
+    return Message(text=text, sections=(Section(lines=lines),) if lines else (), ref=f"commitment:{commitment.number}")
+
+
+async def snooze(turn: Turn, command: c.RemindLater) -> Message:
+    """``later commitment <id> …``: the reminder again, later (a new outbox row; the sent one stays sent)."""
+    session, user = turn.session, turn.user
+    due = n.snoozed_until(turn.now, turn.tz, command.minutes, turn.timing)
+    commitment = await _own(turn, command.number)
+    if commitment is None or commitment.status != "open":
+        raise CommandError(f"You have no open commitment #{command.number}.", USAGE["later"].usage)
+    day = due.astimezone(turn.tz).date()
+    kind = n.COMMITMENT_OVERDUE
+    if commitment.due_on is None or commitment.due_on > day:
+        kind = n.COMMITMENT_BEFORE
+    elif commitment.due_on == day:
+        kind = n.COMMITMENT_DUE
+    planned = n.Planned(kind, f"{kind}:{commitment.id}:later:{int(turn.now.timestamp())}", due)
+    # The snoozed reminder stands in for any regular one due by then: one message, not two.
+    await session.execute(
+        delete(Nudge).where(
+            Nudge.commitment_id == commitment.id,
+            Nudge.status == "pending",
+            Nudge.claimed_by.is_(None),
+            Nudge.due_at <= due,
+        )
+    )
+    await n.enqueue(session, user, [planned], commitment_id=commitment.id, negotiation_id=commitment.negotiation_id)
+    return Message(text=remind_again(f"commitment #{commitment.number}", due, turn.tz))
+
+
+async def compose_nudge(turn: Turn, nudge: Nudge) -> Composed:
+    """The day before, on the day, or overdue: what was promised, with buttons to settle it."""
+    commitment = await turn.session.get(Commitment, nudge.commitment_id) if nudge.commitment_id else None
+    if commitment is None or commitment.status != "open":
+        return Skip("commitment resolved")
+    stage = nudge.kind.removeprefix("commitment_")
+    templates = book.COMMITMENT_OURS if commitment.side == "ours" else book.COMMITMENT_THEIRS
+    counterpart = commitment.negotiation.counterpart.name
+    due = day_text(commitment.due_on) if commitment.due_on else ""
+    text = templates[stage].format(counterpart=counterpart, text=commitment.text, due=due)
+    origin = f"Commitment #{commitment.number}, from negotiation #{commitment.negotiation.number}."
+    return Message(
+        text=text,
+        sections=(Section(lines=(origin,)),),
+        buttons=(
+            *_buttons(commitment),
+            Button("Snooze to tomorrow", "commitment.snooze", f"later commitment {commitment.number} tomorrow"),
+        ),
+        kind=nudge.kind,
+        ref=f"commitment:{commitment.number}",
+    )
+
+
+HANDLERS: dict[type[c.Command], Handler] = {
+    c.AddCommitment: commit,
+    c.ListCommitments: list_commitments,
+    c.ResolveCommitment: resolve,
+}
+SNOOZES: dict[str, Handler] = {"commitment": snooze}
+COMPOSERS: dict[str, Composer] = {kind: Composer(compose_nudge) for kind in n.COMMITMENT_KINDS}

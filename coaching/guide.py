@@ -1,0 +1,39 @@
+"""The coach explaining itself: ``help`` (the command list, or one command's usage) and the nod to ``ok``."""
+
+from __future__ import annotations
+
+from coaching import commands as c
+from coaching.messages import Message, Section, error
+from coaching.parser import USAGE
+from coaching.room import Composer, Handler, Turn
+
+
+async def show_help(turn: Turn, command: c.Help) -> Message:
+    if command.topic:
+        entry = USAGE.get(command.topic.split()[0])
+        if entry is None:
+            return error(f"There is no command “{command.topic}”. Type `help` for the list.")
+        return Message(text=f"`{entry.usage}`", sections=(Section(lines=(entry.summary,)),))
+    lines = tuple(f"`{u.usage}` — {u.summary}" for u in USAGE.values())
+    return Message(
+        text="DealCoach reminds you to connect before you negotiate, to follow up after, and to keep "
+        "what was promised. Commands:",
+        sections=(
+            Section(lines=lines),
+            Section(
+                lines=(
+                    "Times are read in your time zone: `2026-12-01 14:00`, `tomorrow 3pm`, `in 20 minutes`, "
+                    "`next tuesday 10am`, `friday`.",
+                )
+            ),
+        ),
+    )
+
+
+async def acknowledge(turn: Turn, command: c.Acknowledge) -> Message:
+    """``ok``: the "Got it" button; nothing to do but say so."""
+    return Message(text="👍 Got it.")
+
+
+HANDLERS: dict[type[c.Command], Handler] = {c.Help: show_help, c.Acknowledge: acknowledge}
+COMPOSERS: dict[str, Composer] = {}

@@ -1,0 +1,610 @@
+"""Negotiations: log, list, prep, frame, outcome, follow-up, reschedule, cancel and the snoozes of their
+nudges — and the pre-call reminder, the follow-up prompt and its reminder that keep them on time."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
+
+from coaching import commands as c
+from coaching import counterparts as known
+from coaching import nudges as n
+from coaching import playbook as book
+from coaching import store
+from coaching.messages import Button, Message, Section
+from coaching.models import Commitment, Counterpart, Negotiation, Nudge, Touchpoint
+from coaching.parser import CHANNELS, USAGE, CommandError
+from coaching.room import Composed, Composer, Handler, Skip, Turn
+from coaching.texts import commitment_line, remind_again, span_text, when_text
+
+INFORMAL_TOUCHPOINTS = ("coffee", "call", "note")
+
+
+# -- log ---------------------------------------------------------------------------------------------
+
+
+async def log_negotiation(turn: Turn, command: c.LogNegotiation) -> Message:
+    session, user, now, tz = turn.session, turn.user, turn.now, turn.tz
+    name = " ".join(command.counterpart.split())
+    if not name:
+        raise CommandError("Who is the negotiation with?", USAGE["log"].usage)
+    channel = command.channel or turn.defaults.channel
+    if channel not in CHANNELS:
+        raise CommandError(f"“{channel}” is not a channel: use video, phone, email or in-person.")
+    duration = command.duration_minutes or turn.defaults.duration_minutes
+    if not 1 <= duration <= 1440:
+        raise CommandError("A negotiation lasts between 1 minute and 24 hours.")
+    counterpart = await store.counterpart(session, workspace_id=user.workspace_id, name=name)
+    negotiation = Negotiation(
+        created_at=now,
+        owner_id=user.id,
+        number=await store.next_number(session, Negotiation, owner_id=user.id),
+        counterpart_id=counterpart.id,
+        title=(command.title or "").strip()[:300] or None,
+        starts_at=command.when,
+        duration_minutes=duration,
+        channel=channel,
+        status="scheduled",
+        repeat=command.repeat,
+        long_term_value=command.long_term_value,
+    )
+    session.add(negotiation)
+    await session.flush()
+    warnings = await _back_to_back(turn, negotiation)
+    planned = await n.schedule_negotiation(session, negotiation, user, now=now, timing=turn.timing)
+    if counterpart.long_term or command.repeat:  # a relationship to keep warm: this rep's weekly list
+        await known.start_long_term(session, user, counterpart, now)
+
+    held = negotiation.starts_at <= now
+    ends = negotiation.starts_at + timedelta(minutes=duration)
+    head = (
+        f"Logged #{negotiation.number}: {counterpart.name}, {when_text(negotiation.starts_at, tz)} "
+        f"({duration} min, {channel})."
+    )
+    lines: list[str] = []
+    if held:
+        lines.append("That time has passed, so I take it the call happened: the follow-up prompt is on its way.")
+    else:
+        precall = next((p for p in planned if p.kind == n.PRECALL), None)
+        if precall:
+            lines.append(
+                f"Pre-call reminder: {when_text(precall.due_at, tz)}"
+                + (" (now, it starts soon)." if precall.due_at <= now else ".")
+            )
+        lines.append(f"Follow-up prompt: {when_text(ends + turn.timing.followup_after, tz)}.")
+    sections = [Section(lines=tuple(lines))]
+    if warnings:
+        sections.append(Section(heading="Heads-up", lines=tuple(warnings)))
+    buttons: list[Button] = []
+    if not held:
+        coffee = await _coffee_suggestion(turn, negotiation, counterpart)
+        if coffee:
+            sections.append(coffee)
+            buttons.append(Button("Record coffee chat", "coffee.record", f'coffee "{counterpart.name}"'))
+        if negotiation.repeat is None:
+            sections.append(
+                Section(heading="Frame it", lines=(book.FRAME_QUESTIONS[0],))
+            )  # fmt: skip
+            buttons += [
+                Button("We'll deal again", "frame.repeat", f"frame {negotiation.number} repeat"),
+                Button("One-off", "frame.one_off", f"frame {negotiation.number} one-off"),
+            ]
+        buttons.append(Button("Prep brief", "negotiation.prep", f"prep {negotiation.number}"))
+    return Message(text=head, sections=tuple(sections), buttons=tuple(buttons), ref=f"negotiation:{negotiation.number}")
+
+
+async def _back_to_back(turn: Turn, negotiation: Negotiation) -> list[str]:
+    """Warn about a negotiation less than the gap before or after this one (or overlapping it)."""
+    gap = turn.timing.back_to_back_gap
+    starts = negotiation.starts_at
+    ends = starts + timedelta(minutes=negotiation.duration_minutes)
+    others = (
+        await turn.session.scalars(
+            select(Negotiation).where(
+                Negotiation.owner_id == turn.user.id,
+                Negotiation.id != negotiation.id,
+                Negotiation.status != "cancelled",
+                Negotiation.starts_at < ends + gap,
+                Negotiation.starts_at > starts - timedelta(days=1) - gap,
+            )
+        )
+    ).all()
+    warnings: list[str] = []
+    negotiation.back_to_back = False
+    for other in others:
+        other_ends = other.starts_at + timedelta(minutes=other.duration_minutes)
+        if other_ends + gap <= starts:
+            continue
+        name = f"{other.counterpart.name} (#{other.number})"
+        if other.starts_at < ends and starts < other_ends:
+            warnings.append(book.OVERLAP.format(other=name))
+            negotiation.back_to_back = True
+        elif other_ends <= starts:
+            warnings.append(book.BACK_TO_BACK.format(gap=span_text(starts - other_ends), other=name))
+            negotiation.back_to_back = True
+        else:  # the other starts shortly after this one ends: that one has no breathing room
+            warnings.append(
+                f"Back-to-back: your negotiation with {name} starts {span_text(other.starts_at - ends)} "
+                "after this one ends. Leave time to reflect and prepare."
+            )
+            other.back_to_back = True
+    return warnings
+
+
+async def _coffee_suggestion(turn: Turn, negotiation: Negotiation, counterpart: Counterpart) -> Section | None:
+    now = turn.now
+    if negotiation.starts_at - now < turn.timing.coffee_min_ahead:
+        return None
+    window = turn.timing.contact_gap
+    recent = await turn.session.scalar(
+        select(func.count())
+        .select_from(Touchpoint)
+        .where(
+            Touchpoint.user_id == turn.user.id,
+            Touchpoint.counterpart_id == counterpart.id,
+            Touchpoint.kind.in_(INFORMAL_TOUCHPOINTS),
+            Touchpoint.at >= now - window,
+        )
+    )
+    if recent:
+        return None
+    text = book.COFFEE_SUGGESTION.format(counterpart=counterpart.name, days=window.days)
+    return Section(heading="Coffee first?", lines=(text,))
+
+
+# -- list --------------------------------------------------------------------------------------------
+
+
+async def list_negotiations(turn: Turn, command: c.ListNegotiations) -> Message:
+    session, user, now, tz = turn.session, turn.user, turn.now, turn.tz
+    upcoming = (
+        await session.scalars(
+            select(Negotiation)
+            .where(
+                Negotiation.owner_id == user.id,
+                Negotiation.status == "scheduled",
+                Negotiation.starts_at >= now - timedelta(days=7),
+            )
+            .order_by(Negotiation.starts_at)
+            .limit(25)
+        )
+    ).all()
+    recent = (
+        await session.scalars(
+            select(Negotiation)
+            .where(Negotiation.owner_id == user.id, Negotiation.status == "done")
+            .order_by(Negotiation.starts_at.desc())
+            .limit(5)
+        )
+    ).all()
+    if not upcoming and not recent:
+        return Message(text="No negotiations yet. Log one: `log Acme tomorrow 3pm`.")
+
+    def line(neg: Negotiation) -> str:
+        state = ""
+        if neg.status == "scheduled" and neg.starts_at <= now:
+            state = " — held? `done " + str(neg.number) + "`"
+        elif neg.status == "done":
+            state = " — done" + (f": {neg.outcome}" if neg.outcome else "")
+        return (
+            f"#{neg.number} {neg.counterpart.name} — {when_text(neg.starts_at, tz)}, "
+            f"{neg.duration_minutes} min, {neg.channel}{state}"
+        )
+
+    sections = []
+    if upcoming:
+        sections.append(Section(heading="Upcoming", lines=tuple(line(x) for x in upcoming)))
+    if recent:
+        sections.append(Section(heading="Recently done", lines=tuple(line(x) for x in recent)))
+    return Message(text=f"Your negotiations ({tz.key} time):", sections=tuple(sections))
+
+
+# -- frame, outcome, follow-up -----------------------------------------------------------------------
+
+
+async def frame(turn: Turn, command: c.Frame) -> Message:
+    negotiation = await turn.negotiation(command.negotiation)
+    negotiation.repeat = command.repeat
+    if command.repeat:  # the counterpart may be long-term for colleagues already; this rep's list starts now
+        await known.start_long_term(turn.session, turn.user, negotiation.counterpart, turn.now)
+    advice = book.FRAME_RELATIONSHIP if command.repeat else book.FRAME_ONE_OFF
+    what = "a relationship" if command.repeat else "a one-off"
+    return Message(
+        text=f"Framed #{negotiation.number} with {negotiation.counterpart.name} as {what}.",
+        sections=(Section(lines=(advice,)),),
+        ref=f"negotiation:{negotiation.number}",
+    )
+
+
+async def record_outcome(turn: Turn, command: c.RecordOutcome) -> Message:
+    session, user = turn.session, turn.user
+    negotiation = await turn.negotiation(command.negotiation)
+    if negotiation.status == "cancelled":
+        raise CommandError(f"#{negotiation.number} was cancelled; log it again if it happened.")
+    if command.sentiment is not None and not 1 <= command.sentiment <= 5:
+        raise CommandError("Counterpart sentiment is 1 (cold) to 5 (warm).")
+    for value in (command.concessions_given, command.concessions_received):
+        if value is not None and not 0 <= value <= 100:
+            raise CommandError("Concessions are counted 0 to 100.")
+    again = negotiation.status == "done"
+    now = turn.now
+    negotiation.status = "done"
+    negotiation.done_at = negotiation.done_at or now
+    if command.notes:
+        notes = command.notes.strip()[:4000]
+        negotiation.notes = f"{negotiation.notes}\n{notes}" if again and negotiation.notes else notes
+    for field in (
+        "outcome",
+        "opened_with_connection",
+        "sentiment",
+        "hard_win",
+        "concessions_given",
+        "concessions_received",
+        "observations",
+    ):
+        value = getattr(command, field)
+        if value is not None:
+            setattr(negotiation, field, value)
+    if command.settled:
+        await known.settle_issues(session, negotiation, command.settled)
+    hard = bool(negotiation.hard_win) or (negotiation.sentiment is not None and negotiation.sentiment <= 2)
+    if hard:
+        await n.plan_repair(session, user, negotiation, now)
+    # The call is over: no pre-call reminder, no "how did it go?" — but keep the follow-up reminder.
+    await n.drop_pending(session, negotiation_id=negotiation.id, kinds=(n.PRECALL, n.FOLLOWUP))
+    if negotiation.followup_sent_at is None:
+        followup_at = max(now, negotiation.starts_at + timedelta(minutes=negotiation.duration_minutes))
+        reminder = n.Planned(
+            n.FOLLOWUP_REMINDER,
+            n.negotiation_key(n.FOLLOWUP_REMINDER, negotiation),
+            followup_at + turn.timing.followup_reminder_after,
+        )
+        await n.enqueue(session, user, [reminder], negotiation_id=negotiation.id)
+    lines = []
+    if negotiation.followup_sent_at is None:
+        lines.append(
+            f"Send {negotiation.counterpart.name} a personal note within a day, then `followup {negotiation.number}`."
+        )
+    lines.append(f"Promises made? `commit {negotiation.number} ours|theirs <what> by <when>`.")
+    sections = [Section(lines=tuple(lines))]
+    if hard:
+        care = (
+            book.HARD_WIN,
+            "I'll remind you to send a personal note tomorrow and to check in two weeks from now.",
+            f"Tell the account owner: `handoff {negotiation.number} @owner`.",
+        )
+        sections.append(Section(heading="Relationship care", lines=care))
+    entry = await known.ledger(session, user, negotiation.counterpart_id)
+    if entry is not None and entry.one_sided:
+        sections.append(Section(heading="Concessions", lines=known.ledger_lines(entry, negotiation.counterpart.name)))
+    verb = "Updated" if again else "Recorded"
+    return Message(
+        text=f"{verb} the outcome of #{negotiation.number} with {negotiation.counterpart.name}.",
+        sections=tuple(sections),
+        buttons=(
+            Button("Follow-up sent", "negotiation.followup", f"followup {negotiation.number}"),
+            Button("Add commitment", "form.commitment", f"commit {negotiation.number} ours "),
+        ),
+        ref=f"negotiation:{negotiation.number}",
+    )
+
+
+async def follow_up_sent(turn: Turn, command: c.FollowUpSent) -> Message:
+    negotiation = await turn.negotiation(command.negotiation)
+    if negotiation.followup_sent_at is not None:
+        return Message(
+            text=f"Already noted: you followed up with {negotiation.counterpart.name} on "
+            f"{when_text(negotiation.followup_sent_at, turn.tz)}.",
+            ref=f"negotiation:{negotiation.number}",
+        )
+    now = turn.now
+    negotiation.followup_sent_at = now
+    ends = negotiation.starts_at + timedelta(minutes=negotiation.duration_minutes)
+    negotiation.followup_on_time = now <= ends + turn.timing.followup_reminder_after
+    turn.session.add(
+        Touchpoint(
+            created_at=now,
+            user_id=turn.user.id,
+            counterpart_id=negotiation.counterpart_id,
+            negotiation_id=negotiation.id,
+            kind="note",
+            at=now,
+            note=(command.note or "").strip()[:4000] or None,
+        )
+    )
+    store.touch(negotiation.counterpart, now)
+    await n.drop_pending(turn.session, negotiation_id=negotiation.id, kinds=(n.FOLLOWUP, n.FOLLOWUP_REMINDER))
+    return Message(
+        text=f"Noted: personal follow-up sent to {negotiation.counterpart.name}. That's how deals last.",
+        ref=f"negotiation:{negotiation.number}",
+    )
+
+
+# -- reschedule, cancel, snooze ----------------------------------------------------------------------
+
+
+async def reschedule(turn: Turn, command: c.Reschedule) -> Message:
+    session = turn.session
+    negotiation = await turn.negotiation(command.negotiation)
+    if negotiation.status != "scheduled":
+        raise CommandError(f"#{negotiation.number} is {negotiation.status}; only scheduled ones can move.")
+    await n.drop_pending(session, negotiation_id=negotiation.id, kinds=n.NEGOTIATION_KINDS)
+    negotiation.starts_at = command.when
+    await session.flush()
+    warnings = await _back_to_back(turn, negotiation)
+    await n.schedule_negotiation(session, negotiation, turn.user, now=turn.now, timing=turn.timing)
+    sections = (Section(heading="Heads-up", lines=tuple(warnings)),) if warnings else ()
+    return Message(
+        text=f"Moved #{negotiation.number} with {negotiation.counterpart.name} to "
+        f"{when_text(negotiation.starts_at, turn.tz)}; its reminders moved too.",
+        sections=sections,
+        ref=f"negotiation:{negotiation.number}",
+    )
+
+
+async def cancel(turn: Turn, command: c.CancelNegotiation) -> Message:
+    negotiation = await turn.negotiation(command.negotiation)
+    if negotiation.status == "cancelled":
+        return Message(text=f"#{negotiation.number} was already cancelled.")
+    if negotiation.status == "done":
+        raise CommandError(f"#{negotiation.number} is done already; there is nothing to cancel.")
+    negotiation.status = "cancelled"
+    await n.drop_pending(turn.session, negotiation_id=negotiation.id, kinds=n.NEGOTIATION_KINDS)
+    return Message(
+        text=f"Cancelled #{negotiation.number} with {negotiation.counterpart.name}; no more reminders for it.",
+        ref=f"negotiation:{negotiation.number}",
+    )
+
+
+async def snooze(turn: Turn, command: c.RemindLater) -> Message:
+    """Snooze a negotiation's nudge: the same nudge again, later (a new outbox row; the sent one stays sent)."""
+    session, user = turn.session, turn.user
+    due = n.snoozed_until(turn.now, turn.tz, command.minutes, turn.timing)
+    negotiation = await turn.negotiation(command.number)
+    repair = {"note": n.REPAIR_NOTE, "check-in": n.REPAIR_CHECKIN}.get(command.about)
+    if negotiation.status == "scheduled" and repair is None:
+        kind = n.PRECALL if negotiation.starts_at > due else n.FOLLOWUP
+    elif negotiation.status == "scheduled":
+        raise CommandError(f"#{negotiation.number} hasn't happened yet; nothing to repair.")
+    else:  # held: the relationship-repair nudge asked for, or the one it last brought
+        kind = repair or await session.scalar(
+            select(Nudge.kind)
+            .where(
+                Nudge.negotiation_id == negotiation.id,
+                Nudge.user_id == user.id,
+                Nudge.kind.in_(n.REPAIR_KINDS),
+                Nudge.status == "sent",
+            )
+            .order_by(Nudge.sent_at.desc())
+            .limit(1)
+        )
+        if kind is None:
+            raise CommandError(f"#{negotiation.number} is {negotiation.status}; nothing to remind you of.")
+    stamp = int(turn.now.timestamp())
+    planned = n.Planned(kind, f"{kind}:{negotiation.id}:later:{stamp}", due, exempt_quiet=kind == n.PRECALL)
+    await n.enqueue(session, user, [planned], negotiation_id=negotiation.id)
+    what = f"#{negotiation.number} with {negotiation.counterpart.name}"
+    return Message(text=remind_again(what, due, turn.tz))
+
+
+# -- prep brief --------------------------------------------------------------------------------------
+
+
+async def prep(turn: Turn, command: c.Prep) -> Message:
+    session, user, tz = turn.session, turn.user, turn.tz
+    negotiation = await turn.negotiation(command.negotiation)
+    counterpart = negotiation.counterpart
+    sections = [_frame_section(negotiation)]
+    tabled = await known.issue_lines(session, user, negotiation)
+    sections.append(
+        Section(
+            heading="What's on the table",
+            lines=(
+                *tabled,
+                "Agreement issues: " + "; ".join(book.AGREEMENT_ISSUES) + ".",
+                "Relationship issues: " + "; ".join(book.RELATIONSHIP_ISSUES) + ".",
+                f"Mark yours: `issues {negotiation.number} price, long-term goals`.",
+            ),
+        )
+    )
+    answers = await known.links_for(session, user, counterpart.id)
+    sections.append(Section(heading=f"Lever of links ({user.role})", lines=known.leverage_lines(user.role, answers)))
+    history = (
+        await session.scalars(
+            select(Negotiation)
+            .where(
+                Negotiation.owner_id == user.id,
+                Negotiation.counterpart_id == counterpart.id,
+                Negotiation.id != negotiation.id,
+                Negotiation.status == "done",
+            )
+            .order_by(Negotiation.starts_at.desc())
+            .limit(5)
+        )
+    ).all()
+    if history:
+        sections.append(Section(heading="History", lines=tuple(_history_line(h, tz) for h in history)))
+    sections.extend(await _relationship_sections(turn, negotiation))
+    on_call = (
+        book.CONNECTION_FIRST,
+        book.CHANNEL_TIPS[negotiation.channel],
+        book.NOT_TOUGHER,
+        book.STRENGTHS_OF_ONLINE,
+    )
+    sections.append(Section(heading="On the call", lines=on_call))
+    return Message(
+        text=f"Prep brief #{negotiation.number}: {counterpart.name}, {when_text(negotiation.starts_at, tz)} "
+        f"({negotiation.duration_minutes} min, {negotiation.channel}).",
+        sections=tuple(sections),
+        ref=f"negotiation:{negotiation.number}",
+    )
+
+
+def _frame_section(negotiation: Negotiation) -> Section:
+    if negotiation.repeat is None:
+        return Section(
+            heading="Frame",
+            lines=(
+                book.FRAME_UNKNOWN,
+                book.FRAME_QUESTIONS[1].format(number=negotiation.number),
+            ),
+        )
+    advice = book.FRAME_RELATIONSHIP if negotiation.repeat else book.FRAME_ONE_OFF
+    lines = [advice]
+    if negotiation.long_term_value:
+        lines.append(f"What a partnership could bring: {negotiation.long_term_value}")
+    return Section(heading="Frame", lines=tuple(lines))
+
+
+def _history_line(negotiation: Negotiation, tz: ZoneInfo) -> str:
+    parts = [f"#{negotiation.number} {when_text(negotiation.starts_at, tz)}"]
+    if negotiation.outcome:
+        parts.append(negotiation.outcome)
+    if negotiation.sentiment is not None:
+        parts.append(f"sentiment {negotiation.sentiment}/5")
+    if negotiation.hard_win:
+        parts.append("hard win")
+    if negotiation.notes:
+        parts.append(negotiation.notes.splitlines()[0][:120])
+    return " — ".join(parts)
+
+
+async def _relationship_sections(turn: Turn, negotiation: Negotiation) -> list[Section]:
+    """Open commitments both ways and remembered personal notes about this counterpart."""
+    session, user = turn.session, turn.user
+    today = turn.now.astimezone(turn.tz).date()
+    open_commitments = (
+        await session.scalars(
+            select(Commitment)
+            .where(
+                Commitment.owner_id == user.id,
+                Commitment.status == "open",
+                Commitment.counterpart_id == negotiation.counterpart_id,
+            )
+            .order_by(Commitment.due_on.is_(None), Commitment.due_on, Commitment.number)
+        )
+    ).all()
+    sections = []
+    if open_commitments:
+        lines = tuple(commitment_line(x, today) for x in open_commitments)
+        sections.append(Section(heading="Open commitments", lines=lines))
+    notes = (
+        await session.scalars(
+            select(Touchpoint.note)
+            .where(
+                Touchpoint.user_id == user.id,
+                Touchpoint.counterpart_id == negotiation.counterpart_id,
+                Touchpoint.note.is_not(None),
+            )
+            .order_by(Touchpoint.at.desc())
+            .limit(3)
+        )
+    ).all()
+    observations = (
+        await session.scalars(
+            select(Negotiation.observations)
+            .where(
+                Negotiation.owner_id == user.id,
+                Negotiation.counterpart_id == negotiation.counterpart_id,
+                Negotiation.observations.is_not(None),
+            )
+            .order_by(Negotiation.starts_at.desc())
+            .limit(3)
+        )
+    ).all()
+    remembered = [x for x in (*observations, *notes) if x]
+    if remembered:
+        sections.append(Section(heading="What you know about them", lines=tuple(remembered[:5])))
+    entry = await known.ledger(session, user, negotiation.counterpart_id)
+    if entry is not None:
+        lines = known.ledger_lines(entry, negotiation.counterpart.name)
+        sections.append(Section(heading="Concession ledger", lines=lines))
+    return sections
+
+
+# -- nudges ------------------------------------------------------------------------------------------
+
+
+async def compose_nudge(turn: Turn, nudge: Nudge) -> Composed:
+    """A pre-call reminder, a follow-up prompt or its reminder, from the negotiation as it is now."""
+    negotiation = await turn.session.get(Negotiation, nudge.negotiation_id) if nudge.negotiation_id else None
+    if negotiation is None:
+        return Skip("negotiation gone")
+    if nudge.kind == n.PRECALL:
+        return await _precall(turn, nudge, negotiation)
+    if negotiation.status == "cancelled":
+        return Skip("cancelled")
+    name, number = negotiation.counterpart.name, negotiation.number
+    if nudge.kind == n.FOLLOWUP:
+        if negotiation.status == "done":
+            return Skip("outcome already recorded")
+        return Message(
+            text=f"How did #{number} with {name} go?",
+            sections=(Section(lines=(book.FOLLOWUP_PROMPT.format(counterpart=name),)),),
+            buttons=(
+                Button("Log outcome", "form.outcome", f"done {number}", "primary"),
+                Button("Add commitment", "form.commitment", f"commit {number} ours "),
+                Button("Follow-up sent", "negotiation.followup", f"followup {number}"),
+                Button("Remind me in 1 h", "nudge.snooze", f"later negotiation {number} 60"),
+            ),
+            kind=nudge.kind,
+            ref=f"negotiation:{number}",
+        )
+    # FOLLOWUP_REMINDER
+    if negotiation.followup_sent_at is not None:
+        return Skip("follow-up sent")
+    return Message(
+        text=f"A personal note to {name}?",
+        sections=(Section(lines=(book.FOLLOWUP_REMINDER.format(counterpart=name), book.ENGAGE)),),
+        buttons=(
+            Button("Follow-up sent", "negotiation.followup", f"followup {number}", "primary"),
+            Button("Remind me tomorrow", "nudge.snooze", f"later negotiation {number} tomorrow"),
+        ),
+        kind=nudge.kind,
+        ref=f"negotiation:{number}",
+    )
+
+
+async def _precall(turn: Turn, nudge: Nudge, negotiation: Negotiation) -> Composed:
+    now = turn.now
+    if negotiation.status != "scheduled" or negotiation.starts_at <= now - timedelta(minutes=5):
+        return Skip("no longer ahead")
+    name, number = negotiation.counterpart.name, negotiation.number
+    sections = [
+        Section(heading="Personal connection first", lines=(book.CONNECTION_FIRST, book.NO_RUSHING)),
+        _frame_section(negotiation),
+    ]
+    sections.extend(await _relationship_sections(turn, negotiation))
+    tips = (book.CHANNEL_TIPS[negotiation.channel],)
+    if negotiation.channel in ("video", "phone"):
+        tips += (book.VIRTUAL_TRUST,)
+    sections.append(Section(heading=f"On {negotiation.channel}", lines=tips))
+    when = span_text(negotiation.starts_at - now)
+    starts = when_text(negotiation.starts_at, turn.tz)
+    return Message(
+        text=f"In {when}: #{number} with {name} ({starts}, {negotiation.channel}).",
+        sections=tuple(sections),
+        buttons=(
+            Button("Got it", "nudge.ok", "ok", "primary"),
+            Button("Snooze 10 min", "nudge.snooze", f"later negotiation {number} 10"),
+            Button("Prep brief", "negotiation.prep", f"prep {number}"),
+        ),
+        kind=nudge.kind,
+        ref=f"negotiation:{number}",
+    )
+
+
+HANDLERS: dict[type[c.Command], Handler] = {
+    c.LogNegotiation: log_negotiation,
+    c.ListNegotiations: list_negotiations,
+    c.Prep: prep,
+    c.Frame: frame,
+    c.RecordOutcome: record_outcome,
+    c.FollowUpSent: follow_up_sent,
+    c.Reschedule: reschedule,
+    c.CancelNegotiation: cancel,
+}
+SNOOZES: dict[str, Handler] = {"negotiation": snooze, "note": snooze, "check-in": snooze}
+COMPOSERS: dict[str, Composer] = {kind: Composer(compose_nudge) for kind in n.NEGOTIATION_KINDS}
