@@ -103,14 +103,12 @@ class SlackAdapter:
         else:
             raise ConfigError("set SLACK_BOT_TOKEN (one workspace) or SLACK_CLIENT_ID (OAuth install)")
 
-        bolt_log = logging.getLogger("dealcoach.slack.bolt")
-        bolt_log.addFilter(_same_token_warning)
         self.bolt = AsyncApp(
             name="dealcoach",
             signing_secret=settings.slack_signing_secret,
             client=self.client,
             process_before_response=True,
-            logger=bolt_log,
+            logger=_bolt_log(),
             **app_kwargs,
         )
         self._verifier = SignatureVerifier(settings.slack_signing_secret)
@@ -185,6 +183,13 @@ class SlackAdapter:
     async def close(self) -> None:
         await self.inbox.stop()
         await self.background.drain()
+
+
+def _bolt_log() -> logging.Logger:
+    """Bolt's logger, without its warning about a token it does not use (below)."""
+    bolt_log = logging.getLogger("dealcoach.slack.bolt")
+    bolt_log.addFilter(_same_token_warning)
+    return bolt_log
 
 
 def _same_token_warning(record: logging.LogRecord) -> bool:

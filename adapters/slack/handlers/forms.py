@@ -1,0 +1,112 @@
+"""Forms (Slack modals): opened from the slash command or a button, submitted back as a command. The coach
+runs before the answer, so a field it rejects shows its error in the form."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.web.async_client import AsyncWebClient
+
+from adapters.slack import render, translate
+from adapters.slack.handlers.deps import Deps, Once, bound, dm, who, within_deadline
+from coaching.messages import Message
+
+log = logging.getLogger(__name__)
+
+# a form's coach-side error is shown next to this field
+FORM_ERROR_BLOCK = {
+    translate.LOG_FORM: "counterpart",
+    translate.OUTCOME_FORM: "outcome",
+    translate.COMMITMENT_FORM: "text",
+    translate.SETTINGS_FORM: "timezone",
+}
+
+
+async def open_form(
+    client: AsyncWebClient, trigger_id: str | None, form: str, context: translate.FormContext, side: str | None
+) -> None:
+    if not trigger_id:
+        log.warning("slack: cannot open %s without a trigger_id", form)
+        return
+    await client.views_open(trigger_id=trigger_id, view=render.form_view(form, context, side))
+
+
+async def on_submit(deps: Deps, ack: Any, body: dict[str, Any], client: Any) -> None:
+    started = asyncio.get_running_loop().time()
+    actor = await who(deps, client, body)
+    try:
+        submission = translate.command_from_view(body, actor)
+    except translate.FormError as error:
+        await ack(response_action="errors", errors={error.block_id: error.message})
+        return
+    key = f"view:{translate.team_of(body)}:{submission.view_id}"
+    once = Once(deps.seen, key) if submission.view_id else None  # claimed with the command, as a click is
+    form = body["view"]["callback_id"]
+    reply, task = await within_deadline(deps, deps.coach.handle(submission.command, also=once), form, started)
+    if reply is None:  # too slow for the modal: close it, the answer follows as a DM
+        await ack()
+        deps.background.spawn(_dm_when_done(client, actor.address.user, task, once), "late form reply")
+        return
+    if once is not None and once.repeated:
+        await ack()  # a replayed submission: the first one was handled
+        return
+    if reply.is_error:
+        if once is not None and once.claimed:
+            await deps.seen.forget(key)
+        await ack(response_action="errors", errors={FORM_ERROR_BLOCK[form]: reply.text[:300]})
+        return
+    await ack()
+    context = submission.context
+    if context.channel and context.message_ts:
+        click = translate.Click(
+            action_id=_form_action(form),
+            value="",
+            label=context.label or "Saved",
+            trigger_id=None,
+            channel=context.channel,
+            message_ts=context.message_ts,
+            view_id=None,
+            view_hash=None,
+            message_blocks=(),
+        )
+        deps.background.spawn(_refresh_message(client, click, reply), "update after form")
+        if not (reply.sections or reply.buttons):
+            return  # the one-line answer shows on the updated message
+    deps.background.spawn(dm(client, actor.address.user, reply), "form reply")
+
+
+async def _dm_when_done(client: AsyncWebClient, user: str, task: asyncio.Task[Message], once: Once | None) -> None:
+    reply = await task
+    if once is None or not once.repeated:  # a replayed submission's answer went out the first time
+        await dm(client, user, reply)
+
+
+async def _refresh_message(client: AsyncWebClient, click: translate.Click, reply: Message) -> None:
+    """The message whose button opened the form shows what was saved."""
+    history = await client.conversations_history(
+        channel=click.channel, latest=click.message_ts, inclusive=True, limit=1
+    )
+    messages = history.get("messages") or []
+    blocks = tuple(messages[0].get("blocks") or ()) if messages else ()
+    if blocks:
+        await client.chat_update(
+            channel=click.channel,
+            ts=click.message_ts,
+            text=render.first_text(blocks),
+            blocks=render.after_click(blocks, click, reply),
+        )
+
+
+def _form_action(form: str) -> str:
+    for action, callback in translate.FORM_ACTIONS.items():
+        if callback == form:
+            return action
+    return form
+
+
+def register(app: AsyncApp, deps: Deps) -> None:
+    app.view(re.compile(r"^dealcoach\."))(bound(on_submit, deps))
