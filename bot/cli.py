@@ -1,4 +1,4 @@
-"""``dealcoach``: serve, chat in the terminal, upgrade the database."""
+"""``dealcoach``: serve, chat in the terminal, upgrade the database, print a digest, package the Teams app."""
 
 from __future__ import annotations
 
@@ -124,6 +124,20 @@ async def _upgrade(settings: Settings) -> None:
         await engine.dispose()
 
 
+def _teams_package(args: argparse.Namespace) -> str:
+    from bot.teams_package import PackageError, draw_icons, package
+
+    written: list[Path] = []
+    try:
+        if args.icons:
+            written += draw_icons(args.dir)
+        if args.app_id:
+            written.append(package(args.app_id, args.out, args.dir))
+    except PackageError as problem:
+        raise ConfigError(str(problem)) from None
+    return "\n".join(f"wrote {path}" for path in written)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="dealcoach", description="DealCoach: coaching for online negotiators.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -141,7 +155,23 @@ def main(argv: list[str] | None = None) -> int:
     digest.add_argument("--week", default=None, help="ISO week such as 2026-W48 (default: last week)")
     digest.add_argument("--format", choices=("text", "json", "csv"), default="text")
     digest.add_argument("--chart", default=None, metavar="FILE.png", help="also write the 8-week chart here")
+    teams = sub.add_parser("teams-package", help="write the Teams app package (zip) to upload, or redraw its icons")
+    teams.add_argument("--app-id", help="the bot's Microsoft App ID; writes the zip to upload to Teams")
+    teams.add_argument("--icons", action="store_true", help="redraw color.png and outline.png")
+    teams.add_argument(
+        "--dir", type=Path, default=Path("deploy/teams"), help="manifest and icons (default: %(default)s)"
+    )
+    teams.add_argument("--out", type=Path, default=Path("dist/dealcoach-teams.zip"), help="(default: %(default)s)")
     args = parser.parse_args(argv)
+    if args.command == "teams-package":  # needs no settings: it only writes files
+        if not (args.app_id or args.icons):
+            teams.error("give --app-id (to write the zip) and/or --icons (to redraw them)")
+        try:
+            print(_teams_package(args))
+        except ConfigError as problem:
+            print(f"dealcoach: {problem}", file=sys.stderr)
+            return 2
+        return 0
 
     try:
         settings = Settings.from_env(os.environ)

@@ -40,7 +40,7 @@ EVENTS_PATH = "/slack/events"
 INSTALL_PATH = "/slack/install"
 REDIRECT_PATH = "/slack/oauth_redirect"
 
-# Least privilege; docs/slack.md says why each is needed. Keep in step with slack/manifest.yaml.
+# Least privilege; docs/slack.md says why each is needed. Keep in step with deploy/slack/manifest.yaml.
 BOT_SCOPES = ("commands", "chat:write", "users:read", "im:history", "files:write")
 
 MAX_BODY = 256 * 1024  # Slack's payloads are a few KB; a view submission stays well under this

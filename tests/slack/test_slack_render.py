@@ -117,7 +117,7 @@ def test_manifest_asks_for_exactly_the_scopes_and_events_we_use():
 
     from adapters.slack import BOT_SCOPES
 
-    manifest = (Path(__file__).parents[2] / "slack" / "manifest.yaml").read_text()
+    manifest = (Path(__file__).parents[2] / "deploy" / "slack" / "manifest.yaml").read_text()
     scopes = manifest.split("bot:\n", 1)[1].split("settings:", 1)[0]
     assert sorted(line.strip("- ").strip() for line in scopes.splitlines() if line.strip()) == sorted(BOT_SCOPES)
     events = manifest.split("bot_events:\n", 1)[1].split("interactivity:", 1)[0]

@@ -254,7 +254,7 @@ def png_size(path: Path) -> tuple[int, int]:
 
 
 def test_manifest_is_ready_to_package():
-    manifest = json.loads((ROOT / "teams" / "manifest.json").read_text())
+    manifest = json.loads((ROOT / "deploy" / "teams" / "manifest.json").read_text())
 
     assert manifest["id"] == manifest["bots"][0]["botId"] == "{{MICROSOFT_APP_ID}}"
     assert manifest["bots"][0]["scopes"] == ["personal"]
@@ -262,8 +262,8 @@ def test_manifest_is_ready_to_package():
     commands = [c["title"] for c in manifest["bots"][0]["commandLists"][0]["commands"]]
     assert commands == ["help", "log", "list", "commitments", "digest"]
     assert all(len(c["description"]) <= 128 for c in manifest["bots"][0]["commandLists"][0]["commands"])
-    assert png_size(ROOT / "teams" / manifest["icons"]["color"]) == (192, 192)
-    assert png_size(ROOT / "teams" / manifest["icons"]["outline"]) == (32, 32)
+    assert png_size(ROOT / "deploy" / "teams" / manifest["icons"]["color"]) == (192, 192)
+    assert png_size(ROOT / "deploy" / "teams" / manifest["icons"]["outline"]) == (32, 32)
 
 
 # --- configuration ---------------------------------------------------------------------------------
