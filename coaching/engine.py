@@ -18,7 +18,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from coaching import commands as c
-from coaching import leads, privacy, relationships, store
+from coaching import confirm, leads, privacy, relationships, store
 from coaching import nudges as n
 from coaching import playbook as book
 from coaching.messages import Attachment, Button, Message, Section
@@ -128,6 +128,7 @@ class Coach:
             c.RemindLater: self._later,
             c.ExportMyData: partial(privacy.request_export, self),
             c.ForgetMe: partial(privacy.forget_me, self),
+            c.ConfirmMoment: confirm.ask_moment,
         }
 
     # -- entry points -------------------------------------------------------------------------------
@@ -593,7 +594,9 @@ class Coach:
     async def _later(self, session: AsyncSession, user: User, command: c.RemindLater) -> Message:
         """Snooze: the same nudge again, later (a new outbox row; the sent one stays sent)."""
         now, tz = self.clock.now(), n.user_zone(user)
-        if command.minutes is None:
+        if command.at is not None:  # a moment the person named ("later commitment 2 friday 10am")
+            due = command.at
+        elif command.minutes is None:
             tomorrow = now.astimezone(tz).date() + timedelta(days=1)
             due = datetime.combine(tomorrow, self.timing.commitment_hour, tzinfo=tz).astimezone(now.tzinfo)
         else:
