@@ -69,7 +69,8 @@ Composition:
   order but possible in the other is asked about; one possible both ways is noted (the confirmation spells
   the month out).
 - Range: more than 10 years away is an error. More than 2 years ahead or 1 year back is asked about ("that
-  is a long way off — did you mean …?"), except for ISO dates, the form to confirm a far date with.
+  is a long way off — did you mean …?"), except for ISO dates and dates with their weekday and year
+  (`Thu 01 Jun 2028`), the forms to confirm a far date with.
 - DST: times are wall-clock times in the person's zone. A time skipped when the clocks go forward moves past
   the gap (02:30 → 03:30); a time that happens twice is the first one. Both are noted.
 - Typos of time words: one edit (`tomorow`, `firday`, `tuesdy`) is read and noted; two edits are asked about.
@@ -123,6 +124,7 @@ class Ask:
     proposed: Moment
     reason: str  # one sentence: why ask
     kind: str  # far | typo | order | midnight | vague | split
+    read_as: datetime | None = None  # the moment as typed, when the proposal differs (a far year corrected)
 
     def question(self, subject: str | None = None) -> str:
         what = f"*{subject}* on *{self.proposed.echo}*" if subject else f"*{self.proposed.echo}*"
@@ -447,7 +449,7 @@ def _span(minutes: float, text: str) -> _Span:
 def _in_span(sign: int) -> Callable[[re.Match[str], _Build], tuple[_Piece, ...]]:
     def build(m: re.Match[str], b: _Build) -> tuple[_Piece, ...]:
         minutes = _span_minutes(_number(m["n"]), m["u"])
-        if m["n2"]:
+        if m.groupdict().get("n2"):
             minutes += _span_minutes(float(m["n2"]), m["u2"])
         return (_span(sign * minutes, m.group(0)),)
 
@@ -574,6 +576,9 @@ RULES: tuple[Rule, ...] = (
     _rule("yesterday", "yesterday|yday", _days_from_today(-1), "yesterday"),
     _rule("day_after_tomorrow", "(?:the )?day after tomorrow", _days_from_today(2), "the day after tomorrow"),
     _rule("day_before_yesterday", "(?:the )?day before yesterday", _days_from_today(-2), "the day before yesterday"),
+    _rule("weekday", f"(?:(?:this )?coming |this )?{_WD}\\.?", _weekday("coming"), "friday", "fri", "this friday"),
+    _rule("next_weekday", f"next {_WD}", _weekday("next"), "next friday"),
+    _rule("last_weekday", f"last {_WD}", _weekday("last"), "last friday"),
     _rule(
         "weekday_next_week",
         f"{_WD}(?: of)? next week|next week(?: on)? (?P<wd2>{_alternatives(list(_WEEKDAYS))})",
@@ -582,9 +587,6 @@ RULES: tuple[Rule, ...] = (
         "next week friday",
     ),
     _rule("weekday_this_week", f"{_WD} this week", _weekday("this_week"), "friday this week"),
-    _rule("next_weekday", f"next {_WD}", _weekday("next"), "next friday"),
-    _rule("last_weekday", f"last {_WD}", _weekday("last"), "last friday"),
-    _rule("weekday", f"(?:(?:this )?coming |this )?{_WD}\\.?", _weekday("coming"), "friday", "fri", "this friday"),
     _rule("next_week", "next week", _next_week, "next week"),
     _rule("in_days", f"in {_NUM} {_DAY_UNITS}", _in_days(1), "in 3 days", "in a week", "in 2 months"),
     _rule("days_from_now", f"{_NUM} {_DAY_UNITS} from (?:now|today)", _in_days(1), "3 days from now"),
@@ -656,7 +658,7 @@ _KNOWN = frozenset(
     [*_WEEKDAYS, *_MONTHS, *_WORD_NUMBERS, *_TOMORROW, *_PARTS]
     + "today tonight tonite yesterday yday this next last coming week weeks day days d w wk wks month months "
     "year years yr yrs minute minutes min mins m hour hours hr hrs h in from now right ago and half of after "
-    "before eod end close business cob noon midday midnight utc gmt on at by the".split()
+    "before eod end close business cob noon midday midnight utc gmt on at by the am pm p oclock o'clock".split()
 )
 # Typos are looked for among long words only ("sun" → "son", "noon" → "soon", "night" → "light" would read
 # everyday words as times). Typos of day words are never part of a name; typos of the others may be ("marsh").
@@ -872,7 +874,8 @@ def _resolve(day: _Day | None, tod: time, env: _Env, zone: tzinfo, notes: list[N
     if day is None:  # a time alone: the next one
         moment = at(today)
         if moment < env.now:
-            notes.append(Note("rolled", f"{_hhmm(tod.hour, tod.minute)} has passed today, so tomorrow"))
+            if tod != time(0, 0):  # "midnight" alone is the coming one: nothing to explain
+                notes.append(Note("rolled", f"{_hhmm(tod.hour, tod.minute)} has passed today, so tomorrow"))
             moment = at(today + timedelta(days=1))
         return moment
     if day.kind == "offset":
@@ -882,10 +885,9 @@ def _resolve(day: _Day | None, tod: time, env: _Env, zone: tzinfo, notes: list[N
         if day.mode == "coming" and at(d) < env.now:
             notes.append(Note("rolled", f"{WEEKDAY_NAMES[d.weekday()]} {tod:%H:%M} has passed, so next week's"))
             d += timedelta(days=7)
-        if day.mode == "next" and d - today < timedelta(days=7) and d.isocalendar()[1] == today.isocalendar()[1]:
-            name = WEEKDAY_NAMES[d.weekday()]
+        if day.mode == "next":  # people mean either; say which one this is
             notes.append(
-                Note("next", f"“{day.text}” is the coming {name}; say “{name.lower()} next week” for the one after")
+                Note("next", f"“{day.text}” is the coming {WEEKDAY_NAMES[d.weekday()]}: give the date for another")
             )
         return at(d)
     if day.kind == "date":
@@ -1005,7 +1007,9 @@ def _settle(pieces: list[_Piece], typos: list[_Typo], env: _Env, quoted: str) ->
     moment = _resolve(day, tod, env, zone, notes)
     if zone is env.tz:
         _dst_notes(moment, tod, zone, notes)
-    exact = day is not None and day.exact
+    # ISO dates, and dates given with their weekday ("Thu 01 Jun 2028", how confirmations say it), are taken as
+    # typed however far: a mistyped year would not fall on that weekday.
+    exact = day is not None and (day.exact or (day.kind == "date" and day.weekday >= 0))
     reading = _checked(_floor(moment), timed, notes, env, exact, quoted, day=day, tod=tod, zone=zone)
     if isinstance(reading, Problem | Ask):
         return reading
@@ -1055,7 +1059,7 @@ def _checked(
     if day is not None and day.kind == "date" and tod is not None and zone is not None:
         nearer = _resolve(replace(day, kind="yearless", year=0, weekday=-1), tod, env, zone, [])
         if abs(nearer - env.now) <= timedelta(days=FAR_AHEAD_DAYS):
-            return Ask(_moment(_floor(nearer), timed, notes, env), reason, "far")
+            return Ask(_moment(_floor(nearer), timed, notes, env), reason, "far", read_as=at)
     return Ask(moment, reason, "far")
 
 
@@ -1079,10 +1083,21 @@ _TIME_SHAPED = re.compile(
 )
 
 
+_FULL_DAY_WORDS = tuple(w for w in _DAY_WORDS if len(w) >= 5)
+
+
+def _day_lookalike(token: str) -> bool:
+    """A short mangled day word ("frdy", "tody"): too far off to read, too close to be a name."""
+    if not 4 <= len(token) < 8 or not token.isalpha() or token in _KNOWN:
+        return False
+    found = process.extractOne(token, _FULL_DAY_WORDS, scorer=OSA.distance, score_cutoff=2)
+    return found is not None and found[0][0] == token[0]
+
+
 def _timeish(word: str) -> bool:
     """Could be part of a time phrase (so a readable tail may start here)."""
     token = _normalize(word)
-    return any(ch.isdigit() for ch in token) or token in _KNOWN or _correct(token) is not None
+    return any(ch.isdigit() for ch in token) or token in _KNOWN or _correct(token) is not None or _day_lookalike(token)
 
 
 def _name_like(word: str) -> bool:
@@ -1094,7 +1109,7 @@ def _name_like(word: str) -> bool:
     if word[:1].isupper() or not token.isalpha():
         return True
     typo = _correct(token)
-    return token not in _KNOWN and (typo is None or typo.reading not in _DAY_WORDS)
+    return token not in _KNOWN and (typo is None or typo.reading not in _DAY_WORDS) and not _day_lookalike(token)
 
 
 def read_subject_when(
@@ -1136,7 +1151,7 @@ def read_subject_when(
         if any(_normalize(w) not in _CONNECTORS for w in tail):  # time words, but no time: say which
             return Split(" ".join(words[: max(start, 1)]), _unreadable(tail))
         return Split(" ".join(words), Problem("no date or time given", "none"))
-    return _settle_split(words, best, readings, start)
+    return _settle_split(words, best, readings, start, env)
 
 
 def _unreadable(words: Sequence[str]) -> Problem:
@@ -1147,7 +1162,11 @@ def _proposed(reading: Moment | Ask) -> Moment:
     return reading.proposed if isinstance(reading, Ask) else reading
 
 
-def _settle_split(words: list[str], best: int, readings: dict[int, Reading], start: int) -> Split:
+def _as_read(reading: Moment | Ask) -> datetime:
+    return (reading.read_as or reading.proposed.at) if isinstance(reading, Ask) else reading.at
+
+
+def _settle_split(words: list[str], best: int, readings: dict[int, Reading], start: int, env: _Env) -> Split:
     reading = readings[best]
     assert isinstance(reading, Moment | Ask)
     subject = words[:best]
@@ -1165,8 +1184,9 @@ def _settle_split(words: list[str], best: int, readings: dict[int, Reading], sta
     shorter = readings.get(best + 1)
     if first[:1].isupper() and isinstance(shorter, Moment | Ask):
         token = _normalize(first)
-        same = _proposed(shorter).at == _proposed(reading).at
-        if token in _NAMEY and not (same and token in _WEEKDAYS):  # "Fri 04 Dec": the weekday checks the date
+        with_it, without = _as_read(reading).astimezone(env.tz), _as_read(shorter).astimezone(env.tz)
+        checks_date = (with_it.month, with_it.day) == (without.month, without.day)
+        if token in _NAMEY and not (checks_date and token in _WEEKDAYS):  # "Fri 04 Dec": the weekday checks the date
             reasons.append(f"“{first}” could be part of the name.")
         elif token not in _KNOWN and _correct(token) is not None:
             reasons.append(f"I read “{first}” as a time word; it could be part of the name.")
