@@ -45,7 +45,7 @@ Rules (``RULES`` in the code; the tests check that this table and ``RULES`` name
 | at_hour | at 9, at 14 | that hour: 13–23 and 0 as on a 24-hour clock, 1–12 as business hours |
 | bare_hour | (friday) 9, (tomorrow) 3, (morning) 8 | an hour, only after a day or by a part of the day; as at_hour |
 | noon | noon, midday, 12 noon | 12:00 |
-| midnight | midnight | 00:00; with a day, the midnight that ends it, asked about |
+| midnight | midnight | 00:00; with a day, the midnight that ends it, asked about (12am with a day: asked too) |
 | end_of_day | eod, end of day, close of business | 17:00 |
 | part_of_day | morning, in the afternoon, evening, night | 09:00 (5–11), 14:00 (12–18), 18:00 (17–23), 20:00 (18–23) |
 | utc_offset | utc, gmt, utc+1, (UTC+01:00) | the time is on that UTC offset, not the person's zone |
@@ -78,6 +78,7 @@ Composition:
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -100,8 +101,7 @@ FAR_BACK_DAYS = 366  # ... or one year back: asked about
 
 @dataclass(frozen=True)
 class Note:
-    """How a phrase was read, for the confirmation: ``kind`` is one of typo, hour, rolled, order, next,
-    dst, midnight."""
+    """How a phrase was read, for the confirmation: ``kind`` is one of typo, hour, rolled, order, next, dst."""
 
     kind: str
     text: str
@@ -708,6 +708,7 @@ class _Typo:
     edits: int
 
 
+@functools.lru_cache(maxsize=4096)
 def _correct(token: str) -> _Typo | None:
     """A long word one or two edits (a transposition is one) from exactly one time word."""
     if len(token) < 5 or not token.isalpha() or token in _KNOWN:
@@ -1004,7 +1005,11 @@ def _settle(pieces: list[_Piece], typos: list[_Typo], env: _Env, quoted: str) ->
     tod, timed = _time_of_day(clock, part, notes)
     if day is not None and day.note:
         notes.append(Note("order", day.note))
-    moment = _resolve(day, tod, env, zone, notes)
+    # "friday midnight" is the one that ends Friday: resolved as the day's last minute, then asked about
+    ends_day = clock is not None and clock.midnight and day is not None and not clock.text.endswith("am")
+    moment = _resolve(day, time(23, 59) if ends_day else tod, env, zone, notes)
+    if ends_day:
+        moment = localize(datetime.combine(moment.date() + timedelta(days=1), tod), zone)
     if zone is env.tz:
         _dst_notes(moment, tod, zone, notes)
     # ISO dates, and dates given with their weekday ("Thu 01 Jun 2028", how confirmations say it), are taken as
@@ -1016,11 +1021,12 @@ def _settle(pieces: list[_Piece], typos: list[_Typo], env: _Env, quoted: str) ->
     asks: list[tuple[str, str]] = []
     if day is not None and day.ask:
         asks.append((day.ask, day.ask_kind))
-    if clock is not None and clock.midnight and day is not None and not clock.text.endswith("am"):
-        end = reading.at + timedelta(days=1)
-        proposed = _moment(end, True, notes, env)
-        reason = f"I took the midnight at the end of {_day_text(reading.at.astimezone(env.tz).date())}."
-        return Ask(proposed, reason, "midnight")
+    if ends_day:
+        ended = reading.at.astimezone(env.tz).date() - timedelta(days=1)
+        return Ask(reading, f"I took the midnight at the end of {_day_text(ended)}.", "midnight")
+    if clock is not None and clock.midnight and day is not None:  # "tomorrow 12am": people mean either midnight
+        started = reading.at.astimezone(env.tz).date()
+        return Ask(reading, f"“{clock.text}” is the midnight that starts {_day_text(started)}.", "midnight")
     for typo in typos:
         if typo.edits == 2:
             asks.append((f"I read “{typo.word}” as “{typo.reading}”.", "typo"))
@@ -1086,6 +1092,7 @@ _TIME_SHAPED = re.compile(
 _FULL_DAY_WORDS = tuple(w for w in _DAY_WORDS if len(w) >= 5)
 
 
+@functools.lru_cache(maxsize=4096)
 def _day_lookalike(token: str) -> bool:
     """A short mangled day word ("frdy", "tody"): too far off to read, too close to be a name."""
     if not 4 <= len(token) < 8 or not token.isalpha() or token in _KNOWN:
