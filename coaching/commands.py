@@ -2,12 +2,13 @@
 
 Adapters build these from slash commands, messages, button clicks and forms (or the shared text
 parser, ``coaching.parser``); the coach handles them. Times are exact, aware datetimes; due dates are
-calendar days in the user's time zone.
+calendar days in the user's time zone. A command whose moment was read from words carries ``notes``: how it was
+read (a corrected typo, a bare hour read as 15:00, a weekday moved to next week), for the confirmation.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from coaching.ports import Address
@@ -41,6 +42,7 @@ class LogNegotiation(Command):
     title: str | None = None
     repeat: bool | None = None  # frame: will we deal with them again?
     long_term_value: str | None = None  # frame: what could a long-term partnership bring?
+    notes: tuple[str, ...] = field(default=(), compare=False)
 
 
 @dataclass(frozen=True)
@@ -82,6 +84,7 @@ class FollowUpSent(Command):
 class Reschedule(Command):
     negotiation: int
     when: datetime
+    notes: tuple[str, ...] = field(default=(), compare=False)
 
 
 @dataclass(frozen=True)
@@ -100,7 +103,9 @@ class AddCommitment(Command):
     negotiation: int
     side: str  # ours | theirs
     text: str
-    due: date | None = None
+    due: date | None = None  # the due day in the person's zone
+    due_at: datetime | None = None  # the due moment, when a time was given ("by tomorrow 5pm")
+    notes: tuple[str, ...] = field(default=(), compare=False)
 
 
 @dataclass(frozen=True)
@@ -118,6 +123,7 @@ class ResolveCommitment(Command):
 class RecordCoffee(Command):
     counterpart: str
     when: datetime | None = None
+    notes: tuple[str, ...] = field(default=(), compare=False)
 
 
 @dataclass(frozen=True)
@@ -129,6 +135,7 @@ class ChangeSettings(Command):
     quiet: str | None = None  # "HH:MM-HH:MM" or "off"
     nudges: bool | None = None
     role: str | None = None  # sales | procurement
+    dates: str | None = None  # day/month order of numeric dates: dmy | mdy | ymd
 
 
 @dataclass(frozen=True)
@@ -206,7 +213,9 @@ class RemindLater(Command):
 
     about: str  # negotiation | commitment | note | check-in (the repair nudges of a held negotiation)
     number: int
-    minutes: int | None = 10  # None: tomorrow at 09:00 local
+    minutes: int | None = 10  # None: tomorrow at 09:00 local (or ``at``)
+    at: datetime | None = None  # a moment the person named ("friday 10am"); wins over ``minutes``
+    notes: tuple[str, ...] = field(default=(), compare=False)
 
 
 @dataclass(frozen=True)
@@ -219,3 +228,17 @@ class ForgetMe(Command):
     """``forget-me`` asks; ``forget-me confirm`` deletes everything stored about me."""
 
     confirmed: bool = False
+
+
+@dataclass(frozen=True)
+class ConfirmMoment(Command):
+    """A moment read but not sure (a split that could go two ways, a far-off date, a two-edit typo): ask first.
+
+    Nothing is stored. ``command`` is what would run on "yes"; ``text`` is the same command as words that read
+    to exactly it with no question (a quoted name, an ISO moment with its offset), for a Yes button's value.
+    """
+
+    question: str
+    proposed: datetime
+    command: Command
+    text: str

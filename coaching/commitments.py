@@ -119,7 +119,8 @@ async def resolve(turn: Turn, command: c.ResolveCommitment) -> Message:
 async def snooze(turn: Turn, command: c.RemindLater) -> Message:
     """``later commitment <id> …``: the reminder again, later (a new outbox row; the sent one stays sent)."""
     session, user = turn.session, turn.user
-    due = n.snoozed_until(turn.now, turn.tz, command.minutes, turn.timing)
+    # a moment the person named ("later commitment 2 friday 10am") or a delay
+    due = command.at or n.snoozed_until(turn.now, turn.tz, command.minutes, turn.timing)
     commitment = await _own(turn, command.number)
     if commitment is None or commitment.status != "open":
         raise CommandError(f"You have no open commitment #{command.number}.", USAGE["later"].usage)

@@ -1,9 +1,10 @@
-"""The coach explaining itself: ``help`` (the command list, or one command's usage) and the nod to ``ok``."""
+"""The coach explaining itself: ``help`` (the command list, or one command's usage), the nod to ``ok``, and the
+question it asks instead of storing a moment it is not sure of."""
 
 from __future__ import annotations
 
 from coaching import commands as c
-from coaching.messages import Message, Section, error
+from coaching.messages import Button, Message, Section, error
 from coaching.parser import USAGE
 from coaching.room import Composer, Handler, Turn
 
@@ -35,5 +36,19 @@ async def acknowledge(turn: Turn, command: c.Acknowledge) -> Message:
     return Message(text="👍 Got it.")
 
 
-HANDLERS: dict[type[c.Command], Handler] = {c.Help: show_help, c.Acknowledge: acknowledge}
+async def ask_moment(turn: Turn, command: c.ConfirmMoment) -> Message:
+    """A moment the coach is not sure of is never stored: it asks. The Yes button carries the command's
+    unambiguous words (``ConfirmMoment.text``), so a click runs exactly the proposed command through the parser."""
+    return Message(
+        text=command.question,
+        sections=(Section(lines=("Nothing is stored yet: press Yes, or send the line again as you meant it.",)),),
+        buttons=(Button("Yes", "moment.confirm", command.text, "primary"),),
+    )
+
+
+HANDLERS: dict[type[c.Command], Handler] = {
+    c.Help: show_help,
+    c.Acknowledge: acknowledge,
+    c.ConfirmMoment: ask_moment,
+}
 COMPOSERS: dict[str, Composer] = {}

@@ -361,7 +361,8 @@ async def cancel(turn: Turn, command: c.CancelNegotiation) -> Message:
 async def snooze(turn: Turn, command: c.RemindLater) -> Message:
     """Snooze a negotiation's nudge: the same nudge again, later (a new outbox row; the sent one stays sent)."""
     session, user = turn.session, turn.user
-    due = n.snoozed_until(turn.now, turn.tz, command.minutes, turn.timing)
+    # a moment the person named ("later commitment 2 friday 10am") or a delay
+    due = command.at or n.snoozed_until(turn.now, turn.tz, command.minutes, turn.timing)
     negotiation = await turn.negotiation(command.number)
     repair = {"note": n.REPAIR_NOTE, "check-in": n.REPAIR_CHECKIN}.get(command.about)
     if negotiation.status == "scheduled" and repair is None:

@@ -1,7 +1,9 @@
 """One command language for every adapter: the words in PRODUCT.md, parsed into commands.
 
 Slack's slash command text, a Teams message and a console line all come through ``parse_command``.
-Times are read here, in the user's time zone (``Context``), so commands carry exact moments.
+Times are read here, by the time language (``coaching.timelang``), in the user's time zone and day/month
+order (``Context``), so commands carry exact moments. A moment that is not sure becomes a
+:class:`~coaching.commands.ConfirmMoment`: the question, and the command to run on "yes" (as words too).
 """
 
 from __future__ import annotations
@@ -10,21 +12,28 @@ import re
 import shlex
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, time
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from coaching import commands as c
-from coaching.timeparse import When, WhenError, parse_day, parse_duration, parse_when, split_subject_when
-
-DEFAULT_START = time(9, 0)  # a bare day ("log Acme friday") starts at 09:00 local
+from coaching import timelang as tl
+from coaching.digest import Week
 
 
 @dataclass(frozen=True)
 class Context:
-    """What reading a user's words needs: their clock and time zone."""
+    """What reading a user's words needs: their clock, time zone and day/month order."""
 
     now: datetime
     tz: ZoneInfo
+    dates: str | None = None  # dmy | mdy | ymd as the person set it; None: from their zone
+
+    @property
+    def date_order(self) -> tl.DateOrder:
+        for order in tl.DATE_ORDERS:
+            if self.dates == order:
+                return order
+        return tl.default_date_order(self.tz)
 
 
 @dataclass(frozen=True)
@@ -66,7 +75,7 @@ USAGE: dict[str, Usage] = {
     "coffee": Usage("coffee <counterpart> [<when>]", "record an informal coffee chat (default: now)"),
     "settings": Usage(
         "settings [timezone <IANA tz>] [lead <minutes>] [quiet <HH:MM-HH:MM>|off] [nudges on|off] "
-        "[role sales|procurement]",
+        "[role sales|procurement] [dates dmy|mdy|ymd]",
         "show or change your settings",
     ),
     "call": Usage("call <counterpart> [: note]", "you called them (a touchpoint)"),
@@ -81,7 +90,7 @@ USAGE: dict[str, Usage] = {
     "team": Usage("team add <@user> | team remove <@user> | team list", "team leads: who is on your team"),
     "digest": Usage("digest [last week | this week | 2026-W48]", "team leads: the weekly digest (default: last week)"),
     "later": Usage(
-        "later negotiation|commitment|note|check-in <id> [<minutes>|tomorrow|week]",
+        "later negotiation|commitment|note|check-in <id> [<minutes>|tomorrow|week|<when>]",
         "remind me again later (snooze) [10 minutes]",
     ),
     "ok": Usage("ok", "got it"),
@@ -106,20 +115,20 @@ _CHANNEL_ALIASES = {
     "mail": "email",
 }
 _SMART_QUOTES = str.maketrans({"“": '"', "”": '"', "„": '"', "‘": "'", "’": "'"})
-_QUIET = re.compile(r"(([01]?\d|2[0-3]):[0-5]\d)-(([01]?\d|2[0-3]):[0-5]\d)")
+_RANGE = re.compile(r"\s*(?:-|–|—|\bto\b|\buntil\b|\btill\b)\s*")
 
 
 def quiet_hours(text: str) -> tuple[str, str] | None:
-    """``19:00-08:00`` (spaces and an en dash allowed) → ``("19:00", "08:00")``; ``off`` → None.
-    Raises ValueError for anything else. One reading for ``settings quiet`` and the install default."""
-    compact = text.strip().lower().replace("–", "-").replace(" ", "")
+    """Quiet hours as people type them — ``19:00-08:00``, ``19:00 – 08:00``, ``7pm-8am``, ``19-8``,
+    ``7pm to 8am`` — → ``("19:00", "08:00")``; ``off`` → None. Raises ValueError for anything else.
+    One reading for ``settings quiet``, Slack's settings form and the install default."""
+    compact = " ".join(text.strip().lower().split())
     if compact == "off":
         return None
-    match = _QUIET.fullmatch(compact)
-    if not match:
+    ends = [tl.clock_time(part) for part in _RANGE.split(compact)]
+    if len(ends) != 2 or ends[0] is None or ends[1] is None:
         raise ValueError(f"not quiet hours: {text!r}")
-    start, end = match.group(1), match.group(3)
-    return f"{int(start[:-3]):02d}:{start[-2:]}", f"{int(end[:-3]):02d}:{end[-2:]}"
+    return f"{ends[0]:%H:%M}", f"{ends[1]:%H:%M}"
 
 
 class CommandError(ValueError):
@@ -150,22 +159,77 @@ def _split(text: str, usage: str | None = None) -> list[str]:
         raise CommandError("A quote is not closed.", usage) from None
 
 
-def _moment(when: When, ctx: Context) -> datetime:
-    """A bare day gets the default start hour."""
-    if when.has_time:
-        return when.at
-    day = when.at.astimezone(ctx.tz).date()
-    return datetime.combine(day, DEFAULT_START, tzinfo=ctx.tz).astimezone(when.at.tzinfo)
+def _sentence(message: str) -> str:
+    message = message[:1].upper() + message[1:]
+    return message if message.endswith((".", "?", "!")) else message + "."
 
 
-def _subject_and_when(rest: str, words: list[str], ctx: Context, usage: str) -> tuple[str, datetime]:
+def _read(text: str, ctx: Context, usage: str, *, future: bool = False) -> tl.Moment | tl.Ask:
+    """``text`` as a moment, or the specific reason it is not one (a CommandError)."""
+    reading = tl.read_when(text, now=ctx.now, tz=ctx.tz, dates=ctx.date_order, future=future)
+    if isinstance(reading, tl.Problem):
+        raise CommandError(_sentence(reading.message), usage)
+    return reading
+
+
+def _subject_and_when(rest: str, words: list[str], ctx: Context, usage: str) -> tuple[str, tl.Reading]:
     quoted = rest.lstrip().startswith(('"', "'"))
-    try:
-        subject, when = split_subject_when(words, now=ctx.now, tz=ctx.tz, quoted_subject=quoted)
-    except WhenError as error:
-        message = str(error)
-        raise CommandError(f"{message[:1].upper()}{message[1:]}.", usage) from None
-    return subject, _moment(when, ctx)
+    split = tl.read_subject_when(words, now=ctx.now, tz=ctx.tz, dates=ctx.date_order, quoted_subject=quoted)
+    reading = split.reading
+    if isinstance(reading, tl.Problem) and reading.kind != "none":
+        raise CommandError(_sentence(reading.message), usage)
+    if isinstance(reading, tl.Problem) and not split.subject:
+        raise CommandError("Who is it with? e.g. “Acme tomorrow 3pm” (quote a name that looks like a date).", usage)
+    return split.subject, reading
+
+
+def _quoted(name: str) -> str:
+    quoted = shlex.quote(name)
+    return quoted if quoted.startswith("'") else f'"{name}"'
+
+
+def _iso(moment: datetime, ctx: Context) -> str:
+    return moment.astimezone(ctx.tz).isoformat(timespec="minutes")
+
+
+def command_text(command: c.Command, ctx: Context) -> str:
+    """Words that read back to exactly ``command`` with no question: a quoted name and an ISO moment with its
+    offset (what a Yes button runs). For the commands that carry a moment read from words."""
+    if isinstance(command, c.LogNegotiation):
+        text = f"log {_quoted(command.counterpart)} {_iso(command.when, ctx)}"
+        if command.duration_minutes:
+            text += f" for {command.duration_minutes} minutes"
+        return text + (f" via {command.channel}" if command.channel else "")
+    if isinstance(command, c.Reschedule):
+        return f"reschedule {command.negotiation} {_iso(command.when, ctx)}"
+    if isinstance(command, c.AddCommitment):
+        due = _iso(command.due_at, ctx) if command.due_at else (command.due.isoformat() if command.due else "")
+        return f"commit {command.negotiation} {command.side} {command.text}" + (f" by {due}" if due else "")
+    if isinstance(command, c.RecordCoffee):
+        return f"coffee {_quoted(command.counterpart)}" + (f" {_iso(command.when, ctx)}" if command.when else "")
+    if isinstance(command, c.RemindLater) and command.at is not None:
+        return f"later {command.about} {command.number} {_iso(command.at, ctx)}"
+    raise ValueError(f"no words for {type(command).__name__}")
+
+
+def _asked(
+    reading: tl.Moment | tl.Ask, build: Callable[[tl.Moment], c.Command], ctx: Context, subject: str | None = None
+) -> c.Command:
+    """The command for a sure moment; for one that is not sure, the question with that command to confirm."""
+    if isinstance(reading, tl.Moment):
+        return build(reading)
+    command = build(reading.proposed)
+    return c.ConfirmMoment(
+        command.actor,
+        question=reading.question(subject),
+        proposed=reading.proposed.at,
+        command=command,
+        text=command_text(command, ctx),
+    )
+
+
+def _notes(moment: tl.Moment) -> tuple[str, ...]:
+    return tuple(note.text for note in moment.notes)
 
 
 def _log(actor: c.Actor, rest: str, usage: str, ctx: Context) -> c.Command:
@@ -189,16 +253,32 @@ def _log(actor: c.Actor, rest: str, usage: str, ctx: Context) -> c.Command:
     if "for" in lowered[1:]:
         at = len(lowered) - 1 - lowered[::-1].index("for")
         try:
-            duration = parse_duration(" ".join(words[at + 1 :]))
-        except WhenError as error:
-            raise CommandError(f"{error}.", usage) from None
+            duration = tl.parse_duration(" ".join(words[at + 1 :]))
+        except tl.DurationError as error:
+            raise CommandError(_sentence(str(error)), usage) from None
         words = words[:at]
     if len(words) == 1:
         raise CommandError(f"When is the negotiation with {words[0]}? e.g. `log {words[0]} tomorrow 3pm`", usage)
-    subject, starts = _subject_and_when(rest, words, ctx, usage)
+    subject, reading = _subject_and_when(rest, words, ctx, usage)
+    if isinstance(reading, tl.Problem):
+        raise CommandError(f"When is the negotiation with {subject}? e.g. `log {subject} tomorrow 3pm`", usage)
     if len(subject) > 200:
         raise CommandError("That counterpart name is too long (200 characters at most).", usage)
-    return c.LogNegotiation(actor, counterpart=subject, when=starts, duration_minutes=duration, channel=channel)
+
+    def build(moment: tl.Moment) -> c.Command:
+        return c.LogNegotiation(
+            actor,
+            counterpart=subject,
+            when=moment.at,
+            duration_minutes=duration,
+            channel=channel,
+            notes=_notes(moment),
+        )
+
+    return _asked(reading, build, ctx, subject)
+
+
+_BY = re.compile(r"\s+by\s+", flags=re.IGNORECASE)
 
 
 def _commit(actor: c.Actor, rest: str, usage: str, ctx: Context) -> c.Command:
@@ -208,31 +288,62 @@ def _commit(actor: c.Actor, rest: str, usage: str, ctx: Context) -> c.Command:
         raise CommandError("Say whose commitment it is: ours or theirs.", usage)
     side = "ours" if parts[1].lower() in ("ours", "our", "we") else "theirs"
     what = parts[2].strip() if len(parts) > 2 else ""
-    due = None
-    match = re.search(r"\s+by\s+(?P<when>\S.*)$", what, flags=re.IGNORECASE)
-    if match:
-        try:
-            due = parse_day(match.group("when"), now=ctx.now, tz=ctx.tz)
-        except WhenError:
-            if any(ch.isdigit() for ch in match.group("when")):
-                raise CommandError(f"I couldn't read “{match.group('when')}” as a due date.", usage) from None
-            # "send the proposal by email": here "by" is part of what was promised
+    reading: tl.Reading | None = None
+    last_by = list(_BY.finditer(what))[-1:]  # "send the proposal by email by friday": the last "by" is the due
+    for match in last_by:
+        tail = what[match.end() :]
+        reading = tl.read_when(tail, now=ctx.now, tz=ctx.tz, dates=ctx.date_order)
+        if isinstance(reading, tl.Problem) and (reading.kind == "invalid" or any(ch.isdigit() for ch in tail)):
+            detail = reading.message.partition(": ")[2] if reading.kind == "invalid" else ""
+            raise CommandError(f"I couldn't read “{tail}” as a due date" + (f": {detail}." if detail else "."), usage)
+        if isinstance(reading, tl.Problem):
+            reading = None  # "send the proposal by email": here "by" is part of what was promised
         else:
             what = what[: match.start()].strip()
     if not what:
         raise CommandError("What was promised?", usage)
     if len(what) > 1000:
         raise CommandError("That is too long for one commitment (1,000 characters at most).", usage)
-    return c.AddCommitment(actor, negotiation=number, side=side, text=what, due=due)
+    if reading is None:
+        return c.AddCommitment(actor, negotiation=number, side=side, text=what)
+
+    def build(moment: tl.Moment) -> c.Command:
+        return c.AddCommitment(
+            actor,
+            negotiation=number,
+            side=side,
+            text=what,
+            due=moment.at.astimezone(ctx.tz).date(),
+            due_at=moment.at if moment.timed else None,
+            notes=_notes(moment),
+        )
+
+    assert not isinstance(reading, tl.Problem)
+    return _asked(reading, build, ctx)
+
+
+_SETTINGS = ("timezone", "tz", "lead", "quiet", "nudges", "role", "dates")
+_DATE_ORDER_WORDS = {"day-first": "dmy", "month-first": "mdy", "year-first": "ymd"}
 
 
 def _settings(actor: c.Actor, rest: str, usage: str, ctx: Context) -> c.Command:
     words = _split(rest, usage)
-    if len(words) % 2:
-        raise CommandError(f"`settings {words[-1]}` needs a value.", usage)
     changes: dict[str, object] = {}
-    for key, value in zip(words[::2], words[1::2], strict=True):
-        key, lowered = key.lower(), value.lower()
+    i = 0
+    while i < len(words):
+        key = words[i].lower()
+        i += 1
+        if key not in _SETTINGS:
+            raise CommandError(f"There is no setting “{words[i - 1]}”.", usage)
+        end = i
+        # quiet hours may be typed with spaces ("7pm - 8am"); every other value is one word
+        while end < len(words) and words[end].lower() not in _SETTINGS and (key == "quiet" or end == i):
+            end += 1
+        value = " ".join(words[i:end])
+        i = end
+        if not value:
+            raise CommandError(f"`settings {key}` needs a value.", usage)
+        lowered = value.lower()
         if key in ("timezone", "tz"):
             changes["timezone"] = value
         elif key == "lead":
@@ -241,10 +352,10 @@ def _settings(actor: c.Actor, rest: str, usage: str, ctx: Context) -> c.Command:
             changes["lead_minutes"] = int(value)
         elif key == "quiet":
             try:
-                quiet_hours(lowered)
+                hours = quiet_hours(lowered)
             except ValueError:
-                raise CommandError("Quiet hours look like `19:00-08:00` (or `off`).", usage) from None
-            changes["quiet"] = lowered
+                raise CommandError("Quiet hours look like `19:00-08:00` or `7pm-8am` (or `off`).", usage) from None
+            changes["quiet"] = "-".join(hours) if hours else "off"
         elif key == "nudges":
             if lowered not in ("on", "off"):
                 raise CommandError("Use `settings nudges on` or `settings nudges off`.", usage)
@@ -254,7 +365,12 @@ def _settings(actor: c.Actor, rest: str, usage: str, ctx: Context) -> c.Command:
                 raise CommandError("Your role is sales or procurement.", usage)
             changes["role"] = lowered
         else:
-            raise CommandError(f"There is no setting “{key}”.", usage)
+            order = _DATE_ORDER_WORDS.get(lowered, lowered)
+            if order not in tl.DATE_ORDERS:
+                raise CommandError(
+                    "Dates are `dmy` (12/11 is 12 November), `mdy` (12/11 is 11 December) or `ymd`.", usage
+                )
+            changes["dates"] = order
     return c.ChangeSettings(actor, **changes)  # type: ignore[arg-type]
 
 
@@ -283,11 +399,11 @@ def _reschedule(actor: c.Actor, number: int, tail: str, ctx: Context) -> c.Comma
     usage = USAGE["reschedule"].usage
     if not tail:
         raise CommandError("To when? e.g. `tomorrow 4pm`", usage)
-    try:
-        when = parse_when(tail, now=ctx.now, tz=ctx.tz)
-    except WhenError as error:
-        raise CommandError(f"{error}.", usage) from None
-    return c.Reschedule(actor, negotiation=number, when=_moment(when, ctx))
+
+    def build(moment: tl.Moment) -> c.Command:
+        return c.Reschedule(actor, negotiation=number, when=moment.at, notes=_notes(moment))
+
+    return _asked(_read(tail, ctx, usage), build, ctx)
 
 
 def _coffee(actor: c.Actor, rest: str, usage: str, ctx: Context) -> c.Command:
@@ -296,13 +412,17 @@ def _coffee(actor: c.Actor, rest: str, usage: str, ctx: Context) -> c.Command:
         raise CommandError("Who did you have coffee with?", usage)
     if len(words) == 1:
         return c.RecordCoffee(actor, counterpart=words[0])
-    try:
-        subject, when = _subject_and_when(rest, words, ctx, usage)
-    except CommandError:
-        if rest.lstrip().startswith(('"', "'")) or any(ch.isdigit() for ch in rest):
-            raise
-        return c.RecordCoffee(actor, counterpart=" ".join(words))  # all name, no time: now
-    return c.RecordCoffee(actor, counterpart=subject, when=when)
+    subject, reading = _subject_and_when(rest, words, ctx, usage)
+    if isinstance(reading, tl.Problem):  # all name, no time: now
+        return c.RecordCoffee(actor, counterpart=" ".join(words))
+    if isinstance(reading, tl.Moment) and subject == " ".join(words[:-1]) and words[-1][:1].isupper():
+        # "coffee Acme Sun": with the time optional, a capitalised last word may be the name's
+        reading = tl.Ask(reading, f"“{words[-1]}” could be part of the name.", "split")
+
+    def build(moment: tl.Moment) -> c.Command:
+        return c.RecordCoffee(actor, counterpart=subject, when=moment.at, notes=_notes(moment))
+
+    return _asked(reading, build, ctx, subject)
 
 
 _MENTION = re.compile(r"<@([A-Za-z0-9._:-]+)(?:\|[^>]*)?>")
@@ -337,8 +457,17 @@ def _digest(actor: c.Actor, rest: str, usage: str, ctx: Context) -> c.Command:
         return c.ShowDigest(actor, week="last")
     if spec in ("this", "this week", "current week", "now"):
         return c.ShowDigest(actor, week="this")
-    if re.fullmatch(r"\d{4}-?w\d{1,2}", spec):
-        return c.ShowDigest(actor, week=spec.upper())
+    if re.fullmatch(r"\d{4}-?w\d{1,2}|w\d{1,2} \d{4}", spec):
+        try:
+            week = Week.parse(spec)
+        except ValueError as problem:
+            raise CommandError(_sentence(str(problem)), usage) from None
+        this = Week.containing(ctx.now, ctx.tz)
+        if week > this:  # also keeps weeks the calendar can't hold (9999-W52) from the digest's date arithmetic
+            raise CommandError(f"{week.label} hasn't started yet.", usage)
+        if week.year < this.year - 10:
+            raise CommandError(f"{week.label} is more than ten years back.", usage)
+        return c.ShowDigest(actor, week=week.label)
     raise CommandError(f"“{rest}” is not a week: try `digest`, `digest this week` or `digest 2026-W48`.", usage)
 
 
@@ -451,23 +580,40 @@ def _links(actor: c.Actor, rest: str, usage: str, _ctx: Context) -> c.Command:
     return c.AnswerLinks(actor, counterpart=" ".join(words), answers=tuple(answers))
 
 
-def _later(actor: c.Actor, rest: str, usage: str, _ctx: Context) -> c.Command:
-    words = rest.lower().split()
-    if len(words) < 2 or words[0] not in ("negotiation", "commitment", "note", "check-in"):
+_SNOOZE = re.compile(r"(?P<m>\d{1,4}) ?(?:m|min|mins|minutes?)?|(?P<h>\d{1,2}) ?(?:h|hrs?|hours?)")
+
+
+def _later(actor: c.Actor, rest: str, usage: str, ctx: Context) -> c.Command:
+    words = rest.split()
+    about = words[0].lower() if words else ""
+    if len(words) < 2 or about not in ("negotiation", "commitment", "note", "check-in"):
         raise CommandError("Snooze what? e.g. `later commitment 2 tomorrow`", usage)
-    number = _number(words[1], "commitment" if words[0] == "commitment" else "negotiation", usage)
-    when = words[2] if len(words) > 2 else "10"
-    if when == "tomorrow":
-        return c.RemindLater(actor, about=words[0], number=number, minutes=None)
-    if when == "week":
-        return c.RemindLater(actor, about=words[0], number=number, minutes=7 * 24 * 60)
-    match = re.fullmatch(r"(\d{1,4})(m|min|minutes?)?|(\d{1,2})h", when)
-    if not match:
-        raise CommandError(f"“{when}” is not a delay: use minutes (`30`), `tomorrow` or `week`.", usage)
-    minutes = int(match.group(1)) if match.group(1) else int(match.group(3)) * 60
-    if not 1 <= minutes <= 1440:
-        raise CommandError("Snooze for 1 minute to 24 hours, until tomorrow, or for a week.", usage)
-    return c.RemindLater(actor, about=words[0], number=number, minutes=minutes)
+    number = _number(words[1], "commitment" if about == "commitment" else "negotiation", usage)
+    when = " ".join(words[2:]).lower() or "10"
+    if when == "tomorrow":  # the buttons' words: tomorrow at the install's reminder hour
+        return c.RemindLater(actor, about=about, number=number, minutes=None)
+    if when in ("week", "a week", "1 week"):
+        return c.RemindLater(actor, about=about, number=number, minutes=7 * 24 * 60)
+    match = _SNOOZE.fullmatch(when)
+    if match:  # a bare number is minutes ("later note 2 30")
+        minutes = int(match["m"]) if match["m"] else int(match["h"]) * 60
+        if not 1 <= minutes <= 1440:
+            raise CommandError("Snooze for 1 minute to 24 hours, until tomorrow, for a week, or to a time.", usage)
+        return c.RemindLater(actor, about=about, number=number, minutes=minutes)
+    reading = tl.read_when(words[2:], now=ctx.now, tz=ctx.tz, dates=ctx.date_order, future=True)
+    if isinstance(reading, tl.Problem):
+        if reading.kind == "unreadable":
+            raise CommandError(
+                f"“{' '.join(words[2:])}” is not a delay: use minutes (`30`), `tomorrow`, `week` or a time "
+                "(`friday 10am`).",
+                usage,
+            )
+        raise CommandError(_sentence(reading.message), usage)
+
+    def build(moment: tl.Moment) -> c.Command:
+        return c.RemindLater(actor, about=about, number=number, minutes=None, at=moment.at, notes=_notes(moment))
+
+    return _asked(reading, build, ctx)
 
 
 def _forget(actor: c.Actor, rest: str, usage: str) -> c.Command:

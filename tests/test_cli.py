@@ -56,7 +56,7 @@ def test_chat_the_quick_start_conversation(tmp_path: Path) -> None:
     assert "🔔 How did #2 with Initech go?" in out  # the follow-up prompt, right away
     assert "Commitment #1 (theirs): Initech → send the signed NDA by" in out
     assert "#1 Initech: send the signed NDA — due" in out
-    assert "⚠ I couldn't read “on the 45th of Smarch” as a date and time." in out
+    assert "⚠ I couldn't read “on the 45th of Smarch”: there is no 45 March." in out
     assert out.count("#1 Acme") == 1 and "Smarch" not in out.split("> list")[1]
 
 

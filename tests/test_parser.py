@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -218,3 +218,137 @@ def test_quiet_hours_read_the_same_for_settings_and_install_defaults(text, expec
 def test_quiet_hours_refuse_anything_else(text):
     with pytest.raises(ValueError):
         quiet_hours(text)
+
+
+# -- one reading of <when> for every command (issue 10) --------------------------------------------------------
+
+TUESDAY_EVENING = datetime(2026, 12, 1, 19, 41, tzinfo=UTC)  # 20:41 in Berlin
+ZONES = [ZoneInfo("Europe/Berlin"), ZoneInfo("America/New_York"), ZoneInfo("Asia/Tokyo")]
+
+
+def local(tz: ZoneInfo, *args: int) -> datetime:
+    return datetime(*args, tzinfo=tz).astimezone(UTC)
+
+
+def evening_in(tz: ZoneInfo) -> datetime:
+    """Tuesday 1 December 2026, 20:41 in ``tz``."""
+    return local(tz, 2026, 12, 1, 20, 41)
+
+
+@pytest.mark.parametrize("tz", ZONES, ids=str)
+def test_every_command_reads_a_moment_the_same_way(tz: ZoneInfo) -> None:
+    now = evening_in(tz)
+    friday_nine = local(tz, 2026, 12, 4, 9, 0)
+    log = parse("log Contoso friday 9", tz, now)
+    moved = parse("reschedule 4 friday 9", tz, now)
+    coffee = parse("coffee Contoso friday 9", tz, now)
+    snooze = parse("later commitment 2 friday 9", tz, now)
+    commit = parse("commit 4 ours send the deck by friday 9", tz, now)
+    assert isinstance(log, c.LogNegotiation) and log.when == friday_nine
+    assert moved == c.Reschedule(ACTOR, negotiation=4, when=friday_nine)
+    assert coffee == c.RecordCoffee(ACTOR, counterpart="Contoso", when=friday_nine)
+    assert snooze == c.RemindLater(ACTOR, about="commitment", number=2, minutes=None, at=friday_nine)
+    assert commit == c.AddCommitment(
+        ACTOR, negotiation=4, side="ours", text="send the deck", due=date(2026, 12, 4), due_at=friday_nine
+    )
+    assert log.notes == moved.notes == coffee.notes == snooze.notes == ("“9” read as 09:00",)  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("tz", ZONES, ids=str)
+def test_a_commitment_keeps_its_due_time(tz: ZoneInfo) -> None:
+    now = evening_in(tz)
+    timed = parse("commit 3 ours send the deck by tomorrow 5pm", tz, now)
+    assert timed == c.AddCommitment(
+        ACTOR,
+        negotiation=3,
+        side="ours",
+        text="send the deck",
+        due=date(2026, 12, 2),
+        due_at=local(tz, 2026, 12, 2, 17),
+    )
+    day = parse("commit 3 theirs send the signed NDA by friday", tz, now)
+    assert isinstance(day, c.AddCommitment) and (day.due, day.due_at) == (date(2026, 12, 4), None)
+    by_email = parse("commit 3 ours send the proposal by email by 6.12.", tz, now)
+    assert isinstance(by_email, c.AddCommitment)
+    assert (by_email.text, by_email.due) == ("send the proposal by email", date(2026, 12, 6))
+
+
+@pytest.mark.parametrize("tz", ZONES, ids=str)
+def test_snoozes_read_minutes_words_and_moments_but_never_the_past(tz: ZoneInfo) -> None:
+    now = evening_in(tz)
+
+    def later(words: str) -> c.Command:
+        return parse(f"later negotiation 19 {words}", tz, now)
+
+    assert later("tomorrow") == c.RemindLater(ACTOR, about="negotiation", number=19, minutes=None)
+    assert later("30") == c.RemindLater(ACTOR, about="negotiation", number=19, minutes=30)
+    assert later("2h") == c.RemindLater(ACTOR, about="negotiation", number=19, minutes=120)
+    assert later("week") == c.RemindLater(ACTOR, about="negotiation", number=19, minutes=7 * 24 * 60)
+    assert parse("later note 2", tz, now) == c.RemindLater(ACTOR, about="note", number=2, minutes=10)
+    at_ten = parse("later commitment 2 friday 10am", tz, now)
+    assert at_ten == c.RemindLater(ACTOR, about="commitment", number=2, minutes=None, at=local(tz, 2026, 12, 4, 10))
+    assert later("in 3 hours") == c.RemindLater(
+        ACTOR, about="negotiation", number=19, minutes=None, at=now.replace(second=0) + timedelta(hours=3)
+    )
+    # a date without a year is the next one for a snooze (never a past one)
+    nov = later("nov 30 9am")
+    assert isinstance(nov, c.RemindLater) and nov.at == local(tz, 2027, 11, 30, 9)
+    for past, fragment in (("today 9am", "has passed"), ("yesterday", "has passed"), ("forever", "not a delay")):
+        with pytest.raises(CommandError) as raised:
+            later(past)
+        assert fragment in raised.value.message
+
+
+@pytest.mark.parametrize("tz", ZONES, ids=str)
+def test_an_unsure_moment_becomes_a_question_with_words_that_answer_it(tz: ZoneInfo) -> None:
+    now = evening_in(tz)
+    for text in (
+        "log Acme Sun 3pm for 45 minutes via phone",
+        "reschedule 2 dec 11 2030",
+        "commit 2 ours the deck by friday midnight",
+        "coffee Acme Tomorrow",
+        "later commitment 2 next week",
+        "log Orvane tmorow 3pm",
+    ):
+        asked = parse(text, tz, now)
+        assert isinstance(asked, c.ConfirmMoment), text
+        assert asked.question.endswith((".", "?")) and "*" in asked.question
+        again = parse(asked.text, tz, now)
+        assert again == asked.command, text  # exactly the proposed command, and no second question
+    far = parse("reschedule 2 dec 11 2030", tz, now)
+    assert isinstance(far, c.ConfirmMoment) and far.question.startswith("That is a long way off — did you mean")
+    assert far.proposed == local(tz, 2026, 12, 11, 9)
+
+
+def test_digest_weeks_out_of_range_are_specific_errors() -> None:
+    assert parse("digest 2026-w47", now=TUESDAY_EVENING) == c.ShowDigest(ACTOR, week="2026-W47")
+    assert parse("digest W47 2026", now=TUESDAY_EVENING) == c.ShowDigest(ACTOR, week="2026-W47")
+    for text, fragment in (
+        ("digest 9999-W52", "9999-W52 hasn't started yet."),
+        ("digest 2027-W01", "2027-W01 hasn't started yet."),
+        ("digest 2025-W53", "2025 has no week 53"),
+        ("digest 1990-W01", "more than ten years back"),
+        ("digest 2026-W99", "no week 99"),
+    ):
+        with pytest.raises(CommandError) as raised:
+            parse(text, now=TUESDAY_EVENING)
+        assert fragment in raised.value.message
+
+
+def test_settings_dates_and_quiet_hours_as_people_type_them() -> None:
+    assert parse("settings dates mdy") == c.ChangeSettings(ACTOR, dates="mdy")
+    assert parse("settings dates day-first") == c.ChangeSettings(ACTOR, dates="dmy")
+    assert parse("settings quiet 7pm - 8am nudges off") == c.ChangeSettings(ACTOR, quiet="19:00-08:00", nudges=False)
+    assert parse("settings quiet 19:00 – 08:00") == c.ChangeSettings(ACTOR, quiet="19:00-08:00")
+    assert parse("settings quiet off") == c.ChangeSettings(ACTOR, quiet="off")
+    with pytest.raises(CommandError) as raised:
+        parse("settings dates european")
+    assert "`dmy`" in raised.value.message
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("7pm-8am", ("19:00", "08:00")), ("19-8", ("19:00", "08:00")), ("22:30 to 6", ("22:30", "06:00"))],
+)
+def test_quiet_hours_read_the_forms_people_type(text, expected):
+    assert quiet_hours(text) == expected
