@@ -116,8 +116,12 @@ async def lookup(turn: TurnContext, member_id: str) -> Person | None:
     """The member of this conversation (or its team) with this Teams or AAD id; None if there is none."""
     if not isinstance(turn.activity.channel_data, dict):
         turn.activity.channel_data = {}  # TeamsInfo reads it with **; an activity may have none
+    team = translate.team_id_of(turn.activity)
     try:
-        member = await TeamsInfo.get_member(turn, member_id)
+        if team:  # (TeamsInfo.get_member would parse channelData again, warning about each unknown key)
+            member = await TeamsInfo.get_team_member(turn, team, member_id)
+        else:
+            member = await TeamsInfo.get_member(turn, member_id)
     except (ErrorResponseException, HttpOperationError) as error:
         if _not_found(error):
             return None

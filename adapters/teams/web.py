@@ -72,7 +72,9 @@ async def _turn(endpoint: Endpoint, authenticated: Any, activity: Any) -> web.Re
         invoke_response = None
     if activity.type == "invoke":
         status = invoke_response.status if invoke_response and 200 <= invoke_response.status < 300 else 200
-        body = serializer_helper(invoke_response.body) if invoke_response else None
+        body = invoke_response.body if invoke_response else None
+        if body is not None and hasattr(body, "serialize"):  # an SDK model rather than JSON already
+            body = serializer_helper(body)
         return web.json_response(body, status=status)
     return web.Response(status=201)
 
@@ -93,6 +95,12 @@ async def handle(endpoint: Endpoint, request: web.Request) -> web.StreamResponse
 
 def messages_handler(endpoint: Endpoint) -> Handler:
     async def api_messages(request: web.Request) -> web.StreamResponse:
-        return await handle(endpoint, request)
+        try:
+            return await handle(endpoint, request)
+        except web.HTTPException:
+            raise  # aiohttp's own 4xx (a body over the size limit: 413)
+        except Exception:  # something in a request nobody foresaw: still a short 4xx, never a 500
+            log.exception("teams: could not handle a request to /api/messages")
+            return _problem(400, "the activity could not be handled")
 
     return api_messages
