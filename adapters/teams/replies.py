@@ -23,7 +23,9 @@ UPDATE_TIMEOUT = 5.0  # seconds for redrawing a clicked card; the answer has bee
 
 async def reply(turn: TurnContext, message: Message) -> None:
     """``message`` into the conversation the activity came from (file offers: for its sender only)."""
-    for activity in activities(message, translate.user_id_of(turn.activity)):
+    sender = turn.activity.from_property
+    recipient = translate.user_id_of(turn.activity) if sender is not None and sender.id else ""
+    for activity in activities(message, recipient):
         await send(turn, activity)
 
 

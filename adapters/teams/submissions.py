@@ -115,6 +115,8 @@ def _count(value: Mapping[str, Any], key: str, *, low: int, high: int) -> int | 
         if not raw.is_integer():  # also NaN and infinity
             raise problem
         raw = int(raw)
+    if raw is not None and not isinstance(raw, int | str):
+        raise problem
     if not isinstance(raw, int):
         text = text_field(value, key, 20)
         if text is None:

@@ -86,6 +86,9 @@ class FakeCoach:
     async def conversation_ref(self, address: Address) -> dict[str, Any] | None:
         return self.users.get(self._key(address), {}).get("conversation_ref")
 
+    async def export_file(self, address: Address) -> None:
+        return None  # this stand-in stores no negotiations: nothing to export
+
     async def forget_user(self, address: Address) -> None:
         self.forgotten.append(address)
         self.users.pop(self._key(address), None)
