@@ -257,11 +257,14 @@ def test_manifest_is_ready_to_package():
     manifest = json.loads((ROOT / "teams" / "manifest.json").read_text())
 
     assert manifest["id"] == manifest["bots"][0]["botId"] == "{{MICROSOFT_APP_ID}}"
-    assert manifest["bots"][0]["scopes"] == ["personal"]
+    assert manifest["bots"][0]["scopes"] == ["personal", "team", "groupChat"]  # colleagues can be @mentioned
     assert manifest["bots"][0]["supportsFiles"] is True  # the export's file-upload consent card needs it
-    commands = [c["title"] for c in manifest["bots"][0]["commandLists"][0]["commands"]]
-    assert commands == ["help", "log", "list", "commitments", "digest"]
-    assert all(len(c["description"]) <= 128 for c in manifest["bots"][0]["commandLists"][0]["commands"])
+    personal, shared = manifest["bots"][0]["commandLists"]
+    assert personal["scopes"] == ["personal"] and shared["scopes"] == ["team", "groupChat"]
+    assert [c["title"] for c in personal["commands"]] == ["help", "log", "list", "commitments", "digest"]
+    assert [c["title"] for c in shared["commands"]] == ["help", "team add", "handoff", "list"]
+    assert all(len(c["description"]) <= 128 for lst in (personal, shared) for c in lst["commands"])
+    assert len(manifest["description"]["full"]) <= 4000
     assert png_size(ROOT / "teams" / manifest["icons"]["color"]) == (192, 192)
     assert png_size(ROOT / "teams" / manifest["icons"]["outline"]) == (32, 32)
 
