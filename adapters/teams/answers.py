@@ -17,6 +17,7 @@ from botbuilder.core import TurnContext
 from adapters.teams import people, private, replies, translate
 from adapters.teams.deps import Deps
 from adapters.teams.submissions import TypedText
+from coaching.commands import TeamAdd
 from coaching.messages import Message, Section
 from coaching.privacy import FORGOTTEN
 
@@ -61,6 +62,8 @@ async def respond(deps: Deps, turn: TurnContext, request: Any) -> Answered:
     if resolution.reply is not None:
         await replies.send(turn, resolution.reply)
         return Answered(Message(text=resolution.reply.summary or ""), ran=False)
+    if isinstance(resolution.request, TeamAdd) and reference is None and not translate.is_personal(turn.activity):
+        await private.personal_chat(deps, turn)  # a new lead's weekly digest needs their personal chat
     answer = private.marked(request, _with_notes(await ask(deps, resolution.request), resolution.notes))
     if answer.kind == FORGOTTEN:  # the stored reference went too: the next activity must store it again
         deps.memo.forget(translate.address_of(turn.activity))

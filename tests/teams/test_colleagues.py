@@ -98,6 +98,8 @@ async def test_a_typed_name_is_matched_against_the_team_page_by_page(make_app, c
     assert "Added Bert Meyer to your team." in reply.visible
     assert sum("/pagedmembers" in path for path in connector.lookups) == 3
     assert await names(sessions) == ["Bert Meyer", "Lena Lead"]
+    lena_chat = await coach.conversation_ref(Address("teams", TENANT, LEAD["user"]))
+    assert lena_chat["conversation"]["id"] == f"a:created-{LEAD['user']}"  # the new lead's digest can reach her
 
 
 async def test_a_name_that_is_nobody_or_several_people_gets_the_people_picker(make_app, coach, connector, sessions):
