@@ -88,7 +88,7 @@ async def serve(variant: str, coach_kind: str, db_path: str) -> None:
     coach = StubCoach() if coach_kind == "stub" else await _real_coach(db_path)
     app = web.Application()
     if variant == "pooled":
-        teams.setup(app, Settings(), coach)
+        teams.setup(app, Settings(teams_emulator=True), coach)
     else:
         stock = teams.build(Settings(), coach, pooled=False)
 

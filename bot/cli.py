@@ -53,9 +53,9 @@ async def _serve(settings: Settings) -> None:
     app = build_web_app(runtime)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
-    site = web.TCPSite(runner, host="0.0.0.0", port=settings.port)
+    site = web.TCPSite(runner, host=settings.host, port=settings.port)
     await site.start()
-    logging.getLogger("dealcoach").info("DealCoach listening on http://0.0.0.0:%s", settings.port)
+    logging.getLogger("dealcoach").info("DealCoach listening on http://%s:%s", settings.host, settings.port)
     try:
         await asyncio.Event().wait()
     finally:

@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from datetime import time, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 from coaching.parser import CHANNELS, quiet_hours
 from coaching.room import CoachDefaults
@@ -44,6 +45,7 @@ def _secret(default: str | None = None) -> str | None:
 @dataclass(frozen=True)
 class Settings:
     database_url: str = DEFAULT_DATABASE_URL
+    host: str = "0.0.0.0"
     port: int = 3000
     tick_seconds: float = 15.0
     log_level: str = "INFO"
@@ -60,6 +62,8 @@ class Settings:
     microsoft_app_password: str | None = _secret()
     microsoft_app_tenant_id: str | None = None
     microsoft_app_type: str = "MultiTenant"
+    teams_emulator: bool = False  # DEALCOACH_TEAMS_EMULATOR=1: no app id, no auth, loopback only
+    teams_service_urls: tuple[str, ...] = ()  # DEALCOACH_TEAMS_SERVICE_URLS: more allowed serviceUrl prefixes
     # PRODUCT.md's coaching defaults for this install (DEALCOACH_DURATION_MINUTES ... below)
     coaching: CoachDefaults = CoachDefaults()
 
@@ -104,9 +108,13 @@ class Settings:
         if port != int(port) or port > 65535:
             raise ConfigError(f"PORT must be a whole number from 1 to 65535, not {get('PORT')}")
         command = get("SLACK_COMMAND") or "/negotiation"
+        host = get("HOST") or "0.0.0.0"
+        if any(ch.isspace() for ch in host) or "/" in host:
+            raise ConfigError(f"HOST must be an address to listen on, such as 0.0.0.0 or 127.0.0.1, not {host!r}")
         return cls(
             coaching=_coaching_defaults(get, number),
             database_url=normalize_database_url(get("DATABASE_URL") or DEFAULT_DATABASE_URL),
+            host=host,
             port=int(port),
             tick_seconds=number("DEALCOACH_TICK_SECONDS", 15.0, minimum=0.1),
             log_level=log_level,
@@ -121,7 +129,30 @@ class Settings:
             microsoft_app_password=get("MicrosoftAppPassword") or get("MICROSOFT_APP_PASSWORD"),
             microsoft_app_tenant_id=get("MicrosoftAppTenantId") or get("MICROSOFT_APP_TENANT_ID"),
             microsoft_app_type=get("MicrosoftAppType") or get("MICROSOFT_APP_TYPE") or "MultiTenant",
+            teams_emulator=_flag("DEALCOACH_TEAMS_EMULATOR", get("DEALCOACH_TEAMS_EMULATOR")),
+            teams_service_urls=_url_prefixes("DEALCOACH_TEAMS_SERVICE_URLS", get("DEALCOACH_TEAMS_SERVICE_URLS")),
         )
+
+
+_FLAGS = {"1": True, "true": True, "yes": True, "on": True, "0": False, "false": False, "no": False, "off": False}
+
+
+def _flag(name: str, raw: str | None) -> bool:
+    if raw is None:
+        return False
+    if raw.lower() not in _FLAGS:
+        raise ConfigError(f"{name} must be 1 or 0 (true/false), not {raw!r}")
+    return _FLAGS[raw.lower()]
+
+
+def _url_prefixes(name: str, raw: str | None) -> tuple[str, ...]:
+    """``https://smba.example.net/,http://127.0.0.1:3978/`` → the prefixes, each an http(s) URL with a host."""
+    prefixes = tuple(part.strip() for part in (raw or "").split(",") if part.strip())
+    for prefix in prefixes:
+        parsed = urlsplit(prefix)
+        if parsed.scheme not in ("http", "https") or not parsed.hostname or parsed.username or parsed.query:
+            raise ConfigError(f"{name} must be comma-separated http(s) URL prefixes, not {prefix!r}")
+    return prefixes
 
 
 _HHMM = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")

@@ -79,4 +79,6 @@ def mount_adapters(app: web.Application, runtime: Runtime) -> None:
         from adapters import teams
     except ImportError:  # the Teams adapter is not part of this build yet
         return
-    runtime.senders["teams"] = teams.setup(app, settings, runtime.coach)
+    sender = teams.setup(app, settings, runtime.coach)  # None, and a log line saying why, when not configured
+    if sender is not None:
+        runtime.senders["teams"] = sender

@@ -47,6 +47,7 @@ class Message:
     ref: str | None = None  # what the message is about, e.g. "negotiation:4" (for updates)
     attachments: tuple[Attachment, ...] = ()
     extra: dict[str, str] = field(default_factory=dict, compare=False)
+    personal: bool = False  # shows the person's own data: in a shared chat it is answered privately
 
     @property
     def is_error(self) -> bool:

@@ -216,6 +216,10 @@ class Dispatcher:
             try:
                 await sender.send(job.address, composed)
             except DeliveryError as problem:
+                if problem.waiting:  # not an attempt: kept until the person can be reached
+                    due = self.clock.now() + timedelta(seconds=problem.retry_after or 3600)
+                    values = {"status": "pending", "due_at": due, "attempts": job.attempts - 1, "claimed_by": None}
+                    return "deferred", {"id": job.nudge_id, **values, "last_error": str(problem)[:500]}
                 return self._failed(job, str(problem), problem.retry_after, permanent=problem.permanent)
             except Exception as problem:
                 log.exception("nudge %s: sender raised", job.nudge_id)

@@ -36,12 +36,17 @@ class SystemClock:
 
 class DeliveryError(Exception):
     """A sender could not deliver. ``retry_after`` (seconds) is the platform's own hint, if any;
-    ``permanent`` means retrying cannot help (user gone, app uninstalled)."""
+    ``permanent`` means retrying cannot help (user gone, app uninstalled); ``waiting`` means the person
+    cannot be reached *yet* (e.g. has not installed the app): the nudge is kept, and tried again after
+    ``retry_after`` without using up its attempts."""
 
-    def __init__(self, reason: str, *, retry_after: float | None = None, permanent: bool = False):
+    def __init__(
+        self, reason: str, *, retry_after: float | None = None, permanent: bool = False, waiting: bool = False
+    ):
         super().__init__(reason)
         self.retry_after = retry_after
         self.permanent = permanent
+        self.waiting = waiting
 
 
 class Sender(Protocol):

@@ -6,7 +6,10 @@ package, so moving to the Microsoft 365 Agents SDK later is this package's work 
 
 Authentication is the SDK's: ``CloudAdapter(ConfigurationBotFrameworkAuthentication(config))``, wrapped
 (see :mod:`adapters.teams.connector`) so that connector clients are reused and bad tokens give 401.
-With no app id the endpoint runs in Bot Framework emulator mode — no authentication — and says so.
+Safe by default: with an app id every request is JWT-checked and replies only go to allowed
+``serviceUrl``s (:mod:`adapters.teams.trust`); Bot Framework emulator mode (no authentication) needs
+``DEALCOACH_TEAMS_EMULATOR=1`` and then serves loopback clients and loopback ``serviceUrl``s only; with
+neither, ``/api/messages`` is not mounted, and the log says why.
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ from coaching.ports import Sender
 log = logging.getLogger(__name__)
 
 PATH = "/api/messages"
+AUTHENTICATED = "authenticated"
+EMULATOR = "emulator"
 
 
 @dataclass
@@ -34,7 +39,7 @@ class Teams:
     bot: Any
     sender: Any
     pool: Any
-    mode: str  # "authenticated" | "emulator"
+    mode: str  # AUTHENTICATED | EMULATOR
 
 
 TEAMS: web.AppKey[Teams] = web.AppKey("dealcoach.teams", Teams)
@@ -77,6 +82,13 @@ def sdk_config(settings: Settings, overrides: Mapping[str, Any] | None = None) -
     return SdkConfig(values)
 
 
+def mode_of(settings: Settings) -> str | None:
+    """AUTHENTICATED with an app id, EMULATOR with DEALCOACH_TEAMS_EMULATOR=1 and none, else None."""
+    if settings.microsoft_app_id:
+        return AUTHENTICATED
+    return EMULATOR if settings.teams_emulator else None
+
+
 def build(
     settings: Settings,
     coach: Any,
@@ -92,17 +104,23 @@ def build(
     from adapters.teams.connector import ConnectorPool, ReusingAuthentication, SigningKeys
     from adapters.teams.sender import TeamsSender
 
+    mode = AUTHENTICATED if settings.microsoft_app_id else EMULATOR
     config = sdk_config(settings, sdk_overrides)
     auth: Any = ConfigurationBotFrameworkAuthentication(config, credentials_factory=credentials_factory)
-    pool = ConnectorPool()
+    pool = ConnectorPool(allows=service_urls(settings).allows)
     if pooled:
         keys = SigningKeys.for_config(config) if settings.microsoft_app_id else None
         auth = ReusingAuthentication(auth, pool, keys=keys)
     adapter = CloudAdapter(auth)
     sender = TeamsSender(adapter, coach, app_id=settings.microsoft_app_id)
-    bot = TeamsBot(coach, private=sender)
-    mode = "authenticated" if settings.microsoft_app_id else "emulator"
+    bot = TeamsBot(coach, private=sender, app_id=settings.microsoft_app_id, emulator=mode == EMULATOR)
     return Teams(adapter=adapter, bot=bot, sender=sender, pool=pool, mode=mode)
+
+
+def service_urls(settings: Settings) -> Any:
+    from adapters.teams.trust import ServiceUrls
+
+    return ServiceUrls(settings.teams_service_urls, loopback_only=not settings.microsoft_app_id)
 
 
 def setup(
@@ -113,35 +131,51 @@ def setup(
     sdk_overrides: Mapping[str, Any] | None = None,
     credentials_factory: Any = None,
     path: str = PATH,
-) -> Sender:
-    """Mount Teams on ``web_app`` at ``path`` and return the Teams Sender.
+) -> Sender | None:
+    """Mount Teams on ``web_app`` at ``path`` and return the Teams Sender; None (and a log line saying why)
+    when Teams is not configured.
 
     ``sdk_overrides`` passes extra Bot Framework configuration keys (e.g.
     ``TO_BOT_FROM_CHANNEL_OPENID_METADATA_URL``); ``credentials_factory`` replaces the SDK's
     password-based ``ServiceClientCredentialsFactory`` (certificates, managed identity, tests).
     """
-    from adapters.teams.web import messages_handler
+    from adapters.teams.web import Endpoint, messages_handler
 
+    mode = mode_of(settings)
+    if mode is None:
+        log.warning(
+            "Teams: %s is NOT served: set MicrosoftAppId and MicrosoftAppPassword (Azure Bot Service), or "
+            "DEALCOACH_TEAMS_EMULATOR=1 to try it with the Bot Framework Emulator on this machine",
+            path,
+        )
+        return None
     teams = build(settings, coach, sdk_overrides=sdk_overrides, credentials_factory=credentials_factory)
-    web_app.router.add_post(path, messages_handler(teams.adapter, teams.bot))
+    endpoint = Endpoint(teams.adapter, teams.bot, service_urls(settings), loopback_clients=mode == EMULATOR)
+    web_app.router.add_post(path, messages_handler(endpoint))
     web_app[TEAMS] = teams
 
     async def close_connectors(_app: web.Application) -> None:
         await teams.pool.close()
 
     web_app.on_cleanup.append(close_connectors)
-    if teams.mode == "emulator":
-        log.warning(
-            "Teams: no MicrosoftAppId set — %s runs in Bot Framework EMULATOR MODE: incoming requests are "
-            "NOT authenticated and replies are sent without a token. Set MicrosoftAppId, "
-            "MicrosoftAppPassword (and MicrosoftAppTenantId for SingleTenant) before exposing it.",
-            path,
-        )
-    else:
-        log.info(
-            "Teams: %s validates Bot Framework tokens for app id %s (%s)",
-            path,
-            settings.microsoft_app_id,
-            settings.microsoft_app_type,
-        )
+    _log_mode(settings, mode, path)
     return teams.sender
+
+
+def _log_mode(settings: Settings, mode: str, path: str) -> None:
+    if mode == EMULATOR:
+        log.warning(
+            "Teams: %s runs in Bot Framework EMULATOR MODE (DEALCOACH_TEAMS_EMULATOR=1, no MicrosoftAppId): "
+            "requests are NOT authenticated, so only clients and serviceUrls on this machine are accepted.",
+            path,
+        )
+        return
+    if settings.teams_emulator:
+        log.warning("Teams: DEALCOACH_TEAMS_EMULATOR is ignored because MicrosoftAppId is set")
+    log.info(
+        "Teams: %s validates Bot Framework tokens for app id %s (%s); replies go to Microsoft's hosts%s",
+        path,
+        settings.microsoft_app_id,
+        settings.microsoft_app_type,
+        f" and {', '.join(settings.teams_service_urls)}" if settings.teams_service_urls else "",
+    )

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import OrderedDict
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -54,6 +55,10 @@ USER_AGENT = "DealCoach (BotBuilder Python; pooled connector)"
 
 class AuthUnavailable(RuntimeError):
     """Token validation could not run (OpenID metadata unreachable): answer 503, not 401."""
+
+
+class ServiceUrlRefused(PermissionError):
+    """A connector was asked for a ``serviceUrl`` that is not on the allow-list (see trust.py)."""
 
 
 class _SharedSessionSender(AsyncHTTPSender):
@@ -149,7 +154,8 @@ class _CardPassThroughSerializer(Serializer):
 class ConnectorPool:
     """Connector clients by (app id, service URL, audience), least recently used dropped past ``size``."""
 
-    def __init__(self, *, size: int = 256, timeout: float = 20.0) -> None:
+    def __init__(self, *, size: int = 256, timeout: float = 20.0, allows: Callable[[str], bool] | None = None) -> None:
+        self.allows = allows or (lambda _url: True)  # where replies may go (trust.ServiceUrls.allows)
         self._clients: OrderedDict[tuple[str, str, str], ConnectorClient] = OrderedDict()
         self._size = size
         self._timeout = timeout
@@ -209,6 +215,8 @@ class PooledConnectorFactory(ConnectorFactory):
         self._default_audience = default_audience  # what the SDK uses when no audience is given
 
     async def create(self, service_url: str, audience: str | None = None) -> ConnectorClient:
+        if not self._pool.allows(service_url):  # also for proactive sends from a reference stored long ago
+            raise ServiceUrlRefused("serviceUrl is not on the allow-list; nothing was sent")
         key = (self._app_id, service_url, audience or self._default_audience)
         client = self._pool.get(key)
         if client is None:

@@ -7,7 +7,9 @@ the file in their OneDrive and sends the bot a ``fileConsent/invoke`` activity w
 chat. *Decline* sends the same invoke with ``action: "decline"``.
 
 The file is built again when the person accepts (``coach.export_file``), so the consent card carries
-only its size, and what is uploaded is what DealCoach stores at that moment.
+only its size, and what is uploaded is what DealCoach stores at that moment. The card's context names the
+person it was sent to, and an answer is honoured only from that person; the upload URL must be https
+(a plain-http one only in emulator mode, for a local test double).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import aiohttp
 from botbuilder.schema import Activity, ActivityTypes, Attachment
 from botbuilder.schema.teams import FileConsentCard, FileConsentCardResponse, FileInfoCard
 
-from adapters.teams.translate import SUBMIT_KEY, clip
+from adapters.teams.submissions import FOR_KEY, SUBMIT_KEY, clip
 from coaching.messages import Attachment as MessageAttachment
 from coaching.messages import Message
 from coaching.privacy import EXPORT  # the nudge kind, and what our consent cards are about
@@ -31,7 +33,6 @@ log = logging.getLogger(__name__)
 FILE_CONSENT = "application/vnd.microsoft.teams.card.file.consent"
 FILE_INFO = "application/vnd.microsoft.teams.card.file.info"
 FILE_CONSENT_INVOKE = "fileConsent/invoke"
-CONTEXT = {SUBMIT_KEY: EXPORT}  # acceptContext/declineContext: Teams sends it back with the invoke
 UPLOAD_TIMEOUT = 10.0  # seconds for the PUT to OneDrive; Teams waits ~15 s for the invoke's answer
 MAX_DESCRIPTION = 200
 
@@ -41,13 +42,18 @@ def is_file(attachment: MessageAttachment) -> bool:
     return not attachment.content_type.startswith("image/")
 
 
-def consent_card(message: Message, attachment: MessageAttachment) -> Activity:
-    """The FileConsentCard offering ``attachment``: its name and size only, never its bytes."""
+def context_for(recipient: str) -> dict[str, str]:
+    """acceptContext/declineContext: Teams sends it back with the person's answer."""
+    return {SUBMIT_KEY: EXPORT, FOR_KEY: recipient}
+
+
+def consent_card(message: Message, attachment: MessageAttachment, recipient: str) -> Activity:
+    """The FileConsentCard offering ``attachment`` to ``recipient``: its name and size only, never its bytes."""
     card = FileConsentCard(
         description=clip(message.text or attachment.title or attachment.filename, MAX_DESCRIPTION),
         size_in_bytes=len(attachment.data),
-        accept_context=dict(CONTEXT),
-        decline_context=dict(CONTEXT),
+        accept_context=context_for(recipient),
+        decline_context=context_for(recipient),
     )
     return Activity(
         type=ActivityTypes.message,
@@ -55,13 +61,13 @@ def consent_card(message: Message, attachment: MessageAttachment) -> Activity:
     )
 
 
-def consent_cards(message: Message) -> list[Activity]:
+def consent_cards(message: Message, recipient: str) -> list[Activity]:
     """A consent card for each file of an export; other files cannot be rebuilt on accept, so none."""
     files = [a for a in message.attachments if is_file(a)]
     if files and message.kind != EXPORT:
         log.warning("teams: %d file(s) of a %s message not offered: only exports are", len(files), message.kind)
         return []
-    return [consent_card(message, attachment) for attachment in files]
+    return [consent_card(message, attachment, recipient) for attachment in files]
 
 
 @dataclass(frozen=True)
@@ -76,8 +82,14 @@ class Consent:
     file_type: str = ""
 
 
-def consent_of(value: Any) -> Consent | None:
-    """The answer in a ``fileConsent/invoke`` value; None if it is not about one of our cards or unreadable."""
+class NotTheirs(Exception):  # noqa: N818 - an answer, not a failure
+    """A consent answer from someone other than the person the card was sent to (or an older card that
+    does not say who that was)."""
+
+
+def consent_of(value: Any, sender: str, *, plain_http: bool = False) -> Consent | None:
+    """The answer in a ``fileConsent/invoke`` value from ``sender`` (a user id); None if it is not about one
+    of our cards or unreadable; NotTheirs if the card was for someone else."""
     if not isinstance(value, Mapping):
         return None
     try:
@@ -87,12 +99,14 @@ def consent_of(value: Any) -> Consent | None:
     context = response.context
     if not isinstance(context, Mapping) or context.get(SUBMIT_KEY) != EXPORT:
         return None
+    if context.get(FOR_KEY) != sender:
+        raise NotTheirs()
     if response.action == "decline":
         return Consent(accepted=False)
     info = response.upload_info
-    if response.action != "accept" or info is None or not info.upload_url:
+    if response.action != "accept" or info is None or not isinstance(info.upload_url, str):
         return None
-    if not str(info.upload_url).startswith(("https://", "http://")):
+    if not info.upload_url.startswith(("https://", "http://") if plain_http else ("https://",)):
         return None
     return Consent(
         accepted=True,

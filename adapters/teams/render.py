@@ -1,12 +1,15 @@
 """Neutral :class:`~coaching.messages.Message` → Teams message: plain text or an Adaptive Card.
 
-A message with sections or buttons becomes an Adaptive Card (schema 1.4, which Teams desktop, web and
-mobile all render). Every button is an ``Action.Submit`` whose data carries the equivalent text command;
-``form.*`` buttons open an inline form (``Action.ShowCard``) whose submission comes back as a structured
-command through :mod:`adapters.teams.translate`. On a nudge about one thing the data also carries the
-card's one-line text and the button's label, so :func:`after_click` can redraw the card with the choice
-shown and no buttons (:func:`collapses_after_click`). Images go inline into the card; other files (the
-data export) are offered with a file-upload consent card (:func:`activities`).
+A message with sections or buttons becomes an Adaptive Card, schema 1.5 (Universal Actions). Every button
+is an ``Action.Execute`` — its click arrives as an ``adaptiveCard/action`` invoke that is answered with
+the updated card — with an ``Action.Submit`` fallback for clients without Universal Actions (their click
+arrives as a message, and the card is updated with ``updateActivity``). Both carry the same data: the
+equivalent text command, and on a nudge about one thing the card's one-line text and the button's label,
+so :func:`after_click` can redraw the card with the choice shown and no buttons
+(:func:`collapses_after_click`). ``form.*`` buttons open an inline form (``Action.ShowCard``) whose
+submission comes back as a structured command through :mod:`adapters.teams.submissions`. Images go
+inline into the card; other files (the data export) are offered with a file-upload consent card
+(:func:`activities`). :func:`people_picker` asks for a colleague with Teams' people picker.
 """
 
 from __future__ import annotations
@@ -18,10 +21,13 @@ from typing import Any
 from botbuilder.schema import Activity, ActivityTypes, Attachment
 
 from adapters.teams.files import consent_cards
-from adapters.teams.translate import (
+from adapters.teams.submissions import (
+    FOR_KEY,
     LABEL_KEY,
     MAX_LABEL,
     MAX_SUMMARY,
+    PERSON_KEY,
+    PICK_PERSON,
     SUBMIT_KEY,
     SUMMARY_KEY,
     CardClick,
@@ -32,7 +38,7 @@ from coaching.messages import Attachment as MessageAttachment
 from coaching.messages import Button, Message
 
 ADAPTIVE_CARD = "application/vnd.microsoft.card.adaptive"
-CARD_VERSION = "1.4"
+CARD_VERSION = "1.5"
 MAX_TEXT = 20_000  # keep well inside Teams' ~28 KB message limit
 
 _STYLES = {"primary": "positive", "danger": "destructive"}
@@ -125,10 +131,17 @@ FORMS: dict[str, Callable[[Button], list[dict[str, Any]]]] = {
 
 
 def _submit(title: str, data: dict[str, str], style: str | None = None) -> dict[str, Any]:
-    action: dict[str, Any] = {"type": "Action.Submit", "title": title, "data": data}
-    if style in _STYLES:
-        action["style"] = _STYLES[style]
-    return action
+    """An ``Action.Execute`` (verb = the action id) falling back to an ``Action.Submit`` with the same data."""
+    styled = {"style": _STYLES[style]} if style in _STYLES else {}
+    fallback = {"type": "Action.Submit", "title": title, "data": data, **styled}
+    return {
+        "type": "Action.Execute",
+        "title": title,
+        "verb": data[SUBMIT_KEY],
+        "data": data,
+        **styled,
+        "fallback": fallback,
+    }
 
 
 def action_of(button: Button, summary: str = "") -> dict[str, Any]:
@@ -219,21 +232,53 @@ def render(message: Message) -> Activity:
     )
 
 
-def activities(message: Message) -> list[Activity]:
-    """Everything that goes out for ``message``: :func:`render`, then a file-upload consent card per file
-    (the export) — the file itself only travels after the person accepts (:mod:`adapters.teams.files`)."""
-    return [render(message), *consent_cards(message)]
+def activities(message: Message, recipient: str) -> list[Activity]:
+    """Everything that goes out for ``message`` to the person ``recipient`` (their user id): :func:`render`,
+    then a file-upload consent card per file (the export) — the file itself only travels after that person
+    accepts (:mod:`adapters.teams.files`)."""
+    return [render(message), *consent_cards(message, recipient)]
 
 
-def after_click(click: CardClick) -> Activity:
+def after_click_card(click: CardClick) -> dict[str, Any]:
     """The clicked card once its choice was applied: its one-line text, what was chosen, no buttons."""
     body = [
         _block(click.summary, weight="Bolder", size="Medium"),
         _block(f"\u2713 {click.label}", color="Good", spacing="Small"),
     ]
+    return _card(body)
+
+
+def after_click(click: CardClick) -> Activity:
+    """:func:`after_click_card` as the update of the clicked message (``updateActivity``)."""
     return Activity(
         type=ActivityTypes.message,
         id=click.activity_id,
         summary=click.summary,
-        attachments=[Attachment(content_type=ADAPTIVE_CARD, content=_card(body))],
+        attachments=[Attachment(content_type=ADAPTIVE_CARD, content=after_click_card(click))],
+    )
+
+
+PICKER_BUTTONS = {"team add": "Add to my team", "team remove": "Remove from my team", "handoff": "Send the note"}
+
+
+def people_picker(text: str, command: str, recipient: str) -> Activity:
+    """A card with Teams' people picker (the directory of the tenant) for ``command`` ("team add",
+    "handoff 3 …"); only ``recipient`` (the person who asked) can use it."""
+    verb = "handoff" if command.startswith("handoff") else command
+    picker = {
+        "type": "Input.ChoiceSet",
+        "id": PERSON_KEY,
+        "label": "Who?",
+        "isRequired": True,
+        "errorMessage": "Pick someone.",
+        "choices": [],
+        "choices.data": {"type": "Data.Query", "dataset": "graph.microsoft.com/users"},
+    }
+    data = {SUBMIT_KEY: PICK_PERSON, "command": command, FOR_KEY: recipient}
+    card = _card([_block(text), picker])
+    card["actions"] = [_submit(PICKER_BUTTONS.get(verb, "Choose"), data, "primary")]
+    return Activity(
+        type=ActivityTypes.message,
+        summary=text,
+        attachments=[Attachment(content_type=ADAPTIVE_CARD, content=card)],
     )

@@ -1,10 +1,12 @@
 """Proactive Teams delivery: the stored conversation reference + ``CloudAdapter.continue_conversation``.
 
 Errors become :class:`~coaching.ports.DeliveryError` so the outbox can retry with backoff: 429 and 5xx
-carry Teams' ``Retry-After`` when it sends one; 403/404 (bot blocked or removed, conversation gone) and
-a missing reference are permanent. A small token bucket keeps DealCoach inside Teams' limits
-(7 messages/s per conversation, 50 requests/s per tenant): short waits are waited out, longer ones go
-back to the outbox as a retry.
+carry Teams' ``Retry-After`` when it sends one; 403/404 (bot blocked or removed, conversation gone) are
+permanent. A person with no stored reference yet (a colleague a hand-off note is for, who has not
+installed DealCoach) is *waiting*: the nudge is kept and tried again every hour, and goes out once they
+install the app or write to the bot (which stores their reference). A small token bucket keeps
+DealCoach inside Teams' limits (7 messages/s per conversation, 50 requests/s per tenant): short waits
+are waited out, longer ones go back to the outbox as a retry.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from botbuilder.schema import ConversationReference
 from botframework.connector.models import ErrorResponseException
 from msrest.exceptions import ClientRequestError
 
+from adapters.teams.connector import ServiceUrlRefused
 from adapters.teams.render import activities
 from coaching.messages import Message
 from coaching.ports import Address, DeliveryError
@@ -31,6 +34,7 @@ log = logging.getLogger(__name__)
 PER_CONVERSATION_PER_SECOND = 7.0
 PER_TENANT_PER_SECOND = 50.0
 MAX_INLINE_WAIT = 1.0  # seconds a send may wait for the rate limit before handing back to the outbox
+UNREACHABLE_RETRY = 3600.0  # seconds between tries for someone who cannot be reached yet
 
 
 class ReferenceStore(Protocol):
@@ -56,6 +60,8 @@ def delivery_error(error: BaseException) -> DeliveryError:
     """Classify a connector failure for the outbox."""
     if isinstance(error, DeliveryError):
         return error
+    if isinstance(error, ServiceUrlRefused):
+        return DeliveryError(str(error), permanent=True)
     response = getattr(error, "response", None)
     if isinstance(error, ErrorResponseException) and response is not None:
         # msrest hands over either its own response wrapper (status_code) or aiohttp's (status)
@@ -131,10 +137,8 @@ class TeamsSender:
     async def reference(self, address: Address) -> ConversationReference:
         stored = await self._store.conversation_ref(address)
         if not stored:
-            raise DeliveryError(
-                "no Teams conversation reference for this user (they have not messaged the bot)",
-                permanent=True,
-            )
+            reason = "no Teams conversation with this person yet (DealCoach is not installed for them)"
+            raise DeliveryError(reason, retry_after=UNREACHABLE_RETRY, waiting=True)
         try:
             reference = ConversationReference().deserialize(stored)
         except Exception as error:
@@ -158,8 +162,11 @@ class TeamsSender:
             await self._sleep(wait)
 
     async def send(self, address: Address, message: Message) -> None:
-        reference = await self.reference(address)
-        outgoing = activities(message)  # the message, then a file consent card per file (the export)
+        await self.deliver(await self.reference(address), address, message)
+
+    async def deliver(self, reference: ConversationReference, address: Address, message: Message) -> None:
+        """Send ``message`` into the conversation ``reference`` names (the personal chat of ``address``)."""
+        outgoing = activities(message, address.user)  # the message, then a consent card per file (the export)
         for _ in outgoing:
             await self._pace(reference, address)
 

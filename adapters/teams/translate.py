@@ -1,58 +1,30 @@
 """Bot Framework activity → DealCoach input: pure functions, no I/O.
 
-An incoming message becomes either :class:`TypedText` (words for the coach's parser, the same words as
-the Slack slash command) or a command dataclass from :mod:`coaching.commands` (card forms, which carry
-structured fields). Card submissions are looked up in :data:`SUBMISSIONS` by the ``dealcoach`` key that
-:mod:`adapters.teams.render` puts into every ``Action.Submit``'s data.
+An incoming message becomes :class:`TypedText` (words for the coach's parser, the same words as the
+Slack slash command); a click on a DealCoach card becomes whatever :mod:`adapters.teams.submissions`
+reads from its data. This module also says who sent an activity, from where, in what kind of
+conversation (personal or shared), and whether a bot sent it.
 """
 
 from __future__ import annotations
 
 import html
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date
 from typing import Any
 
 from botbuilder.schema import Activity, ConversationAccount, ConversationReference
 
-from coaching.commands import OUTCOMES, Actor, AddCommitment, Command, RecordOutcome
+from adapters.teams import submissions
+from adapters.teams.submissions import SUBMIT_KEY, CardClick, Incoming, TypedText
+from coaching.commands import Actor
 from coaching.ports import Address
 from coaching.store import zone
 
 PLATFORM = "teams"
 DEFAULT_TENANT = "default"
-SUBMIT_KEY = "dealcoach"  # key in Action.Submit data that marks a DealCoach card submission
-SUMMARY_KEY = "summary"  # Action.Submit data: the card's one-line text, to show it again after the click
-LABEL_KEY = "label"  # Action.Submit data: the clicked button's label
-MAX_SUMMARY = 150  # characters of the card's text carried in every button's data
-MAX_LABEL = 80
 PERSONAL = "personal"
-
-
-@dataclass(frozen=True)
-class TypedText:
-    """Words for the coach's text parser (``coach.handle_text``)."""
-
-    actor: Actor
-    text: str
-
-
-class SubmissionError(ValueError):
-    """A card submission DealCoach cannot read; the message is safe to show to the user."""
-
-
-@dataclass(frozen=True)
-class CardClick:
-    """A click on one of DealCoach's cards: which message to update, and what to show on it."""
-
-    activity_id: str  # the card's activity (the submit's ``replyToId``)
-    summary: str  # the card's one-line text
-    label: str  # the clicked button's label
-
-
-Incoming = TypedText | Command
 
 
 # --- who and where ---------------------------------------------------------------------------------
@@ -119,16 +91,62 @@ def actor_of(activity: Activity) -> Actor:
     )
 
 
+# Teams conversation ids: "a:…" is a personal chat with the bot, "19:…@thread.v2" a group chat,
+# "19:…@thread.skype|tacv2" a channel, and a reply in a channel thread ends in ";messageid=…".
+_SHARED_ID_MARKS = ("@thread", ";messageid=", "@unq.gbl.spaces")
+SHARED_KINDS = ("groupChat", "channel")
+
+
+def _channel_data(activity: Activity) -> Mapping[str, Any]:
+    data = activity.channel_data
+    return data if isinstance(data, Mapping) else {}
+
+
+def team_id_of(activity: Activity) -> str | None:
+    team = _channel_data(activity).get("team")
+    return str(team["id"]) if isinstance(team, Mapping) and team.get("id") else None
+
+
 def conversation_type(activity: Activity) -> str:
-    """ "personal", "groupChat" or "channel"; the emulator and Web Chat send none: treat as personal."""
+    """ "personal", "groupChat" or "channel", read from ``conversationType``, ``channelData.team``/``channel``
+    and the id's shape. When in doubt the conversation is shared, never personal: a personal answer in a
+    channel would show someone's negotiations to everyone there."""
     conversation = activity.conversation
     if conversation is None:
+        return "groupChat"
+    declared = conversation.conversation_type
+    data = _channel_data(activity)
+    conversation_id = str(conversation.id or "")
+    if declared == "channel" or data.get("team") or data.get("channel"):
+        return "channel"
+    if declared == "groupChat" or conversation.is_group or any(m in conversation_id for m in _SHARED_ID_MARKS):
+        return "channel" if ";messageid=" in conversation_id else "groupChat"
+    if declared == PERSONAL:
         return PERSONAL
-    return conversation.conversation_type or ("groupChat" if conversation.is_group else PERSONAL)
+    if declared is None and (activity.channel_id != "msteams" or conversation_id.startswith("a:")):
+        return PERSONAL  # the emulator and Web Chat send no type; a Teams 1:1 with a bot has an "a:" id
+    return "groupChat"
 
 
 def is_personal(activity: Activity) -> bool:
     return conversation_type(activity) == PERSONAL
+
+
+def from_a_bot(activity: Activity, app_id: str | None = None) -> bool:
+    """Sent by this bot or another one: ignored, so two bots (or a relay) can never talk in a loop.
+
+    botbuilder copies the incoming ``recipient`` into a reply's ``from`` without a role, so a relayed
+    reply of ours is recognised by its id; Teams gives bots ``28:`` ids and users ``29:`` ids."""
+    sender = activity.from_property
+    if sender is None:
+        return False
+    sender_id = str(sender.id or "")
+    own = {activity.recipient.id if activity.recipient else None}
+    if app_id:
+        own |= {app_id, f"28:{app_id}"}
+    role = str(sender.role or "").lower()
+    teams_bot = activity.channel_id == "msteams" and sender_id.startswith("28:")
+    return role == "bot" or sender_id in own or teams_bot
 
 
 def reference_of(activity: Activity) -> dict[str, Any]:
@@ -157,180 +175,122 @@ def reference_of(activity: Activity) -> dict[str, Any]:
 # --- what they said ------------------------------------------------------------------------------
 
 _AT_TAG = re.compile(r"<at(?:\s[^>]*)?>(.*?)</at>", re.IGNORECASE | re.DOTALL)
+_LEADING = re.compile(r"(?:\s|&nbsp;|<(?!at[\s>])[^>]*>)*$", re.IGNORECASE)  # only space and non-<at> tags
 _TAG = re.compile(r"<[^>]+>")
 _SPACE = re.compile(r"[ \t\u00a0]+")
 _PERSON = re.compile(r"\x00(\d+)\x00")
+_TYPED_MENTION = re.compile(r"<@([^>]*)>")
+_NAME_UNSAFE = re.compile(r"[<>|\x00]")
+
+
+@dataclass(frozen=True)
+class _Mentions:
+    """The message's mention entities: the bot's tag texts, and other people's (tag text → token)."""
+
+    bot: frozenset[str]
+    people: dict[str, str]
+
+
+def _mentions(activity: Activity) -> _Mentions:
+    bot_id = activity.recipient.id if activity.recipient is not None else None
+    bot: set[str] = set()
+    people: dict[str, str] = {}
+    for entity in activity.entities or ():
+        mentioned, tag = _extra(entity, "mentioned"), _extra(entity, "text")
+        if getattr(entity, "type", None) != "mention" or not isinstance(mentioned, Mapping):
+            continue
+        if not isinstance(tag, str) or not tag or not isinstance(mentioned.get("id"), str):
+            continue
+        if mentioned["id"] == bot_id:
+            bot.add(tag)
+            continue
+        inner = _AT_TAG.sub(lambda m: m.group(1), tag)
+        name = _NAME_UNSAFE.sub("", html.unescape(inner).strip() or str(mentioned.get("name") or ""))
+        people.setdefault(tag, f"<@{mentioned['id']}|{name}>")
+    return _Mentions(frozenset(bot), people)
+
+
+def addressed_to_bot(activity: Activity) -> bool:
+    """The bot is @mentioned: by a mention entity, or by an ``<at>`` tag the message starts with."""
+    if _mentions(activity).bot:
+        return True
+    text = activity.text or ""
+    first = _AT_TAG.search(text)
+    return first is not None and bool(_LEADING.match(text[: first.start()]))
 
 
 def text_of(activity: Activity) -> str:
     """The message text without the bot's @mention, HTML tags or entities, and surrounding space.
 
-    Mentions of other people become ``<@id|Name>`` (their AAD object id when Teams gives it), the same
-    shape as a Slack user mention, so commands like ``handoff 3 @Bob`` keep who was meant.
+    Any ``<at>…</at>`` the message starts with is the bot being addressed and is removed, whatever the
+    entities say (Teams' entity text and the tag can differ). Other people's mentions become
+    ``<@id|Name>`` (their Teams id), the same shape as a Slack mention, so ``team add @Sam`` keeps who
+    was meant; such a token can only come from a mention entity — typed ``<@…>`` text is defused.
     """
     text = (activity.text or "").replace("\x00", "")
-    bot_names: set[str] = set()
+    mentions = _mentions(activity)
     people: list[str] = []
-    recipient = activity.recipient
-    for entity in activity.entities or ():
-        if getattr(entity, "type", None) != "mention":
-            continue
-        mentioned = _extra(entity, "mentioned") or {}
-        mention_text = _extra(entity, "text")
-        if not isinstance(mentioned, Mapping) or not isinstance(mention_text, str) or not mention_text:
-            continue
-        if recipient is not None and mentioned.get("id") == recipient.id:
-            text = text.replace(mention_text, " ")
-            if mentioned.get("name"):
-                bot_names.add(str(mentioned["name"]))
-        elif mentioned.get("id") and mention_text in text:
-            who = str(mentioned.get("aadObjectId") or mentioned["id"])
-            name = _AT_TAG.sub(lambda m: m.group(1), mention_text).strip() or str(mentioned.get("name") or "")
-            people.append(f"<@{who}|{html.unescape(name)}>")
-            text = text.replace(mention_text, f" \x00{len(people) - 1}\x00 ")
-    if recipient is not None and recipient.name:
-        bot_names.add(recipient.name)
-    # A mention the entity list did not describe exactly: drop <at>Bot name</at> of the bot only.
-    text = _AT_TAG.sub(lambda m: " " if m.group(1).strip() in bot_names else m.group(1), text)
-    text = html.unescape(_TAG.sub(" ", text.replace("<br>", "\n").replace("<br/>", "\n")))
+    pieces: list[str] = []
+    at = 0
+    for match in _AT_TAG.finditer(text):
+        pieces.append(text[at : match.start()])
+        at = match.end()
+        tag, leading = match.group(0), bool(_LEADING.match("".join(pieces)))
+        if tag in mentions.bot:
+            pieces.append(" ")
+        elif tag in mentions.people:
+            people.append(mentions.people[tag])
+            pieces.append(f" \x00{len(people) - 1}\x00 ")
+        elif leading:
+            pieces.append(" ")
+        else:
+            pieces.append(match.group(1))  # a tag no entity describes: keep the name as plain text
+    pieces.append(text[at:])
+    text = "".join(pieces).replace("<br>", "\n").replace("<br/>", "\n")
+    text = html.unescape(_TAG.sub(" ", text))
+    text = _TYPED_MENTION.sub(lambda m: "@" + m.group(1), text)
     text = _PERSON.sub(lambda m: people[int(m.group(1))], text)
     lines = [_SPACE.sub(" ", line).strip() for line in text.splitlines()]
     return "\n".join(line for line in lines if line).strip()
 
 
-# --- card submissions -----------------------------------------------------------------------------
-
-
-def _negotiation_id(value: Mapping[str, Any]) -> int:
-    """The negotiation id from the button's command (``"done 4"``, ``"commit 4 ours "``)."""
-    words = str(value.get("command") or "").split()
-    if len(words) < 2 or not words[1].isdigit():
-        raise SubmissionError("This card is missing its negotiation number; type the command instead.")
-    return int(words[1])
-
-
-def _text(value: Mapping[str, Any], key: str) -> str | None:
-    raw = value.get(key)
-    if raw is None:
+def execute_data(activity: Activity) -> Mapping[str, Any] | None:
+    """The data of an ``Action.Execute`` (an ``adaptiveCard/action`` invoke), the verb as the action id."""
+    value = activity.value
+    action = value.get("action") if isinstance(value, Mapping) else None
+    if not isinstance(action, Mapping) or action.get("type") != "Action.Execute":
         return None
-    text = str(raw).strip()
-    return text or None
+    data = action.get("data")
+    data = dict(data) if isinstance(data, Mapping) else {}
+    verb = action.get("verb")
+    if isinstance(verb, str) and verb and not data.get(SUBMIT_KEY):
+        data[SUBMIT_KEY] = verb
+    return data
 
 
-def _flag(value: Mapping[str, Any], key: str) -> bool | None:
-    raw = _text(value, key)
-    if raw is None:
-        return None
-    lowered = raw.lower()
-    if lowered in ("true", "yes", "1", "on"):
-        return True
-    if lowered in ("false", "no", "0", "off"):
-        return False
-    raise SubmissionError(f"{key.replace('_', ' ')} must be yes or no, not {raw!r}.")
-
-
-def _count(value: Mapping[str, Any], key: str, *, low: int, high: int) -> int | None:
-    raw = _text(value, key)
-    if raw is None:
-        return None
-    try:
-        number = float(raw)
-    except ValueError:
-        raise SubmissionError(f"{key.replace('_', ' ')} must be a number, not {raw!r}.") from None
-    if number != int(number) or not low <= number <= high:
-        raise SubmissionError(f"{key.replace('_', ' ')} must be a whole number from {low} to {high}.")
-    return int(number)
-
-
-def outcome_form(actor: Actor, value: Mapping[str, Any]) -> RecordOutcome:
-    outcome = _text(value, "outcome")
-    if outcome is not None and outcome not in OUTCOMES:
-        raise SubmissionError(f"outcome must be one of {', '.join(OUTCOMES)}.")
-    return RecordOutcome(
-        actor=actor,
-        negotiation=_negotiation_id(value),
-        notes=_text(value, "notes"),
-        outcome=outcome,
-        opened_with_connection=_flag(value, "connection"),
-        sentiment=_count(value, "sentiment", low=1, high=5),
-        hard_win=_flag(value, "hard_win"),
-        concessions_given=_count(value, "given", low=0, high=1000),
-        concessions_received=_count(value, "received", low=0, high=1000),
-        observations=_text(value, "observations"),
-        settled=_issues(value, "settled"),
-    )
-
-
-def _issues(value: Mapping[str, Any], key: str) -> tuple[str, ...] | None:
-    text = _text(value, key)
-    return tuple(part.strip() for part in text.split(",") if part.strip()) if text else None
-
-
-def commitment_form(actor: Actor, value: Mapping[str, Any]) -> AddCommitment:
-    words = str(value.get("command") or "").split()
-    side = _text(value, "side") or (words[2] if len(words) > 2 else "ours")
-    if side not in ("ours", "theirs"):
-        raise SubmissionError("side must be ours or theirs.")
-    what = _text(value, "what")
-    if not what:
-        raise SubmissionError("Say what was promised.")
-    due_text = _text(value, "due")
-    due: date | None = None
-    if due_text:
-        try:
-            due = date.fromisoformat(due_text[:10])
-        except ValueError:
-            raise SubmissionError(f"due must be a date like 2026-12-01, not {due_text!r}.") from None
-    return AddCommitment(actor=actor, negotiation=_negotiation_id(value), side=side, text=what, due=due)
-
-
-def button(actor: Actor, value: Mapping[str, Any]) -> TypedText:
-    command = _text(value, "command")
-    if not command:
-        raise SubmissionError("This button has no command; type the command instead.")
-    return TypedText(actor, command)
-
-
-# action id (or its "form." prefix) → translator; everything else is a plain button with a command
-SUBMISSIONS: dict[str, Callable[[Actor, Mapping[str, Any]], Incoming]] = {
-    "form.outcome": outcome_form,
-    "form.commitment": commitment_form,
-}
-
-
-def submission_of(actor: Actor, value: Mapping[str, Any]) -> Incoming:
-    action = str(value.get(SUBMIT_KEY) or "")
-    return SUBMISSIONS.get(action, button)(actor, value)
-
-
-def clip(text: str, limit: int) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "\u2026"
+def submitted(activity: Activity) -> Mapping[str, Any] | None:
+    """A DealCoach card's data in this activity (an Action.Submit's value or an Action.Execute's data)."""
+    data = execute_data(activity) if activity.type == "invoke" else activity.value
+    return data if submissions.is_ours(data) else None
 
 
 def card_click(activity: Activity) -> CardClick | None:
-    """The card a personal-chat ``Action.Submit`` came from; None for typed text, other scopes, or
-    cards rendered before their buttons carried the card's text (those are left as they are)."""
-    value = activity.value
-    if not isinstance(value, Mapping) or not value.get(SUBMIT_KEY) or not is_personal(activity):
+    """The card a click in the personal chat came from, to redraw it (``submissions.card_click_of``);
+    None for typed text, for shared chats (the card is not the clicker's alone) and for older cards."""
+    data = submitted(activity)
+    if data is None or not is_personal(activity):
         return None
-    summary, label = _text(value, SUMMARY_KEY), _text(value, LABEL_KEY)
-    if not activity.reply_to_id or summary is None or label is None:
-        return None
-    return CardClick(
-        activity_id=str(activity.reply_to_id),
-        summary=clip(summary, MAX_SUMMARY),
-        label=clip(label, MAX_LABEL),
-    )
+    return submissions.card_click_of(activity.reply_to_id, data)
 
 
 def incoming(activity: Activity) -> Incoming | None:
-    """What a message activity asks for; None when there is nothing to do (empty text, foreign card)."""
+    """What a message or card click asks for; None when there is nothing to do (no text, a foreign card).
+    Raises SubmissionError for a card submission that cannot be read."""
     actor = actor_of(activity)
-    value = activity.value
-    if isinstance(value, Mapping) and value.get(SUBMIT_KEY):
-        return submission_of(actor, value)
-    text = text_of(activity)
-    if not text:
+    data = submitted(activity)
+    if data is not None:
+        return submissions.submission_of(actor, data)
+    if activity.type == "invoke":
         return None
-    return TypedText(actor, text)
+    text = text_of(activity)
+    return TypedText(actor, text) if text else None

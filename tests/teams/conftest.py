@@ -86,6 +86,9 @@ class FakeCoach:
     async def conversation_ref(self, address: Address) -> dict[str, Any] | None:
         return self.users.get(self._key(address), {}).get("conversation_ref")
 
+    async def export_file(self, address: Address) -> None:
+        return None  # this stand-in stores no negotiations: nothing to export
+
     async def forget_user(self, address: Address) -> None:
         self.forgotten.append(address)
         self.users.pop(self._key(address), None)
@@ -160,9 +163,10 @@ MakeApp = Callable[..., Awaitable[TeamsApp]]
 
 
 @pytest.fixture
-async def make_app(issuer: FakeIssuer) -> AsyncIterator[MakeApp]:
-    """Builds DealCoach's aiohttp app with Teams mounted, served on loopback; ``authenticated=True``
-    configures an app id whose tokens come from the fake issuer."""
+async def make_app(issuer: FakeIssuer, connector: FakeConnector) -> AsyncIterator[MakeApp]:
+    """Builds DealCoach's aiohttp app with Teams mounted, served on loopback: in emulator mode, or with
+    ``authenticated=True`` an app id whose tokens come from the fake issuer (and the fake connector's
+    loopback address allowed as a ``serviceUrl``, as DEALCOACH_TEAMS_SERVICE_URLS would)."""
     clients: list[TestClient] = []
 
     async def make(
@@ -171,7 +175,10 @@ async def make_app(issuer: FakeIssuer) -> AsyncIterator[MakeApp]:
         extra = overrides or {}
         overrides = {}
         factory = None
+        if not authenticated:
+            settings.setdefault("teams_emulator", True)
         if authenticated:
+            settings.setdefault("teams_service_urls", (connector.url,))
             settings.setdefault("microsoft_app_id", APP_ID)
             settings.setdefault("microsoft_app_password", APP_PASSWORD)
             overrides = {

@@ -11,6 +11,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import jwt
@@ -64,16 +65,45 @@ class Call:
         return "\n".join(parts)
 
 
+def member(teams_id: str, name: str, aad: str, email: str) -> dict[str, Any]:
+    """A ``TeamsChannelAccount`` as the connector's member APIs return it."""
+    given, _, surname = name.partition(" ")
+    return {
+        "id": teams_id,
+        "name": name,
+        "givenName": given,
+        "surname": surname,
+        "email": email,
+        "userPrincipalName": email,
+        "aadObjectId": aad,
+        "tenantId": TENANT,
+        "userRole": "user",
+    }
+
+
 @dataclass
 class FakeConnector:
-    """Records ``/v3/conversations/...`` calls; ``fail_next`` queues (status, headers) answers for any
-    call, ``fail_updates`` only for updates (``PUT .../activities/{activityId}``)."""
+    """The Bot Framework connector for Teams on loopback.
+
+    Records ``/v3/conversations/...`` calls; ``fail_next`` queues (status, headers) answers for any
+    activity call, ``fail_updates`` only for updates (``PUT .../activities/{activityId}``). Member lookups
+    (``GET .../members/{id}``, ``.../members``, ``.../pagedmembers``) answer from ``rosters`` (conversation
+    or team id → members; a channel's ``;messageid=`` suffix is ignored); ``POST /v3/conversations``
+    (create a 1:1 chat) succeeds for the ids (Teams or AAD) in ``reachable`` and answers 403 otherwise,
+    as Teams does when the app is not installed for that person."""
 
     server: TestServer | None = None
     calls: list[Call] = field(default_factory=list)
     fail_next: list[tuple[int, dict[str, str]]] = field(default_factory=list)
     fail_updates: list[tuple[int, dict[str, str]]] = field(default_factory=list)
     issued: set[str] = field(default_factory=set)  # ids of activities sent through this connector
+    rosters: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    directory: list[dict[str, Any]] = field(default_factory=list)  # the tenant's people (create_conversation)
+    reachable: set[str] = field(default_factory=set)
+    created: list[dict[str, Any]] = field(default_factory=list)  # create_conversation bodies
+    lookups: list[str] = field(default_factory=list)  # paths of member lookups
+    fail_lookups: list[int] = field(default_factory=list)  # statuses for the next member lookups
+    page_size: int = 2  # members per page of pagedmembers, whatever pageSize asks (to exercise paging)
 
     @property
     def updates(self) -> list[Call]:
@@ -118,8 +148,60 @@ class FakeConnector:
             self.issued.add(call.id)
         return web.json_response({"id": call.id})
 
+    def _roster(self, conversation_id: str) -> list[dict[str, Any]]:
+        return self.rosters.get(conversation_id.split(";messageid=")[0], [])
+
+    def _lookup_failure(self, request: web.Request) -> web.Response | None:
+        self.lookups.append(request.path)
+        if not self.fail_lookups:
+            return None
+        return web.json_response(
+            {"error": {"code": "ServiceError", "message": "fake"}}, status=self.fail_lookups.pop(0)
+        )
+
+    async def _member(self, request: web.Request) -> web.Response:
+        failed = self._lookup_failure(request)
+        if failed is not None:
+            return failed
+        wanted = request.match_info["member_id"]
+        for person in self._roster(request.match_info["conversation_id"]):
+            if wanted in (person["id"], person["aadObjectId"]):
+                return web.json_response(person)
+        return web.json_response({"error": {"code": "MemberNotFoundInConversation", "message": "no"}}, status=404)
+
+    async def _members(self, request: web.Request) -> web.Response:
+        failed = self._lookup_failure(request)
+        return failed or web.json_response(self._roster(request.match_info["conversation_id"]))
+
+    async def _paged(self, request: web.Request) -> web.Response:
+        failed = self._lookup_failure(request)
+        if failed is not None:
+            return failed
+        members = self._roster(request.match_info["conversation_id"])
+        start = int(request.query.get("continuationToken") or 0)
+        page = {"members": members[start : start + self.page_size]}
+        if start + self.page_size < len(members):
+            page["continuationToken"] = str(start + self.page_size)
+        return web.json_response(page)
+
+    async def _create(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        self.created.append(body)
+        wanted = (body.get("members") or [{}])[0].get("id")
+        person = next((p for p in self.directory if wanted in (p["id"], p["aadObjectId"])), None)
+        if person is None or not {person["id"], person["aadObjectId"]} & self.reachable:
+            error = {"code": "Forbidden", "message": "Bot is not installed in user's personal scope"}
+            return web.json_response({"error": error}, status=403)
+        conversation_id = f"a:created-{person['aadObjectId']}"
+        self.rosters[conversation_id] = [person]
+        return web.json_response({"id": conversation_id}, status=201)
+
     def app(self) -> web.Application:
         app = web.Application()
+        app.router.add_post("/v3/conversations", self._create)
+        app.router.add_get("/v3/conversations/{conversation_id}/members/{member_id}", self._member)
+        app.router.add_get("/v3/conversations/{conversation_id}/members", self._members)
+        app.router.add_get("/v3/conversations/{conversation_id}/pagedmembers", self._paged)
         app.router.add_post("/v3/conversations/{conversation_id}/activities", self._activity)
         app.router.add_post("/v3/conversations/{conversation_id}/activities/{activity_id}", self._activity)
         app.router.add_put("/v3/conversations/{conversation_id}/activities/{activity_id}", self._activity)
@@ -299,4 +381,43 @@ def activity(
     if value is not None:
         body["value"] = value
     body.update(extra)
+    return body
+
+
+# --- recorded-shape activities (tests/teams/activities/*.json, written from Microsoft's documented shapes) ---
+
+ACTIVITIES = Path(__file__).parent / "activities"
+LEAD = {"user": "6b3a4cf5-1d2b-4e4f-9a1c-0d8e7f6a5b41", "name": "Lena Lead"}  # who sends the recorded activities
+TEAM = "19:5a6f3c2b1e0d4c9b8a7f6e5d4c3b2a19@thread.tacv2"
+SAM = member(
+    "29:1sam-HyBWXh0dRgeuBXjDNGxULL7JMp2nQDYaLyXGu7b9CZh9PZDc8gMMXAVmJLDeGDRe7tJWHS0Mmpu0v1BdVg",
+    "Sam Lee",
+    "0d5c6b7a-8e9f-4a0b-9c1d-2e3f4a5b6c7d",
+    "sam.lee@contoso.com",
+)
+LENA = member(
+    "29:1GcS4EyB_oSI8A88XmWBN7NJFyMqe3QGnJdgLfFGkJnVelzRGos0bPbpsfJjcbAD22bmKc4GMbrY2g4JDrrA8vM06X1-cHHle4zOE6U4ttcc",
+    "Lena Lead",
+    LEAD["user"],
+    "lena.lead@contoso.com",
+)
+OTHERS = [
+    member(
+        f"29:1colleague-{n}",
+        f"{first} Meyer",
+        f"aaaaaaaa-0000-4000-8000-00000000000{n}",
+        f"{first.lower()}@contoso.com",
+    )
+    for n, first in enumerate(("Ada", "Bert", "Cleo", "Sam"), start=1)
+]
+
+
+def recorded(name: str, service_url: str, **placeholders: str) -> dict[str, Any]:
+    """The recorded activity ``name`` with its ``{{serviceUrl}}`` (and other placeholders) filled in and a
+    fresh id, so a test can post it more than once."""
+    text = (ACTIVITIES / f"{name}.json").read_text().replace("{{serviceUrl}}", service_url)
+    for key, value in placeholders.items():
+        text = text.replace("{{" + key + "}}", value)
+    body = json.loads(text)
+    body["id"] = f"{body['id']}-{next(_counter)}"
     return body

@@ -29,6 +29,7 @@ async def test_a_slack_user_and_a_teams_user_on_one_server(database_url, clock, 
         slack_bot_token="xoxb-test-token",
         slack_signing_secret=SECRET,
         slack_api_url=slack_api.url,
+        teams_emulator=True,
     )
     runtime = await build_runtime(settings, clock=clock)
     client = TestClient(TestServer(build_web_app(runtime, scheduler=False), host="127.0.0.1", port=0))

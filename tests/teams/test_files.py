@@ -9,7 +9,7 @@ import json
 import logging
 
 from adapters.teams import files
-from adapters.teams.bot import EXPORT_DECLINED, NOTHING_STORED, UPLOAD_FAILED
+from adapters.teams.invokes import EXPORT_DECLINED, NOT_YOURS, NOTHING_STORED, UPLOAD_FAILED
 from coaching.messages import Attachment, Message, Section
 from coaching.outbox import Dispatcher
 from coaching.ports import Address
@@ -20,7 +20,7 @@ ANN = Address("teams", TENANT, "aad-user-1")
 BOB = {"user": "aad-user-2", "name": "Bob Buyer", "conversation": "a:personal-conversation-2"}
 CONSENT = "application/vnd.microsoft.teams.card.file.consent"
 INFO = "application/vnd.microsoft.teams.card.file.info"
-OURS = {"dealcoach": "export"}
+OURS = {"dealcoach": "export", "for": "aad-user-1"}  # the card was sent to Ann
 
 
 async def say(client, connector, text, **kw):
@@ -177,9 +177,14 @@ async def test_an_invoke_about_someone_elses_card_is_ignored(make_app, coach, co
 
 async def test_accept_from_someone_with_no_data_says_nothing_is_stored(make_app, coach, connector, onedrive):
     client, _ = await make_app(coach)
+    theirs = {"dealcoach": "export", "for": "aad-user-9"}
 
     status, [reply] = await answer(
-        client, connector, consent_value("accept", onedrive), user="aad-user-9", conversation="a:personal-9"
+        client,
+        connector,
+        consent_value("accept", onedrive, context=theirs),
+        user="aad-user-9",
+        conversation="a:personal-9",
     )
 
     assert status == 200
@@ -189,13 +194,33 @@ async def test_accept_from_someone_with_no_data_says_nothing_is_stored(make_app,
     assert await coach.export_file(Address("teams", TENANT, "aad-user-9")) is None  # the invoke stored nobody
 
 
-async def test_other_invokes_are_still_not_implemented(make_app, fake_coach, connector):
-    client, _ = await make_app(fake_coach)
+async def test_an_accept_from_someone_else_than_the_card_was_for_uploads_nothing(
+    make_app, coach, connector, sessions, clock, onedrive
+):
+    client, _ = await exported(make_app, coach, connector, sessions, clock)  # Ann's card
+    older_card = {"dealcoach": "export"}  # sent before cards named their person: expired
 
-    response = await client.post("/api/messages", json=invoke(connector, {}, name="composeExtension/query"))
+    bob_asks = {"user": BOB["user"], "conversation": BOB["conversation"]}
+    bob, [told] = await answer(client, connector, consent_value("accept", onedrive), **bob_asks)
+    old, [told_too] = await answer(client, connector, consent_value("accept", onedrive, context=older_card))
 
-    assert response.status == 501
-    assert connector.calls == []
+    assert bob == old == 200
+    assert told.text == told_too.text == NOT_YOURS
+    assert told.conversation_id == BOB["conversation"]
+    assert onedrive.uploads == []
+
+
+async def test_an_upload_url_must_be_https_with_an_app_id(make_app, coach, connector, issuer, onedrive):
+    client, _ = await make_app(coach, authenticated=True)
+    token = {"Authorization": f"Bearer {issuer.token(service_url=connector.url)}"}
+    await client.post("/api/messages", json=activity(connector.url, text="log Acme 2026-12-03 14:00"), headers=token)
+    before = len(connector.calls)
+
+    body = invoke(connector, consent_value("accept", onedrive))  # onedrive is plain http on loopback
+    response = await client.post("/api/messages", json=body, headers=token)
+
+    assert response.status == 200
+    assert onedrive.uploads == [] and connector.calls[before:] == []
 
 
 async def test_images_stay_inline_and_get_no_consent_card(make_app, fake_coach, connector):

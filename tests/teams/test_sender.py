@@ -51,13 +51,15 @@ async def test_proactive_sends_are_authenticated_with_an_app_id(make_app, fake_c
     assert teams.pool.built == 1  # the inbound turn's client is reused for the nudge
 
 
-async def test_no_reference_is_a_permanent_failure(make_app, fake_coach, connector):
+async def test_no_reference_yet_means_waiting_not_failed(make_app, fake_coach, connector):
     _, teams = await make_app(fake_coach)
 
     with pytest.raises(DeliveryError) as failure:
         await teams.sender.send(ANN, PRECALL)
 
-    assert failure.value.permanent
+    assert failure.value.waiting and not failure.value.permanent
+    assert failure.value.retry_after == 3600
+    assert connector.calls == []
     assert connector.calls == []
 
 

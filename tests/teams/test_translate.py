@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from botbuilder.schema import Activity
 
-from adapters.teams import render, sdk_config, translate
-from adapters.teams.translate import SubmissionError, TypedText
+from adapters.teams import render, sdk_config, submissions, translate
+from adapters.teams.submissions import SubmissionError, TypedText
 from bot.config import ConfigError, Settings
 from coaching.commands import AddCommitment, RecordOutcome
 from coaching.messages import Button, Message, Section
@@ -201,8 +201,8 @@ def test_button_data_stays_small_however_long_the_card_text():
     card = render.adaptive_card(Message(text=long_text, buttons=buttons, kind="precall", ref="negotiation:4"))
 
     data = card["actions"][0]["data"]
-    assert len(data["summary"]) <= translate.MAX_SUMMARY and data["summary"].endswith("\u2026")
-    assert len(data["label"]) <= translate.MAX_LABEL
+    assert len(data["summary"]) <= submissions.MAX_SUMMARY and data["summary"].endswith("\u2026")
+    assert len(data["label"]) <= submissions.MAX_LABEL
     assert len(json.dumps(data)) < 400
 
 
@@ -211,7 +211,7 @@ def test_a_click_names_the_card_and_the_button():
 
     clicked = translate.card_click(parsed(value=value, replyToId="1:card"))
 
-    assert clicked == translate.CardClick(activity_id="1:card", summary="Due today: SLA", label="Kept")
+    assert clicked == submissions.CardClick(activity_id="1:card", summary="Due today: SLA", label="Kept")
 
 
 @pytest.mark.parametrize(
@@ -235,7 +235,7 @@ def test_only_a_personal_click_on_a_current_card_is_a_card_click(kw):
 
 
 def test_after_click_keeps_the_text_shows_the_choice_and_drops_every_button():
-    button = render.after_click(translate.CardClick("1:card", "Due today: SLA", "Snooze to tomorrow"))
+    button = render.after_click(submissions.CardClick("1:card", "Due today: SLA", "Snooze to tomorrow"))
 
     card = button.attachments[0].content
     assert (button.type, button.id, button.summary) == ("message", "1:card", "Due today: SLA")
@@ -257,11 +257,14 @@ def test_manifest_is_ready_to_package():
     manifest = json.loads((ROOT / "deploy" / "teams" / "manifest.json").read_text())
 
     assert manifest["id"] == manifest["bots"][0]["botId"] == "{{MICROSOFT_APP_ID}}"
-    assert manifest["bots"][0]["scopes"] == ["personal"]
+    assert manifest["bots"][0]["scopes"] == ["personal", "team", "groupChat"]  # colleagues can be @mentioned
     assert manifest["bots"][0]["supportsFiles"] is True  # the export's file-upload consent card needs it
-    commands = [c["title"] for c in manifest["bots"][0]["commandLists"][0]["commands"]]
-    assert commands == ["help", "log", "list", "commitments", "digest"]
-    assert all(len(c["description"]) <= 128 for c in manifest["bots"][0]["commandLists"][0]["commands"])
+    personal, shared = manifest["bots"][0]["commandLists"]
+    assert personal["scopes"] == ["personal"] and shared["scopes"] == ["team", "groupChat"]
+    assert [c["title"] for c in personal["commands"]] == ["help", "log", "list", "commitments", "digest"]
+    assert [c["title"] for c in shared["commands"]] == ["help", "team add", "handoff", "list"]
+    assert all(len(c["description"]) <= 128 for lst in (personal, shared) for c in lst["commands"])
+    assert len(manifest["description"]["full"]) <= 4000
     assert png_size(ROOT / "deploy" / "teams" / manifest["icons"]["color"]) == (192, 192)
     assert png_size(ROOT / "deploy" / "teams" / manifest["icons"]["outline"]) == (32, 32)
 

@@ -9,7 +9,9 @@ import logging
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from adapters.teams.bot import NOTHING_TO_READ, PRIVATE_ONLY, SENT_PRIVATELY, SORRY
+from adapters.teams.answers import SORRY
+from adapters.teams.bot import NOTHING_TO_READ
+from adapters.teams.private import PRIVATE_ONLY, SENT_PRIVATELY
 from coaching.commands import AddCommitment, RecordOutcome
 
 from .fakes import APP_ID, BOT, TENANT, activity
@@ -359,7 +361,7 @@ async def test_a_failing_update_still_delivers_the_answer(make_app, fake_coach, 
     assert response.status == 201
     assert [call.text for call in connector.sent] == ["ok: ok"]
     assert len(connector.updates) == 1  # tried once, then left alone
-    warnings = [r for r in caplog.records if r.name == "adapters.teams.bot" and r.levelno == logging.WARNING]
+    warnings = [r for r in caplog.records if r.name == "adapters.teams.replies" and r.levelno == logging.WARNING]
     assert len(warnings) == 1 and card.id in warnings[0].getMessage()
     assert str(failure[0]) in warnings[0].getMessage()
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
@@ -445,12 +447,12 @@ async def test_a_click_in_a_group_chat_is_answered_privately_and_updates_nothing
     client, _ = await make_app(fake_coach)
     await post(client, activity(connector.url, text="help"))  # the personal chat exists
     connector.calls.clear()
-    value = {"dealcoach": "nudge.ok", "command": "ok", "summary": "A card", "label": "Got it"}
+    value = {"dealcoach": "negotiation.prep", "command": "prep 4", "summary": "A card", "label": "Prep"}
 
     response = await post(client, group(connector, value=value, replyToId="activity-1"))
 
     assert response.status == 201
-    assert fake_coach.texts[-1][1] == "ok"
+    assert fake_coach.texts[-1][1] == "prep 4"
     assert connector.updates == []
     assert [call.conversation_id for call in connector.sent] == [
         "a:personal-conversation-1",
