@@ -473,12 +473,12 @@ def register(
 
     @once
     async def on_uninstalled(ack, body):
-        await forget(translate.team_of(body))
+        await forget(translate.installation_of(body))
 
     @once
     async def on_tokens_revoked(ack, body, event):
         if translate.bot_tokens_revoked(event):
-            await forget(translate.team_of(body))
+            await forget(translate.installation_of(body))
 
     @once
     async def on_message(ack, body, event):
