@@ -8,6 +8,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import hmac
+import io
 import json
 import logging
 import re
@@ -18,6 +19,8 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
+from bot import logs
+from bot.config import Settings
 from coaching import parser
 from coaching.models import Commitment, Counterpart, Negotiation, Touchpoint, User, Workspace
 from coaching.outbox import Dispatcher
@@ -416,3 +419,11 @@ async def test_uninstall_through_a_shared_channel_deletes_the_installations_data
         assert [n.counterpart.name for n in await session.scalars(select(Negotiation))] == ["Globex"]
     assert USER  # the installation's own user is gone with its workspace
 
+
+async def test_each_request_is_logged_with_its_own_request_id(slack, restore_logging):
+    stream = io.StringIO()
+    logs.configure(Settings(log_format="json", log_level="INFO"), stream=stream)
+    for _ in range(2):
+        await slack.client.post("/slack/events", data="x", headers={"Content-Type": FORM})
+    rejected = [json.loads(line) for line in stream.getvalue().splitlines() if "rejected" in line]
+    assert len(rejected) == 2 and len({line["request_id"] for line in rejected}) == 2
