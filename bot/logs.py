@@ -5,8 +5,8 @@ handler the root logger has, so the records of library loggers (slack_sdk logs t
 and refresh tokens at DEBUG during an OAuth install; aiohttp; botbuilder) are masked as well as ours,
 at every level. The filter masks the configured secret values (``Settings`` fields kept out of its
 ``repr``, the database password) and the shapes secrets take: Slack tokens, bearer and basic
-credentials, ``client_secret=``-style fields, JSON web tokens, passwords in URLs and secret
-calendar (iCal) addresses.
+credentials, ``client_secret=``-style fields, JSON web tokens, passwords in URLs, secret
+calendar (iCal) addresses and Slack's hook URLs.
 
 ``LOG_FORMAT=json`` prints one JSON object per line: ``time``, ``level``, ``logger``, ``message``,
 and ``request_id`` / ``nudge_id`` when the line was logged while one was being handled
@@ -42,9 +42,11 @@ _SECRET_FIELD = re.compile(
 _JWT = re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*")
 _URL_PASSWORD = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^/\s:@'\"]+:)[^@\s/'\"]+@")
 _URL = re.compile(r"(?i)\b((?:https?|webcals?)://[^/\s'\"<>]+)(/[^\s'\"<>]*)")
-# secret iCal addresses: Google's .../calendar/ical/<id>/private-<key>/basic.ics, Outlook's
-# .../owa/calendar/<id>/<key>/reachcalendar.ics, iCloud's webcal://.../published/..., any .ics feed
-_CALENDAR_PATH = re.compile(r"(?i)(\.ics\b|/ical/|/private-|/owa/calendar/|/published/|/calendars?/)")
+# URLs that are themselves the secret: iCal addresses (Google's .../calendar/ical/<id>/private-<key>/basic.ics,
+# Outlook's .../owa/calendar/<id>/<key>/reachcalendar.ics, iCloud's webcal://.../published/..., any .ics
+# feed) and Slack's hooks (a response_url, an incoming webhook: whoever has one can post with it)
+_SECRET_PATH = re.compile(r"(?i)(\.ics\b|/ical/|/private-|/owa/calendar/|/published/|/calendars?/)")
+_SECRET_HOSTS = ("hooks.slack.com",)
 
 
 class Redactor(logging.Filter):
@@ -70,7 +72,7 @@ class Redactor(logging.Filter):
         text = _SECRET_FIELD.sub(lambda m: m.group(1) + MASK, text)
         text = _JWT.sub(MASK, text)
         text = _URL_PASSWORD.sub(lambda m: m.group(1) + MASK + "@", text)
-        return _URL.sub(_calendar_url, text)
+        return _URL.sub(_secret_url, text)
 
     def filter(self, record: logging.LogRecord) -> bool:
         try:
@@ -89,9 +91,10 @@ class Redactor(logging.Filter):
         return True
 
 
-def _calendar_url(match: re.Match[str]) -> str:
+def _secret_url(match: re.Match[str]) -> str:
     origin, path = match.group(1), match.group(2)
-    if origin.lower().startswith("webcal") or _CALENDAR_PATH.search(path):
+    lowered = origin.lower()
+    if lowered.startswith("webcal") or lowered.endswith(_SECRET_HOSTS) or _SECRET_PATH.search(path):
         return f"{origin}/{MASK}"
     return match.group(0)
 

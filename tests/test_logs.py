@@ -49,6 +49,7 @@ LEAKS = [
     (f"fetching {OUTLOOK}: 404", "9a8b7c6d5e4f3a2b1c0d"),
     ("feed webcal://p52-caldav.icloud.com/published/2/MTIzNDU2Nzg5MDEyMzQ1Ng", "MTIzNDU2Nzg5MDEyMzQ1Ng"),
     ("connecting to postgresql+asyncpg://dealcoach:db-pass-w0rd@db.internal/dealcoach", "db-pass-w0rd"),
+    ("answering https://hooks.slack.com/commands/T0001/1234/abcdEFGHsecret", "abcdEFGHsecret"),
 ]
 
 
