@@ -240,14 +240,34 @@ _ENTERPRISE = _either(ID_OR_EMPTY, _record({"id": _maybe(ID), "name": _maybe(NAM
 _USER_FIELDS = {"id": _maybe(ID), "team_id": _maybe(ID), "name": _maybe(NAME), "username": _maybe(NAME)}
 _USER = _either(ID, _record(_USER_FIELDS), what="a user")
 _CHANNEL = _either(ID, _record({"id": _maybe(ID), "name": _maybe(NAME)}), what="a channel")
-_AUTHORIZATION = _record(
-    {
-        "team_id": _maybe(ID_OR_EMPTY),
-        "enterprise_id": _maybe(ID_OR_EMPTY),
-        "user_id": _maybe(ID),
-        "is_bot": _maybe(_flag),
-        "is_enterprise_install": _maybe(_flag),
-    }
+def _flat(value: Any, path: str) -> None:
+    if isinstance(value, Mapping) and any(isinstance(v, Mapping | list) for v in value.values()):
+        raise _malformed(f"{path} is not a flat object")
+
+
+def _all(*checks: Check) -> Check:
+    def every(value: Any, path: str) -> None:
+        for check in checks:
+            check(value, path)
+
+    return every
+
+
+# Slack's authorizations are flat; Bolt reads the first one as if it were a whole payload
+_AUTHORIZATION = _all(
+    _record(
+        {
+            "team_id": _maybe(ID_OR_EMPTY),
+            "enterprise_id": _maybe(ID_OR_EMPTY),
+            "user_id": _maybe(ID),
+            "is_bot": _maybe(_flag),
+            "is_enterprise_install": _maybe(_flag),
+            "team": _maybe(ID),
+            "enterprise": _maybe(ID),
+            "user": _maybe(ID),
+        }
+    ),
+    _flat,
 )
 _NESTED_MESSAGE = _record({"user": _maybe(_USER), "thread_ts": _maybe(TOKEN), "text": _maybe(_string())})
 _EVENT = _record(
@@ -272,6 +292,8 @@ _EVENT = _record(
         "assistant_thread": _maybe(_record({"channel_id": _maybe(ID), "thread_ts": _maybe(TOKEN)})),
         "function_execution_id": _maybe(TOKEN),
         "bot_access_token": _maybe(TOKEN),
+        "function": _record({}),  # Bolt reads event.get("function", {}): never null
+        "tokens": _record({"oauth": _items(ID), "bot": _items(ID)}),  # Bolt iterates both
     },
     required=("type",),
 )
@@ -355,7 +377,7 @@ _ENVELOPE = _record(
         "trigger_id": _maybe(TOKEN),
         "response_url": _maybe(URL),
         "response_urls": _maybe(_items(_record({"response_url": _maybe(URL)}))),
-        "event": _maybe(_EVENT),
+        "event": _EVENT,  # Bolt reads body.get("event", {}): present means an object, never null
         "event_id": _maybe(TOKEN),
         "message": _maybe(_MESSAGE),
         "previous_message": _maybe(_NESTED_MESSAGE),
@@ -364,7 +386,7 @@ _ENVELOPE = _record(
         "function_execution_id": _maybe(TOKEN),
         "function_data": _maybe(_record({"execution_id": _maybe(TOKEN)})),
         "bot_access_token": _maybe(TOKEN),
-        "view": _maybe(_VIEW),
+        "view": _VIEW,  # like "event"
         "container": _maybe(_CONTAINER),
         "actions": _maybe(_items(_ACTION)),
     }
@@ -401,10 +423,11 @@ _PAYLOADS: dict[str, Check] = {
     "block_actions": _record(
         {"actions": _items(_ACTION, at_least=1), "user": _USER_RECORD}, required=("actions", "user")
     ),
+    # Bolt reads view.type of every view_submission (is it a workflow step?)
     "view_submission": _record(
-        {"view": _record({}, required=("callback_id",)), "user": _USER_RECORD}, required=("view", "user")
+        {"view": _record({}, required=("callback_id", "type")), "user": _USER_RECORD}, required=("view", "user")
     ),
-    "view_closed": _record({"view": _record({}, required=("callback_id",))}, required=("view",)),
+    "view_closed": _record({"view": _record({}, required=("callback_id", "type"))}, required=("view",)),
     "app_rate_limited": _anything,
 }
 
@@ -413,9 +436,7 @@ _EVENTS: dict[str, Check] = {
     "message": _record({"channel": ID, "user": _maybe(ID)}, required=("channel",)),
     "app_home_opened": _record({"user": ID, "channel": _maybe(ID)}, required=("user",)),
     "user_change": _record({"user": _record(_USER_FIELDS | {"tz": _maybe(TOKEN)}, required=("id",))}),
-    "tokens_revoked": _record(
-        {"tokens": _record({"oauth": _maybe(_items(ID)), "bot": _maybe(_items(ID))})}, required=("tokens",)
-    ),
+    "tokens_revoked": _record({}, required=("tokens",)),
 }
 
 

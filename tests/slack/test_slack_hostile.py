@@ -185,6 +185,13 @@ MALFORMED: list[tuple[str, str, Any]] = [
     ("a slash command with a huge text", "form", COMMAND | {"text": "log " + "x" * 41_000}),
     ("a response_url that is not http", "form", COMMAND | {"response_url": "javascript:alert(1)"}),
     ("is_enterprise_install maybe", "interaction", _with(CLICK, "maybe", "is_enterprise_install")),
+    # what Bolt itself reads before any listener (found by bench/faults/fuzz_slack.py)
+    ("a view without its type", "interaction", _without(FORM_SUBMISSION, "view", "type")),
+    ("event null", "json", fixture("url_verification") | {"event": None}),
+    ("view null", "json", fixture("url_verification") | {"view": None}),
+    ("an authorization with a numeric team", "json", _with(HOME, [{"team_id": TEAM, "team": 5}], "authorizations")),
+    ("an authorization with nested values", "json", _with(HOME, [{"team_id": TEAM, "x": {}}], "authorizations")),
+    ("revoked tokens null", "json", _with(fixture("event_tokens_revoked"), None, "event", "tokens", "oauth")),
 ]
 
 RAW_MALFORMED = [
