@@ -240,6 +240,8 @@ _ENTERPRISE = _either(ID_OR_EMPTY, _record({"id": _maybe(ID), "name": _maybe(NAM
 _USER_FIELDS = {"id": _maybe(ID), "team_id": _maybe(ID), "name": _maybe(NAME), "username": _maybe(NAME)}
 _USER = _either(ID, _record(_USER_FIELDS), what="a user")
 _CHANNEL = _either(ID, _record({"id": _maybe(ID), "name": _maybe(NAME)}), what="a channel")
+
+
 def _flat(value: Any, path: str) -> None:
     if isinstance(value, Mapping) and any(isinstance(v, Mapping | list) for v in value.values()):
         raise _malformed(f"{path} is not a flat object")
@@ -375,8 +377,9 @@ _ENVELOPE = _record(
         "channel_id": _maybe(ID),
         "thread_ts": _maybe(TOKEN),
         "trigger_id": _maybe(TOKEN),
-        "response_url": _maybe(URL),
-        "response_urls": _maybe(_items(_record({"response_url": _maybe(URL)}))),
+        # Bolt takes these when the key is there (len(), .get()): present means not null
+        "response_url": URL,
+        "response_urls": _items(_record({"response_url": _maybe(URL)})),
         "event": _EVENT,  # Bolt reads body.get("event", {}): present means an object, never null
         "event_id": _maybe(TOKEN),
         "message": _maybe(_MESSAGE),

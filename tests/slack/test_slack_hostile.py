@@ -192,6 +192,8 @@ MALFORMED: list[tuple[str, str, Any]] = [
     ("an authorization with a numeric team", "json", _with(HOME, [{"team_id": TEAM, "team": 5}], "authorizations")),
     ("an authorization with nested values", "json", _with(HOME, [{"team_id": TEAM, "x": {}}], "authorizations")),
     ("revoked tokens null", "json", _with(fixture("event_tokens_revoked"), None, "event", "tokens", "oauth")),
+    ("response_urls null", "interaction", FORM_SUBMISSION | {"response_urls": None}),
+    ("response_url null", "interaction", CLICK | {"response_url": None}),
 ]
 
 RAW_MALFORMED = [
