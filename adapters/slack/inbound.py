@@ -35,6 +35,8 @@ MAX_INT = 2**53  # what JSON carries exactly; Slack's numbers are timestamps and
 FRESH_SECONDS = 5 * 60  # Slack's own replay window
 
 _TIMESTAMP = re.compile(r"[0-9]{1,12}")
+# PostgreSQL refuses NUL in text, and no database driver encodes a lone surrogate ("\ud800" in JSON)
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 _SIGNATURE = re.compile(r"v0=[0-9a-f]{64}")
 
 
@@ -136,10 +138,10 @@ def _bounded(body: Any) -> None:
                 raise _malformed("nested too deeply")
             children = value.values() if isinstance(value, dict) else value
             stack.extend((child, depth + 1) for child in children)
-            if isinstance(value, dict) and any(len(key) > 255 for key in value):
-                raise _malformed("a key is too long")
-        elif isinstance(value, str) and len(value) > MAX_TEXT:
-            raise _malformed("a string is too long")
+            if isinstance(value, dict) and any(len(key) > 255 or _UNSTORABLE.search(key) for key in value):
+                raise _malformed("a key is too long or holds a NUL or a lone surrogate")
+        elif isinstance(value, str) and (len(value) > MAX_TEXT or _UNSTORABLE.search(value)):
+            raise _malformed("a string is too long or holds a NUL or a lone surrogate")
         elif isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_INT:
             raise _malformed("a number is too large")
 
@@ -450,9 +452,9 @@ def check_shape(body: Mapping[str, Any]) -> None:
         if not all(isinstance(value, str) for value in body.values()):
             raise _malformed("a slash command field is not a string")
         _COMMAND(body, "command")
-    _ENVELOPE(body, "body")
-    if "command" in body:
+        _ENVELOPE(body, "command")
         return
+    _ENVELOPE(body, "body")
     kind = body.get("type")
     check = _PAYLOADS.get(kind) if isinstance(kind, str) else None
     if check is None:

@@ -194,6 +194,8 @@ MALFORMED: list[tuple[str, str, Any]] = [
     ("revoked tokens null", "json", _with(fixture("event_tokens_revoked"), None, "event", "tokens", "oauth")),
     ("response_urls null", "interaction", FORM_SUBMISSION | {"response_urls": None}),
     ("response_url null", "interaction", CLICK | {"response_url": None}),
+    ("a NUL in a command (PostgreSQL refuses it)", "form", COMMAND | {"text": "log Acme\x00 tomorrow"}),
+    ("a lone surrogate in a message", "json", _with(MESSAGE, "\ud800", "event", "text")),
 ]
 
 RAW_MALFORMED = [
