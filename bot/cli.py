@@ -9,6 +9,7 @@ import os
 import sys
 from pathlib import Path
 
+from bot import logs
 from bot.config import ConfigError, Settings
 
 
@@ -178,13 +179,7 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as problem:
         print(f"dealcoach: {problem}", file=sys.stderr)
         return 2
-    level = logging.getLevelNamesMapping()[settings.log_level]
-    quiet = args.command in ("chat", "digest")  # keep their output for people, not logs
-    logging.basicConfig(
-        level=max(level, logging.WARNING) if quiet else level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)
-    logging.getLogger("alembic").setLevel(max(level, logging.WARNING))
+    logs.configure(settings, quiet=args.command in ("chat", "digest"))  # their output is for people, not logs
     try:
         if args.command == "serve":
             asyncio.run(_serve(settings))

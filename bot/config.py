@@ -49,6 +49,7 @@ class Settings:
     port: int = 3000
     tick_seconds: float = 15.0
     log_level: str = "INFO"
+    log_format: str = "text"  # LOG_FORMAT: text | json (one object per line)
     # Slack: one workspace (bot token + signing secret) or OAuth (client id + secret) for many.
     slack_bot_token: str | None = _secret()
     slack_signing_secret: str | None = _secret()
@@ -104,6 +105,9 @@ class Settings:
         log_level = (get("LOG_LEVEL") or get("DEALCOACH_LOG_LEVEL") or "INFO").upper()
         if log_level not in logging.getLevelNamesMapping():
             raise ConfigError(f"LOG_LEVEL must be one of DEBUG, INFO, WARNING, ERROR, not {log_level!r}")
+        log_format = (get("LOG_FORMAT") or "text").lower()
+        if log_format not in ("text", "json"):
+            raise ConfigError(f"LOG_FORMAT must be text or json, not {log_format!r}")
         port = number("PORT", 3000, minimum=1)
         if port != int(port) or port > 65535:
             raise ConfigError(f"PORT must be a whole number from 1 to 65535, not {get('PORT')}")
@@ -118,6 +122,7 @@ class Settings:
             port=int(port),
             tick_seconds=number("DEALCOACH_TICK_SECONDS", 15.0, minimum=0.1),
             log_level=log_level,
+            log_format=log_format,
             slack_bot_token=get("SLACK_BOT_TOKEN"),
             slack_signing_secret=get("SLACK_SIGNING_SECRET"),
             slack_client_id=get("SLACK_CLIENT_ID"),

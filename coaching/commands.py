@@ -56,6 +56,7 @@ class Prep(Command):
 
 
 OUTCOMES = ("agreed", "partial", "no-deal", "postponed")  # what a negotiation can end in
+ROLES = ("sales", "procurement")  # which lever-of-links questions a rep answers
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ The schema always comes from the Alembic migrations, never ``create_all``, so th
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import shutil
 from collections.abc import AsyncIterator, Iterator
@@ -82,6 +83,24 @@ async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
 @pytest.fixture
 def sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return make_sessions(engine)
+
+
+@pytest.fixture
+def restore_logging() -> Iterator[None]:
+    """Put the root logger, its handlers and each logger's level back (bot.logs.configure changes them)."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    known = logging.Logger.manager.loggerDict.items()
+    levels = {name: lg.level for name, lg in known if isinstance(lg, logging.Logger)}
+    yield
+    for handler in list(root.handlers):
+        if handler not in handlers:
+            root.removeHandler(handler)
+        for stale in [f for f in handler.filters if isinstance(f, logging.Filter) and type(f).__module__ == "bot.logs"]:
+            handler.removeFilter(stale)
+    root.setLevel(level)
+    for name, old in levels.items():
+        logging.getLogger(name).setLevel(old)
 
 
 @pytest.fixture

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -94,13 +95,14 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def test_serve_answers_healthz_and_never_logs_secrets(tmp_path: Path) -> None:
+def serve_until_healthy(tmp_path: Path, **env: str) -> str:
+    """Start ``dealcoach serve``, wait for /healthz to answer, stop it; what it logged."""
     port = free_port()
-    secret = "xoxb-very-secret-token"
-    env = env_for(tmp_path, PORT=str(port), DEALCOACH_SECRET_KEY=secret, LOG_LEVEL="DEBUG")
     log = tmp_path / "serve.log"
     with log.open("w") as out:
-        process = subprocess.Popen([*DEALCOACH, "serve"], stdout=out, stderr=subprocess.STDOUT, env=env)
+        process = subprocess.Popen(
+            [*DEALCOACH, "serve"], stdout=out, stderr=subprocess.STDOUT, env=env_for(tmp_path, PORT=str(port), **env)
+        )
         try:
             deadline = time.monotonic() + 30
             while True:
@@ -115,7 +117,19 @@ def test_serve_answers_healthz_and_never_logs_secrets(tmp_path: Path) -> None:
         finally:
             process.terminate()
             process.wait(timeout=10)
-    assert secret not in log.read_text()
+    return log.read_text()
+
+
+def test_serve_answers_healthz_and_never_logs_secrets(tmp_path: Path) -> None:
+    secret = "xoxb-very-secret-token"
+    assert secret not in serve_until_healthy(tmp_path, DEALCOACH_SECRET_KEY=secret, LOG_LEVEL="DEBUG")
+
+
+def test_serve_logs_one_json_object_per_line(tmp_path: Path) -> None:
+    output = serve_until_healthy(tmp_path, LOG_FORMAT="json")
+    lines = [json.loads(line) for line in output.splitlines()]  # every line is one object
+    assert any(line["message"].startswith("DealCoach listening") for line in lines)
+    assert all({"time", "level", "logger", "message"} <= set(line) for line in lines)
 
 
 def test_settings_repr_masks_secrets() -> None:

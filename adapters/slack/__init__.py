@@ -25,12 +25,12 @@ from slack_sdk.oauth.installation_store.async_cacheable_installation_store impor
     AsyncCacheableInstallationStore,
 )
 from slack_sdk.oauth.state_store.sqlalchemy import AsyncSQLAlchemyOAuthStateStore
-from slack_sdk.signature import SignatureVerifier
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from adapters.slack import handlers, sender, store, translate
+from adapters.slack import handlers, inbound, sender, store
 from adapters.slack.inbox import Entry, Inbox, InboxConfig
 from bot.config import ConfigError, Settings
+from coaching import correlation
 from coaching.commands import Actor
 from coaching.ports import Sender
 
@@ -42,8 +42,6 @@ REDIRECT_PATH = "/slack/oauth_redirect"
 
 # Least privilege; docs/slack.md says why each is needed. Keep in step with deploy/slack/manifest.yaml.
 BOT_SCOPES = ("commands", "chat:write", "users:read", "im:history", "files:write")
-
-MAX_BODY = 256 * 1024  # Slack's payloads are a few KB; a view submission stays well under this
 
 
 class SlackAdapter:
@@ -111,7 +109,7 @@ class SlackAdapter:
             logger=_bolt_log(),
             **app_kwargs,
         )
-        self._verifier = SignatureVerifier(settings.slack_signing_secret)
+        self._signing_secret = settings.slack_signing_secret
         self.seen = store.Seen(sessions)
         self.profiles = handlers.Profiles(coach)
         self.background = handlers.Background()
@@ -147,26 +145,25 @@ class SlackAdapter:
             await self._cached_store.async_delete_all(enterprise_id=None, team_id=team)
 
     async def handle_events(self, request: web.Request) -> web.Response:
-        """``POST /slack/events``: aiohttp request -> Bolt -> aiohttp response (Bolt's own adapter)."""
-        if request.content_length is not None and request.content_length > MAX_BODY:
-            return web.json_response({"error": "request too large"}, status=413)
-        headers = dict(request.headers)
-        text: str | None = None
-        why = "body is not UTF-8"
-        try:
-            text = (await request.read()).decode("utf-8")
-            bolt_request = AsyncBoltRequest(body=text, query=request.query_string, headers=headers)
-            why = "" if translate.well_formed(bolt_request.body) else "malformed body"
-        except Exception as error:  # noqa: BLE001 - Bolt's body parsing raises whatever json/urllib raise
-            why = why if text is None else f"malformed body ({type(error).__name__})"
-        if why:
-            # Bolt would fail on this body before its own signature check: 401 if unsigned, else 400.
-            if text is None or not self._verifier.is_valid_request(text, headers):
-                return _rejected(401, "invalid signature")
-            return _rejected(400, why)
-        # Bolt checks the signature (bad or older than 5 minutes: 401) before anything else runs.
-        bolt_response = await self.bolt.async_dispatch(bolt_request)
-        return await to_aiohttp_response(bolt_response)
+        """``POST /slack/events``: checked by :mod:`~adapters.slack.inbound` (signature, then the body's
+        parse and shape: 401/400/413 with a short reason), then Bolt, then Bolt's aiohttp response."""
+        with correlation.request():
+            if request.content_length is not None and request.content_length > inbound.MAX_BODY:
+                return _rejected(413, "body too large")
+            raw = await request.read()
+            try:
+                body = inbound.read(self._signing_secret, raw, request.headers)
+            except inbound.Rejected as rejected:
+                return _rejected(rejected.status, rejected.reason)
+            bolt_request = inbound.SlackRequest(
+                raw_body=raw.decode("utf-8", "replace"),
+                body=body,
+                query=request.query_string,
+                headers=request.headers,
+            )
+            # Bolt checks the signature again, then runs the listener (handlers.register)
+            bolt_response = await self.bolt.async_dispatch(bolt_request)
+            return await to_aiohttp_response(bolt_response)
 
     async def handle_oauth(self, request: web.Request) -> web.Response:
         """``GET /slack/install`` and ``GET /slack/oauth_redirect`` through Bolt's OAuth flow."""
@@ -174,11 +171,12 @@ class SlackAdapter:
         if flow is None:  # pragma: no cover - routes exist only in OAuth mode
             raise web.HTTPNotFound()
         bolt_request = AsyncBoltRequest(body="", query=request.query_string, headers=dict(request.headers))
-        if request.path == flow.install_path:
-            bolt_response = await flow.handle_installation(bolt_request)
-        else:
-            bolt_response = await flow.handle_callback(bolt_request)
-        return await to_aiohttp_response(bolt_response)
+        with correlation.request():
+            if request.path == flow.install_path:
+                bolt_response = await flow.handle_installation(bolt_request)
+            else:
+                bolt_response = await flow.handle_callback(bolt_request)
+            return await to_aiohttp_response(bolt_response)
 
     async def close(self) -> None:
         await self.inbox.stop()
@@ -198,9 +196,12 @@ def _same_token_warning(record: logging.LogRecord) -> bool:
     return warning_client_prioritized_and_token_skipped() not in record.getMessage()
 
 
+_REJECTIONS = {401: "invalid request", 413: "request too large"}
+
+
 def _rejected(status: int, why: str) -> web.Response:
-    log.info("slack: rejected a request to %s: %s", EVENTS_PATH, why)
-    return web.json_response({"error": "invalid request" if status == 401 else "malformed request"}, status=status)
+    log.info("slack: rejected a request to %s (%s): %s", EVENTS_PATH, status, why)
+    return web.json_response({"error": _REJECTIONS.get(status, "malformed request")}, status=status)
 
 
 class _TokenClient:

@@ -34,6 +34,7 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.views import View
 
 from adapters.slack import translate
+from coaching.commands import ROLES
 from coaching.messages import Button, Message, Section
 
 MAX_MESSAGE_BLOCKS = 50
@@ -45,13 +46,26 @@ MAX_BUTTONS_PER_BLOCK = 25
 ACTIONS_BLOCK = "dealcoach.actions"
 CHOICE_BLOCK = "dealcoach.choice"
 
-_KEEP_ESCAPED = re.compile(r"&lt;([@#!][A-Za-z0-9^|_.:\-]+(?:\|[^&]*)?)&gt;")
+# "@here" typed as plain text: Slack's parsing of mrkdwn turns it into a broadcast
+_BROADCAST = re.compile(r"(?<!\w)@(here|channel|everyone)\b", re.IGNORECASE)
+WORD_JOINER = "\u2060"  # invisible; keeps "@here" from being read as one word
 
 
 def escape(text: str) -> str:
-    """mrkdwn control characters escaped, except the mentions the coach writes (``<@U123>``)."""
+    """Text for mrkdwn, shown as it was typed and never as a mention or a link.
+
+    Slack's three control characters become entities, so ``<!here>``, ``<!channel>``,
+    ``<!everyone>``, ``<@U…>``, ``<#C…>`` and ``<http://…|…>`` that someone typed stay text; a
+    plain ``@here`` / ``@channel`` / ``@everyone`` gets a word joiner after the ``@``. The coach
+    writes no mentions or links of its own, so nothing is let through as markup. Every mrkdwn
+    object is also ``verbatim`` (:func:`mrkdwn`), which stops Slack's automatic parsing."""
     escaped = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    return _KEEP_ESCAPED.sub(r"<\1>", escaped)
+    return _BROADCAST.sub(lambda m: f"@{WORD_JOINER}{m.group(1)}", escaped)
+
+
+def mrkdwn(text: str) -> MarkdownTextObject:
+    """A mrkdwn text object of text already passed through :func:`escape` (bold and code still work)."""
+    return MarkdownTextObject(text=text, verbatim=True)
 
 
 def _clip(text: str, limit: int) -> str:
@@ -92,11 +106,8 @@ def section_blocks(section: Section) -> list[Block]:
     blocks: list[Block] = []
     lines = [f"*{escape(section.heading)}*"] if section.heading else []
     lines += [escape(line) for line in section.lines]
-    blocks += [SectionBlock(text=MarkdownTextObject(text=text)) for text in _chunks(lines)]
-    facts = [
-        MarkdownTextObject(text=_clip(f"*{escape(label)}*\n{escape(value)}", MAX_FIELD_TEXT))
-        for label, value in section.facts
-    ]
+    blocks += [SectionBlock(text=mrkdwn(text)) for text in _chunks(lines)]
+    facts = [mrkdwn(_clip(f"*{escape(label)}*\n{escape(value)}", MAX_FIELD_TEXT)) for label, value in section.facts]
     for start in range(0, len(facts), 10):  # a section holds at most 10 fields
         blocks.append(SectionBlock(fields=facts[start : start + 10]))
     return blocks
@@ -116,13 +127,13 @@ def action_blocks(buttons: Sequence[Button]) -> list[Block]:
 def message_blocks(message: Message, *, limit: int = MAX_MESSAGE_BLOCKS) -> list[Block]:
     """The whole message as blocks: summary, sections, then the buttons (always kept)."""
     summary = f":warning: {escape(message.text)}" if message.is_error else escape(message.text)
-    body: list[Block] = [SectionBlock(text=MarkdownTextObject(text=t)) for t in _chunks([summary])]
+    body: list[Block] = [SectionBlock(text=mrkdwn(t)) for t in _chunks([summary])]
     for section in message.sections:
         body += section_blocks(section)
     actions = action_blocks(message.buttons)
     room = limit - len(actions)
     if len(body) > room:
-        body = body[: room - 1] + [ContextBlock(elements=[MarkdownTextObject(text="_(shortened)_")])]
+        body = body[: room - 1] + [ContextBlock(elements=[mrkdwn("_(shortened)_")])]
     return body + actions
 
 
@@ -131,8 +142,9 @@ def blocks_json(blocks: Iterable[Block]) -> list[dict[str, Any]]:
 
 
 def fallback_text(message: Message) -> str:
-    """The notification text (``text`` beside ``blocks``): the one-line summary."""
-    return _clip(message.text, 3000)
+    """The notification text (``text`` beside ``blocks``): the one-line summary, escaped like the
+    blocks (Slack reads it as mrkdwn and notifies on the mentions in it)."""
+    return _clip(escape(message.text), 3000)
 
 
 def message_payload(message: Message) -> dict[str, Any]:
@@ -187,9 +199,7 @@ def after_click(
         mark = ":warning:" if failed else ":white_check_mark:"
         line = f"{mark} *{escape(click.label)}*: {escape(reply.text)}"
         blocks.append(
-            ContextBlock(
-                block_id=f"{CHOICE_BLOCK}.{choices}", elements=[MarkdownTextObject(text=_clip(line, 3000))]
-            ).to_dict()
+            ContextBlock(block_id=f"{CHOICE_BLOCK}.{choices}", elements=[mrkdwn(_clip(line, 3000))]).to_dict()
         )
     if kept:
         blocks.append(ActionsBlock(block_id=ACTIONS_BLOCK, elements=kept).to_dict())
@@ -199,9 +209,7 @@ def after_click(
 def chosen_reply(click: translate.Click, reply: Message) -> dict[str, Any]:
     """An ephemeral message replaced by the answer to the click on it (Slack sends no copy of it)."""
     mark = ":warning:" if reply.is_error else ":white_check_mark:"
-    choice = ContextBlock(
-        block_id=f"{CHOICE_BLOCK}.0", elements=[MarkdownTextObject(text=f"{mark} *{escape(click.label)}*")]
-    )
+    choice = ContextBlock(block_id=f"{CHOICE_BLOCK}.0", elements=[mrkdwn(f"{mark} *{escape(click.label)}*")])
     return {"text": fallback_text(reply), "blocks": blocks_json([choice, *message_blocks(reply, limit=49)])}
 
 
@@ -229,13 +237,21 @@ def _yes_no(block_id: str, label: str, *, optional: bool = True) -> InputBlock:
     )
 
 
-def _text(block_id: str, label: str, *, optional: bool = True, multiline: bool = False, hint: str | None = None):
+def _text(
+    block_id: str,
+    label: str,
+    *,
+    optional: bool = True,
+    multiline: bool = False,
+    hint: str | None = None,
+    max_length: int = translate.FORM_TEXT,  # translate refuses longer, as the typed commands do
+) -> InputBlock:
     return InputBlock(
         block_id=block_id,
         label=label,
         optional=optional,
         hint=hint,
-        element=PlainTextInputElement(action_id="value", multiline=multiline, max_length=2000),
+        element=PlainTextInputElement(action_id="value", multiline=multiline, max_length=max_length),
     )
 
 
@@ -270,7 +286,9 @@ def log_modal(context: translate.FormContext, *, initial: datetime | None = None
     """``log`` with no arguments: counterpart, start, duration, channel, title and the frame."""
     channels = [(c, c.capitalize() if c != "in-person" else "In person") for c in translate.CHANNELS]
     blocks: list[Block] = [
-        _text("counterpart", "Counterpart", optional=False, hint="The company or person on the other side"),
+        _text(
+            "counterpart", "Counterpart", optional=False, hint="The company or person on the other side", max_length=200
+        ),
         InputBlock(
             block_id="when",
             label="Starts",
@@ -289,7 +307,7 @@ def log_modal(context: translate.FormContext, *, initial: datetime | None = None
                 initial_option=_options(channels[:1])[0],
             ),
         ),
-        _text("title", "Title"),
+        _text("title", "Title", max_length=300),
         _yes_no("repeat", "Will you deal with them again?"),
         _text("long_term_value", "What would a long-term partnership bring?", multiline=True),
     ]
@@ -336,7 +354,7 @@ def commitment_modal(context: translate.FormContext, *, side: str | None = None)
             label="Whose commitment?",
             element=RadioButtonsElement(action_id="value", options=sides, initial_option=initial),
         ),
-        _text("text", "What was promised (and by whom)?", optional=False, multiline=True),
+        _text("text", "What was promised (and by whom)?", optional=False, multiline=True, max_length=1000),
         InputBlock(block_id="due", label="Due", optional=True, element=DatePickerElement(action_id="value")),
     ]
     return _modal(translate.COMMITMENT_FORM, f"Commitment for #{context.negotiation}", "Add", blocks, context)
@@ -344,9 +362,9 @@ def commitment_modal(context: translate.FormContext, *, side: str | None = None)
 
 def settings_modal(context: translate.FormContext) -> View:
     blocks: list[Block] = [
-        _text("timezone", "Time zone (IANA name, e.g. Europe/Berlin)"),
+        _text("timezone", "Time zone (IANA name, e.g. Europe/Berlin)", max_length=64),
         _number("lead", "Pre-call reminder lead time (minutes)", minimum=0, maximum=24 * 60),
-        _text("quiet", "Quiet hours (HH:MM-HH:MM, or off)"),
+        _text("quiet", "Quiet hours (HH:MM-HH:MM, or off)", max_length=40),
         InputBlock(
             block_id="nudges",
             label="Nudges",
@@ -358,7 +376,7 @@ def settings_modal(context: translate.FormContext) -> View:
             label="Role",
             optional=True,
             element=RadioButtonsElement(
-                action_id="value", options=_options([("sales", "Sales"), ("procurement", "Procurement")])
+                action_id="value", options=_options((role, role.capitalize()) for role in ROLES)
             ),
         ),
     ]
@@ -393,9 +411,7 @@ def home_view(parts: Sequence[Message]) -> View:
         blocks.append(DividerBlock())
         blocks += message_blocks(part, limit=MAX_VIEW_BLOCKS)
     if len(blocks) > MAX_VIEW_BLOCKS:
-        blocks = blocks[: MAX_VIEW_BLOCKS - 1] + [
-            ContextBlock(elements=[MarkdownTextObject(text="_(more in `/negotiation list`)_")])
-        ]
+        blocks = blocks[: MAX_VIEW_BLOCKS - 1] + [ContextBlock(elements=[mrkdwn("_(more in `/negotiation list`)_")])]
     # each part's actions block would reuse ACTIONS_BLOCK; block ids must be unique in a view
     for i, block in enumerate(blocks):
         if isinstance(block, ActionsBlock):

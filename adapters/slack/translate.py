@@ -17,6 +17,7 @@ from typing import Any
 
 from coaching.commands import (
     OUTCOMES,
+    ROLES,
     Actor,
     AddCommitment,
     ChangeSettings,
@@ -24,6 +25,7 @@ from coaching.commands import (
     LogNegotiation,
     RecordOutcome,
 )
+from coaching.parser import CHANNELS, quiet_hours
 from coaching.ports import Address
 
 PLATFORM = "slack"
@@ -42,7 +44,7 @@ FORM_ACTIONS = {
     "form.settings": SETTINGS_FORM,
 }
 
-CHANNELS = ("video", "phone", "email", "in-person")
+FORM_TEXT = 2000  # a form's text inputs take this much (``max_length`` in render)
 
 # Slack's escaped mentions: <@U123|name>, <@U123>, <#C123|name>, <!here>
 _MENTION = re.compile(r"<([@#])([A-Z0-9]+)(?:\|[^>]*)?>")
@@ -89,6 +91,24 @@ def team_of(body: Mapping[str, Any]) -> str:
     return team
 
 
+def installation_of(body: Mapping[str, Any]) -> str:
+    """The workspace whose installation an event is for: ``authorizations[0]`` (its team, or its
+    enterprise for an org-wide install), else the envelope's team.
+
+    Through a Slack Connect channel the envelope's ``team_id`` is the organisation the event came
+    from, which may not be the one that installed DealCoach; uninstall and token revocation act on
+    the installation's own workspace only."""
+    authorizations = body.get("authorizations")
+    if isinstance(authorizations, list) and authorizations and isinstance(authorizations[0], Mapping):
+        first = authorizations[0]
+        team, enterprise = first.get("team_id"), first.get("enterprise_id")
+        org_wide = first.get("is_enterprise_install") in (True, "true")
+        for candidate in (enterprise, team) if org_wide else (team, enterprise):
+            if isinstance(candidate, str) and candidate:
+                return candidate
+    return team_of(body)
+
+
 def actor(team: str, user: str, *, display_name: str | None = None, timezone: str | None = None) -> Actor:
     return Actor(Address(PLATFORM, team, user), display_name=display_name, timezone=timezone)
 
@@ -115,13 +135,15 @@ def user_of(body: Mapping[str, Any]) -> str | None:
 
 
 def command_text(text: str | None) -> str:
-    """The words after the slash command, as the shared parser reads them.
+    """The words after the slash command (or of a DM), as the person typed them, for the shared parser.
 
     Slack escapes mentions as ``<@U123|name>`` (``should_escape`` in the manifest); the parser gets
-    ``<@U123>``, the form every platform-neutral mention takes.
+    ``<@U123>``, the form every platform-neutral mention takes. Slack sends ``&``, ``<`` and ``>`` the
+    person typed as ``&amp;``, ``&lt;`` and ``&gt;``; they are stored as typed (``render.escape``
+    escapes them again on the way out).
     """
-    text = (text or "").strip()
-    return _MENTION.sub(lambda m: f"<{m.group(1)}{m.group(2)}>", text)
+    text = _MENTION.sub(lambda m: f"<{m.group(1)}{m.group(2)}>", (text or "").strip())
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 
 
 def wants_log_form(text: str) -> bool:
@@ -181,6 +203,10 @@ def neutral_action_id(action_id: str) -> str:
     return _SUFFIX.sub("", action_id)
 
 
+def _text_or_none(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
 def click_from_block_actions(body: Mapping[str, Any]) -> Click:
     actions = body.get("actions")
     if not isinstance(actions, list) or not actions or not isinstance(actions[0], Mapping):
@@ -190,21 +216,20 @@ def click_from_block_actions(body: Mapping[str, Any]) -> Click:
     if not isinstance(value, str):
         raise PayloadError("button without a value")
     container = body.get("container") if isinstance(body.get("container"), Mapping) else {}
-    channel = _get(body, "channel", "id") or container.get("channel_id")
     message = body.get("message") if isinstance(body.get("message"), Mapping) else {}
     blocks = message.get("blocks") if isinstance(message.get("blocks"), list) else []
     return Click(
         action_id=neutral_action_id(str(action.get("action_id", ""))),
         value=value,
         label=str(_get(action, "text", "text") or value),
-        trigger_id=body.get("trigger_id"),
-        channel=channel,
-        message_ts=container.get("message_ts") or message.get("ts"),
-        view_id=_get(body, "view", "id"),
-        view_hash=_get(body, "view", "hash"),
+        trigger_id=_text_or_none(body.get("trigger_id")),
+        channel=_text_or_none(_get(body, "channel", "id")) or _text_or_none(container.get("channel_id")),
+        message_ts=_text_or_none(container.get("message_ts")) or _text_or_none(message.get("ts")),
+        view_id=_text_or_none(_get(body, "view", "id")),
+        view_hash=_text_or_none(_get(body, "view", "hash")),
         message_blocks=tuple(b for b in blocks if isinstance(b, Mapping)),
-        ephemeral=bool(container.get("is_ephemeral")),
-        response_url=body.get("response_url") if isinstance(body.get("response_url"), str) else None,
+        ephemeral=container.get("is_ephemeral") is True,
+        response_url=_text_or_none(body.get("response_url")),
     )
 
 
@@ -232,15 +257,17 @@ class FormContext:
         return json.dumps({k: v for k, v in self.__dict__.items() if v is not None}, separators=(",", ":"))
 
     @classmethod
-    def load(cls, raw: str | None) -> FormContext:
+    def load(cls, raw: Any) -> FormContext:
+        """Our own private_metadata, read back; anything else is an empty context."""
         try:
-            data = json.loads(raw) if raw else {}
-        except ValueError:
+            data = json.loads(raw) if isinstance(raw, str) and raw else {}
+        except (ValueError, RecursionError):
             return cls()
         if not isinstance(data, dict):
             return cls()
-        known = {k: data[k] for k in ("negotiation", "channel", "message_ts", "label") if k in data}
-        return cls(**known)
+        number = data.get("negotiation")
+        texts = {k: data[k] for k in ("channel", "message_ts", "label") if isinstance(data.get(k), str)}
+        return cls(negotiation=number if type(number) is int and number > 0 else None, **texts)
 
 
 Values = Mapping[str, Mapping[str, Mapping[str, Any]]]
@@ -248,22 +275,27 @@ Values = Mapping[str, Mapping[str, Mapping[str, Any]]]
 
 def _value(values: Values, block_id: str) -> Any:
     """The value of one input, whatever its element type; ``None`` when empty."""
-    field = values.get(block_id, {}).get("value")
+    block = values.get(block_id)
+    field = block.get("value") if isinstance(block, Mapping) else None
     if not isinstance(field, Mapping):
         return None
     kind = field.get("type")
     if kind in ("static_select", "radio_buttons"):
         option = field.get("selected_option")
-        return option.get("value") if isinstance(option, Mapping) else None
-    if kind == "checkboxes":
-        return [o.get("value") for o in field.get("selected_options") or [] if isinstance(o, Mapping)]
-    if kind == "datetimepicker":
-        return field.get("selected_date_time")
-    if kind == "datepicker":
-        return field.get("selected_date")
-    if kind == "timepicker":
-        return field.get("selected_time")
-    value = field.get("value")
+        value = option.get("value") if isinstance(option, Mapping) else None
+    elif kind == "checkboxes":
+        options = field.get("selected_options")
+        chosen = [o.get("value") for o in options if isinstance(o, Mapping)] if isinstance(options, list) else []
+        return [v for v in chosen if isinstance(v, str)]
+    elif kind == "datetimepicker":
+        stamp = field.get("selected_date_time")
+        return stamp if type(stamp) is int else None
+    elif kind == "datepicker":
+        value = field.get("selected_date")
+    elif kind == "timepicker":
+        value = field.get("selected_time")
+    else:
+        value = field.get("value")
     return value.strip() if isinstance(value, str) and value.strip() else None
 
 
@@ -274,69 +306,80 @@ def _required(values: Values, block_id: str, message: str) -> Any:
     return value
 
 
+def _text(values: Values, block_id: str, *, limit: int, required: str | None = None) -> str | None:
+    """A typed text, at most ``limit`` characters (the limits the typed commands have)."""
+    value = _required(values, block_id, required) if required else _value(values, block_id)
+    if value is not None and (not isinstance(value, str) or len(value) > limit):
+        raise FormError(block_id, f"Keep it to {limit:,} characters.")
+    return value
+
+
+def _choice(values: Values, block_id: str, allowed: tuple[str, ...], message: str) -> str | None:
+    value = _value(values, block_id)
+    if value is not None and value not in allowed:
+        raise FormError(block_id, message)
+    return value
+
+
 def _int(values: Values, block_id: str, *, low: int, high: int) -> int | None:
     raw = _value(values, block_id)
     if raw is None:
         return None
-    try:
-        number = int(str(raw))
-    except ValueError:
-        raise FormError(block_id, "Enter a whole number.") from None
+    if not isinstance(raw, str) or not re.fullmatch(r"-?[0-9]{1,9}", raw):
+        raise FormError(block_id, "Enter a whole number.")
+    number = int(raw)
     if not low <= number <= high:
         raise FormError(block_id, f"Enter a number from {low} to {high}.")
     return number
 
 
 def _yes_no(values: Values, block_id: str) -> bool | None:
-    raw = _value(values, block_id)
-    return None if raw is None else raw == "yes"
+    answer = _choice(values, block_id, ("yes", "no"), "Pick yes or no.")
+    return None if answer is None else answer == "yes"
 
 
 def _log(actor: Actor, values: Values, context: FormContext) -> LogNegotiation:
-    counterpart = _required(values, "counterpart", "Who are you negotiating with?")
+    counterpart = _text(values, "counterpart", limit=200, required="Who are you negotiating with?")
     stamp = _required(values, "when", "When does it start?")
     try:
-        when = datetime.fromtimestamp(int(stamp), UTC)
-    except (TypeError, ValueError, OverflowError):
+        when = datetime.fromtimestamp(stamp, UTC)
+    except (TypeError, ValueError, OverflowError, OSError):
         raise FormError("when", "Pick a date and a time.") from None
-    channel = _value(values, "channel")
-    if channel is not None and channel not in CHANNELS:
-        raise FormError("channel", "Pick video, phone, email or in-person.")
     return LogNegotiation(
         actor=actor,
-        counterpart=counterpart,
+        counterpart=counterpart or "",
         when=when,
         duration_minutes=_int(values, "duration", low=5, high=24 * 60),
-        channel=channel,
-        title=_value(values, "title"),
+        channel=_choice(values, "channel", CHANNELS, "Pick video, phone, email or in-person."),
+        title=_text(values, "title", limit=300),
         repeat=_yes_no(values, "repeat"),
-        long_term_value=_value(values, "long_term_value"),
+        long_term_value=_text(values, "long_term_value", limit=FORM_TEXT),
     )
 
 
 def _outcome(actor: Actor, values: Values, context: FormContext) -> RecordOutcome:
     if context.negotiation is None:
         raise FormError("outcome", "This form has lost its negotiation; open it again from the message.")
-    outcome = _value(values, "outcome")
-    if outcome is not None and outcome not in OUTCOMES:
-        raise FormError("outcome", "Pick one of the outcomes.")
     return RecordOutcome(
         actor=actor,
         negotiation=context.negotiation,
-        notes=_value(values, "notes"),
-        outcome=outcome,
+        notes=_text(values, "notes", limit=FORM_TEXT),
+        outcome=_choice(values, "outcome", OUTCOMES, "Pick one of the outcomes."),
         opened_with_connection=_yes_no(values, "opened_with_connection"),
         sentiment=_int(values, "sentiment", low=1, high=5),
         hard_win=_yes_no(values, "hard_win"),
         concessions_given=_int(values, "concessions_given", low=0, high=1000),
         concessions_received=_int(values, "concessions_received", low=0, high=1000),
-        observations=_value(values, "observations"),
-        settled=_issues(_value(values, "settled")),
+        observations=_text(values, "observations", limit=FORM_TEXT),
+        settled=_issues(values, "settled"),
     )
 
 
-def _issues(text: str | None) -> tuple[str, ...] | None:
+def _issues(values: Values, block_id: str) -> tuple[str, ...] | None:
+    text = _text(values, block_id, limit=FORM_TEXT)
     parts = tuple(part.strip() for part in (text or "").split(",") if part.strip())
+    if any(len(part) > 200 for part in parts):
+        raise FormError(block_id, "Keep each issue to 200 characters.")
     return parts or None
 
 
@@ -346,25 +389,32 @@ def _commitment(actor: Actor, values: Values, context: FormContext) -> AddCommit
     side = _required(values, "side", "Whose commitment is it?")
     if side not in ("ours", "theirs"):
         raise FormError("side", "Pick ours or theirs.")
-    text = _required(values, "text", "What was promised?")
+    text = _text(values, "text", limit=1000, required="What was promised?")
     raw_due = _value(values, "due")
     try:
         due = date.fromisoformat(raw_due) if raw_due else None
-    except ValueError:
+    except (TypeError, ValueError):
         raise FormError("due", "Pick a date.") from None
-    return AddCommitment(actor=actor, negotiation=context.negotiation, side=side, text=text, due=due)
+    return AddCommitment(actor=actor, negotiation=context.negotiation, side=side, text=text or "", due=due)
 
 
 def _settings(actor: Actor, values: Values, context: FormContext) -> ChangeSettings:
-    nudges = _value(values, "nudges")
-    role = _value(values, "role")
+    """The settings form, read as ``settings`` reads typed words: quiet hours through
+    :func:`coaching.parser.quiet_hours`, a role of :data:`coaching.commands.ROLES`."""
+    quiet = _text(values, "quiet", limit=40)
+    if quiet is not None:
+        try:
+            quiet_hours(quiet)
+        except ValueError:
+            raise FormError("quiet", "Quiet hours look like 19:00-08:00 (or off).") from None
+    nudges = _choice(values, "nudges", ("on", "off"), "Pick on or off.")
     return ChangeSettings(
         actor=actor,
-        timezone=_value(values, "timezone"),
+        timezone=_text(values, "timezone", limit=64),
         lead_minutes=_int(values, "lead", low=0, high=24 * 60),
-        quiet=_value(values, "quiet"),
+        quiet=quiet,
         nudges=None if nudges is None else nudges == "on",
-        role=role,
+        role=_choice(values, "role", ROLES, "Your role is sales or procurement."),
     )
 
 
@@ -390,34 +440,12 @@ def command_from_view(body: Mapping[str, Any], actor: Actor) -> Submission:
         raise PayloadError("view_submission without a view")
     translate = FORMS.get(str(view.get("callback_id")))
     if translate is None:
-        raise PayloadError(f"unknown form {view.get('callback_id')!r}")
+        raise PayloadError(f"unknown form {str(view.get('callback_id'))[:60]!r}")
     values = _get(view, "state", "values")
     context = FormContext.load(view.get("private_metadata"))
     command = translate(actor, values if isinstance(values, Mapping) else {}, context)
-    return Submission(command=command, context=context, view_id=view.get("id"))
-
-
-# ---------------------------------------------------------------------------- shapes
-
-# What Bolt itself indexes into before any listener runs, per payload type.
-_REQUIRED_SHAPE: dict[str, Callable[[Mapping[str, Any]], bool]] = {
-    "block_actions": lambda b: (
-        isinstance(b.get("actions"), list) and bool(b["actions"]) and all(isinstance(a, Mapping) for a in b["actions"])
-    ),
-    "view_submission": lambda b: isinstance(b.get("view"), Mapping),
-    "view_closed": lambda b: isinstance(b.get("view"), Mapping),
-    "event_callback": lambda b: isinstance(b.get("event"), Mapping),
-}
-
-
-def well_formed(body: Any) -> bool:
-    """False for a body that would trip Bolt's own parsing (a 400, not a 500 with a traceback)."""
-    if not isinstance(body, Mapping) or not body:
-        return False
-    if "command" in body and not (body.get("team_id") and body.get("user_id")):
-        return False
-    check = _REQUIRED_SHAPE.get(str(body.get("type")))
-    return check(body) if check is not None else True
+    view_id = view.get("id")
+    return Submission(command=command, context=context, view_id=view_id if isinstance(view_id, str) else None)
 
 
 # ---------------------------------------------------------------------------- events

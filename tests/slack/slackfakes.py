@@ -92,6 +92,7 @@ class FakeSlackAPI:
         self._arrived = asyncio.Event()
         self._runner: web.AppRunner | None = None
         self.url = ""
+        self.oauth_extra: dict[str, Any] = {}  # more fields for oauth.v2.access (token rotation's refresh_token)
 
     async def start(self) -> str:
         app = web.Application()
@@ -267,6 +268,7 @@ class FakeSlackAPI:
             "team": {"id": "T0002", "name": "Globex"},
             "enterprise": None,
             "is_enterprise_install": False,
+            **self.oauth_extra,
         }
 
     # -- what the app sent, in words

@@ -3,6 +3,8 @@ database (slack_sdk's async SQLAlchemy stores, migrated by Alembic), tokens used
 
 from __future__ import annotations
 
+import io
+import logging
 import re
 
 import pytest
@@ -11,6 +13,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from adapters.slack import SLACK, setup, store
+from bot import logs
 from bot.config import ConfigError, Settings
 from coaching.messages import Message
 from coaching.ports import Address, DeliveryError
@@ -23,15 +26,20 @@ pytestmark = pytest.mark.filterwarnings("ignore:BasicAuth is deprecated:Deprecat
 TOKEN = "xoxb-17653672481-19874698323-pdFZKVeTuE8sk7oOcBrzbqgy"  # what the fake oauth.v2.access issues
 
 
-@pytest.fixture
-async def oauth(slack_api, coach, sessions):
-    settings = Settings(
+def oauth_settings(slack_api, **more) -> Settings:
+    return Settings(
         slack_client_id="111.222",
-        slack_client_secret="client-secret",
+        slack_client_secret="client-secret-0123456789",
         slack_signing_secret=SECRET,
         slack_api_url=slack_api.url,
         secret_key="a long random string from the environment",
+        **more,
     )
+
+
+@pytest.fixture
+async def oauth(slack_api, coach, sessions):
+    settings = oauth_settings(slack_api)
     app = web.Application()
     sender = setup(app, settings, coach, sessions, min_interval=0)
     client = TestClient(TestServer(app, host="127.0.0.1"))
@@ -114,3 +122,54 @@ def test_token_cipher_round_trip_and_wrong_key():
     assert cipher.open(sealed) == TOKEN
     assert cipher.open("xoxb-plain") == "xoxb-plain"
     assert store.TokenCipher("k2").open(sealed) is None
+
+
+REFRESH = "xoxe-1-My0xLTEyMzQ1Njc4OTAxMi0xMjM0NTY3ODkwMTItYWJjZGVmMDEyMzQ1"
+
+
+async def test_an_install_at_debug_logs_no_token_or_secret(slack_api, coach, sessions, restore_logging, capsys, caplog):
+    """LOG_LEVEL=DEBUG for every logger, through bot.logs as `dealcoach serve` sets it up: slack_sdk logs
+    the oauth.v2.access answer (bot and refresh token), Bolt and aiohttp log the requests."""
+    settings = oauth_settings(slack_api, log_level="DEBUG")
+    stream = io.StringIO()
+    logs.configure(settings, stream=stream)
+    for logger in [lg for lg in logging.Logger.manager.loggerDict.values() if isinstance(lg, logging.Logger)]:
+        logger.setLevel(logging.DEBUG)
+    caplog.set_level(logging.DEBUG)
+    slack_api.oauth_extra = {"refresh_token": REFRESH, "expires_in": 43200}
+    app = web.Application()
+    sender = setup(app, settings, coach, sessions, min_interval=0)
+    async with TestClient(TestServer(app, host="127.0.0.1")) as client:
+        harness = SlackHarness(client, app[SLACK], sender, slack_api)
+        await install(harness)
+        await harness.ask("help", team_id="T0002")
+        await harness.sender.send(Address("slack", "T0002", USER), Message("hello"))
+    written = stream.getvalue() + caplog.text + "".join(capsys.readouterr())
+    assert "oauth.v2.access" in written and "access_token" in written  # the install was logged, at DEBUG
+    for secret in (TOKEN, REFRESH, settings.slack_client_secret, SECRET, settings.secret_key):
+        assert secret not in written
+    for part in ("pdFZKVeTuE8sk7oO", "My0xLTEyMzQ1Njc4"):  # nor a piece of one
+        assert part not in written
+
+
+async def test_uninstall_through_a_shared_channel_removes_the_installations_own_tokens(oauth, slack_api, sessions):
+    await install(oauth)  # Globex, T0002
+
+    async def bots() -> int:
+        async with sessions() as session:
+            return await session.scalar(sa.select(sa.func.count()).select_from(store.slack_bots))
+
+    def uninstalled(envelope_team: str, installation: str, event_id: str) -> dict:
+        return fixture("event_app_uninstalled") | {
+            "team_id": envelope_team,
+            "event_id": event_id,
+            "is_ext_shared_channel": True,
+            "authorizations": [{"enterprise_id": None, "team_id": installation, "is_bot": True}],
+        }
+
+    # another organisation uninstalled DealCoach; the event reached us through a shared channel
+    assert (await oauth.event(uninstalled("T0002", "T0009", "Ev0SHARE1"))).status == 200
+    assert await bots() == 1
+    # our own installation, whatever organisation the envelope names
+    assert (await oauth.event(uninstalled("T0009", "T0002", "Ev0SHARE2"))).status == 200
+    assert await bots() == 0

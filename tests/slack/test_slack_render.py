@@ -31,11 +31,14 @@ def test_buttons_keep_their_text_command_and_get_unique_action_ids():
     assert found[0]["style"] == "primary" and "style" not in found[1]
 
 
-def test_user_text_is_escaped_but_mentions_stay_mentions():
-    message = Message("Deal with <Acme & Sons> for <@U0OWNER>", sections=(Section(facts=(("Owner", "<@U0OWNER>"),)),))
-    text = block_text(render.blocks_json(render.message_blocks(message)))
-    assert "&lt;Acme &amp; Sons&gt;" in text
-    assert text.count("<@U0OWNER>") == 2
+def test_text_is_escaped_and_no_mention_stays_live():
+    # the coach writes no mentions of its own: everything in its text came from someone's typing
+    message = Message("Deal with <Acme & Sons> for <@U0OWNER>", sections=(Section(facts=(("Owner", "<!here>"),)),))
+    blocks = render.blocks_json(render.message_blocks(message))
+    text = block_text(blocks)
+    assert "&lt;Acme &amp; Sons&gt; for &lt;@U0OWNER&gt;" in text
+    assert "&lt;!here&gt;" in text and "<" not in text
+    assert render.fallback_text(message) == "Deal with &lt;Acme &amp; Sons&gt; for &lt;@U0OWNER&gt;"
 
 
 def test_errors_are_marked():

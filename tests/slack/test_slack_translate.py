@@ -181,29 +181,6 @@ def test_form_errors_name_the_field(callback_id, values, meta, block):
     assert raised.value.block_id == block
 
 
-@pytest.mark.parametrize(
-    "body",
-    [
-        {},
-        [],
-        {"type": "block_actions", "actions": []},
-        {"type": "block_actions", "actions": ["x"]},
-        {"type": "view_submission", "view": "nope"},
-        {"type": "event_callback"},
-        {"command": "/negotiation", "text": "list"},
-    ],
-)
-def test_malformed_shapes(body):
-    assert not translate.well_formed(body)
-
-
-@pytest.mark.parametrize(
-    "name", ["slash_command", "block_actions", "view_submission", "event_app_home_opened", "url_verification"]
-)
-def test_recorded_payloads_are_well_formed(name):
-    assert translate.well_formed(fixture(name))
-
-
 def test_form_context_survives_private_metadata_and_garbage():
     context = translate.FormContext(negotiation=4, channel="D1", message_ts="1.2", label="Log outcome")
     assert translate.FormContext.load(context.dump()) == context

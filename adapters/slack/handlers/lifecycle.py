@@ -30,12 +30,12 @@ async def forget(deps: Deps, team: str) -> None:
 
 
 async def on_uninstalled(deps: Deps, ack: Any, body: dict[str, Any]) -> None:
-    await forget(deps, translate.team_of(body))
+    await forget(deps, translate.installation_of(body))
 
 
 async def on_tokens_revoked(deps: Deps, ack: Any, body: dict[str, Any], event: dict[str, Any]) -> None:
     if translate.bot_tokens_revoked(event):
-        await forget(deps, translate.team_of(body))
+        await forget(deps, translate.installation_of(body))
 
 
 def register(app: AsyncApp, deps: Deps) -> None:
