@@ -17,13 +17,13 @@ from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from coaching import commands as c
-from coaching import commitments, guide, leads, negotiations, privacy, relationships, settings, store
+from coaching import commitments, guide, leads, negotiations, privacy, questions, relationships, settings, store
 from coaching import nudges as n
 from coaching.messages import Attachment, Message, error
 from coaching.models import Nudge, User, Workspace
 from coaching.parser import CommandError, Context, parse_command
 from coaching.ports import Abandon, Address, Clock
-from coaching.room import CoachDefaults, Composed, Composer, Defer, Handler, Skip, Turn
+from coaching.room import Answer, CoachDefaults, Composed, Composer, Defer, Handler, Skip, Turn
 
 __all__ = ["Coach", "CoachDefaults", "Composed", "Defer", "Skip"]  # the last four live in coaching.room
 
@@ -49,6 +49,7 @@ def _merged(tables: Iterable[Mapping[K, V]]) -> dict[K, V]:
 HANDLERS: dict[type[c.Command], Handler] = _merged(room.HANDLERS for room in ROOMS)
 COMPOSERS: dict[str, Composer] = _merged(room.COMPOSERS for room in ROOMS)
 SNOOZES: dict[str, Handler] = _merged(getattr(room, "SNOOZES", {}) for room in ROOMS)  # ``later <what> …``
+ANSWERS: dict[str, Answer] = _merged(getattr(room, "ANSWERS", {}) for room in ROOMS)  # question kind → answer
 
 
 def handler_for(command: c.Command) -> Handler:
@@ -75,20 +76,36 @@ class Coach:
         ``also(session)`` runs inside the command's transaction just before it commits (an adapter marks its
         inbox row handled there, so a command is applied once or not at all); if it raises, nothing is stored.
         """
-        return await self._run(actor, lambda user: parse_command(actor, text, self.context(user)), also)
+
+        async def run(turn: Turn) -> Message:
+            question = questions.awaited(turn.user, turn.now)
+            answer = ANSWERS.get(question["kind"]) if question else None
+            if question is not None and answer is not None:  # the room that asked reads it first
+                reply = await answer(turn, question, text)
+                if isinstance(reply, Message):
+                    return reply
+                if isinstance(reply, questions.Rerun):
+                    return await self._dispatch(turn, parse_command(actor, reply.text, self.context(turn.user)))
+            return await self._dispatch(turn, parse_command(actor, text, self.context(turn.user)))
+
+        return await self._run(actor, run, also)
 
     async def handle(self, command: c.Command, *, also: AlsoInTransaction | None = None) -> Message:
         """Handle a structured command (a form's); ``also`` as for :meth:`handle_text`."""
-        return await self._run(command.actor, lambda _user: command, also)
+        return await self._run(command.actor, lambda turn: self._dispatch(turn, command), also)
+
+    @staticmethod
+    async def _dispatch(turn: Turn, command: c.Command) -> Message:
+        questions.settle(turn.user)  # any command ends an open question; its handler may ask a new one
+        return await handler_for(command)(turn, command)
 
     async def _run(
-        self, actor: c.Actor, make: Callable[[User], c.Command], also: AlsoInTransaction | None = None
+        self, actor: c.Actor, run: Callable[[Turn], Awaitable[Message]], also: AlsoInTransaction | None = None
     ) -> Message:
         try:
             async with self.sessions() as session, session.begin():
                 user = await self._ensure_user(session, actor)
-                command = make(user)
-                reply = await handler_for(command)(self.turn(session, user), command)
+                reply = await run(self.turn(session, user))
                 if also is not None:
                     await also(session)
                 return reply

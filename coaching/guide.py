@@ -3,10 +3,14 @@ question it asks instead of storing a moment it is not sure of."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+from typing import Any
+
 from coaching import commands as c
+from coaching import questions
 from coaching.messages import Button, Message, Section, error
 from coaching.parser import USAGE
-from coaching.room import Composer, Handler, Turn
+from coaching.room import Answer, Composer, Handler, Turn
 
 
 async def show_help(turn: Turn, command: c.Help) -> Message:
@@ -36,14 +40,30 @@ async def acknowledge(turn: Turn, command: c.Acknowledge) -> Message:
     return Message(text="👍 Got it.")
 
 
+MOMENT = "moment"  # the question "I read … — is that right?"
+MOMENT_TTL = timedelta(minutes=30)
+
+
 async def ask_moment(turn: Turn, command: c.ConfirmMoment) -> Message:
     """A moment the coach is not sure of is never stored: it asks. The Yes button carries the command's
-    unambiguous words (``ConfirmMoment.text``), so a click runs exactly the proposed command through the parser."""
+    unambiguous words (``ConfirmMoment.text``), so a click runs exactly the proposed command through the parser;
+    a typed ``yes`` does the same while the question is open."""
+    questions.ask(turn.user, MOMENT, now=turn.now, ttl=MOMENT_TTL, text=command.text)
     return Message(
         text=command.question,
-        sections=(Section(lines=("Nothing is stored yet: press Yes, or send the line again as you meant it.",)),),
+        sections=(Section(lines=("Nothing is stored yet: say yes, or send the line again as you meant it.",)),),
         buttons=(Button("Yes", "moment.confirm", command.text, "primary"),),
     )
+
+
+async def answer_moment(turn: Turn, question: dict[str, Any], text: str) -> Message | questions.Rerun | None:
+    said = questions.word(text)
+    if said in questions.YES and isinstance(question.get("text"), str):
+        return questions.Rerun(question["text"])
+    if said in questions.NO:
+        questions.settle(turn.user)
+        return Message(text="OK, nothing stored. Send the line again as you meant it.")
+    return None
 
 
 HANDLERS: dict[type[c.Command], Handler] = {
@@ -52,3 +72,4 @@ HANDLERS: dict[type[c.Command], Handler] = {
     c.ConfirmMoment: ask_moment,
 }
 COMPOSERS: dict[str, Composer] = {}
+ANSWERS: dict[str, Answer] = {MOMENT: answer_moment}

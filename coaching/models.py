@@ -88,6 +88,7 @@ class User(Base):
     nudges_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     dm_channel: Mapped[str | None] = mapped_column(String(128))
     conversation_ref: Mapped[dict[str, Any] | None]  # Teams: where proactive messages go
+    awaiting: Mapped[dict[str, Any] | None]  # the question the coach awaits an answer to (coaching.questions)
     created_at: Mapped[datetime] = mapped_column(default=_now)
 
     workspace: Mapped[Workspace] = relationship(lazy="joined")

@@ -2,8 +2,9 @@
 
 A room (``coaching/negotiations.py``, ``commitments.py``, …) holds the command handlers and the nudge
 composers of one concept and exports them in tables: ``HANDLERS`` (command type → handler),
-``COMPOSERS`` (nudge kind → :class:`Composer`) and, for ``later``, ``SNOOZES`` (what is snoozed →
-handler). Each handler and composer gets a :class:`Turn`, never the coach itself, so rooms depend on
+``COMPOSERS`` (nudge kind → :class:`Composer`), for ``later``, ``SNOOZES`` (what is snoozed →
+handler), and for the questions it asks, ``ANSWERS`` (question kind → :data:`Answer`). Each handler
+and composer gets a :class:`Turn`, never the coach itself, so rooms depend on
 nothing above them; ``coaching.engine`` runs the transaction and dispatches over the tables.
 """
 
@@ -22,6 +23,7 @@ from coaching import nudges as n
 from coaching.messages import Message
 from coaching.models import Negotiation, Nudge, User
 from coaching.parser import CommandError
+from coaching.questions import Rerun
 
 
 @dataclass(frozen=True)
@@ -83,6 +85,9 @@ class Defer:
 
 Composed = Message | Skip | Defer
 Handler = Callable[[Turn, Any], Awaitable[Message]]
+# A room's reading of what the person typed after it asked a question (``coaching.questions``): a reply, a
+# command to run instead (``Rerun``), or None when the text is no answer and should be read as a command.
+Answer = Callable[[Turn, dict[str, Any], str], Awaitable["Message | Rerun | None"]]
 
 
 @dataclass(frozen=True)
