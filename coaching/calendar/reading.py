@@ -9,6 +9,12 @@ cancelled), a stable key per meeting, and keeping the cost of a read to what the
 
 :func:`read_calendar` is CPU work and synchronous on purpose: callers on the event loop run it in a
 thread (``asyncio.to_thread``).
+
+Known limit of icalendar 7: a VTIMEZONE whose TZID is not an IANA name (Outlook's "W. Europe Standard
+Time", "(UTC+01:00) Amsterdam, Berlin…") is cached process-wide under that TZID, and the first feed
+that defines it wins for every later feed that uses the same TZID. Outlook's definitions of a given
+name are identical, so real feeds read right; a feed that defines a well-known Windows name falsely
+could shift other feeds' times using that name in the same process.
 """
 
 from __future__ import annotations
