@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Protocol
 
 from coaching.messages import Message
@@ -59,3 +60,34 @@ class Abandon(Exception):  # noqa: N818 - a signal, not an error
     """Raised by a callback the coach runs inside a command's transaction (``handle_text(..., also=)``) to
     roll the command back: it reaches the caller as is, instead of becoming an apology (an adapter's
     "this click was handled already", "I no longer hold this inbox row")."""
+
+
+# --- calendar feeds ---------------------------------------------------------------------------------
+
+
+class FeedOutcome(StrEnum):
+    """How one fetch of a calendar feed ended, as the sync must treat it."""
+
+    CHANGED = "changed"  # ``body`` holds the feed; store ``etag``/``last_modified`` for the next fetch
+    UNCHANGED = "unchanged"  # 304: nothing to read, the last import stands
+    GONE = "gone"  # 401/403/404/410: the provider refuses or does not know the address; pause the feed
+    BLOCKED = "blocked"  # DealCoach's rules refuse the address (scheme, private or metadata address)
+    FAILED = "failed"  # timeout, too large, too many redirects, network or server error: try again later
+
+
+@dataclass(frozen=True)
+class FeedResult:
+    outcome: FeedOutcome
+    body: bytes = field(default=b"", repr=False)
+    etag: str | None = None
+    last_modified: str | None = None
+    status: int | None = None  # the HTTP status of the last response, if there was one
+    reason: str = ""  # plain words for the rep; never the URL, never a library's exception text
+
+
+class CalendarFeeds(Protocol):
+    async def fetch(self, url: str, *, etag: str | None = None, last_modified: str | None = None) -> FeedResult:
+        """Fetch the feed at ``url`` (already checked by ``coaching.calendar.address.feed_url``),
+        conditionally when ``etag``/``last_modified`` of the last fetch are given. Never raises for
+        anything the network or the provider does: every end is a :class:`FeedResult`."""
+        ...

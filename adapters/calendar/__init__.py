@@ -1,0 +1,1 @@
+"""Calendar feeds: fetching them from the providers (the CalendarFeeds port)."""

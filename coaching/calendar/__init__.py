@@ -1,0 +1,1 @@
+"""Calendar import: reading a rep's calendar feed and finding the negotiations in it."""
