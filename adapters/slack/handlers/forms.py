@@ -13,7 +13,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack import render, translate
 from adapters.slack.handlers.deps import Deps, Once, bound, dm, who, within_deadline
-from coaching.messages import Message
+from coaching.messages import FIELD, Message
 
 log = logging.getLogger(__name__)
 
@@ -23,16 +23,22 @@ FORM_ERROR_BLOCK = {
     translate.OUTCOME_FORM: "outcome",
     translate.COMMITMENT_FORM: "text",
     translate.SETTINGS_FORM: "timezone",
+    translate.EDIT_FORM: "line",
 }
 
 
 async def open_form(
-    client: AsyncWebClient, trigger_id: str | None, form: str, context: translate.FormContext, side: str | None
+    client: AsyncWebClient,
+    trigger_id: str | None,
+    form: str,
+    context: translate.FormContext,
+    side: str | None,
+    line: str = "",
 ) -> None:
     if not trigger_id:
         log.warning("slack: cannot open %s without a trigger_id", form)
         return
-    await client.views_open(trigger_id=trigger_id, view=render.form_view(form, context, side))
+    await client.views_open(trigger_id=trigger_id, view=render.form_view(form, context, side, line))
 
 
 async def on_submit(deps: Deps, ack: Any, body: dict[str, Any], client: Any) -> None:
@@ -46,7 +52,13 @@ async def on_submit(deps: Deps, ack: Any, body: dict[str, Any], client: Any) -> 
     key = f"view:{translate.team_of(body)}:{submission.view_id}"
     once = Once(deps.seen, key) if submission.view_id else None  # claimed with the command, as a click is
     form = body["view"]["callback_id"]
-    reply, task = await within_deadline(deps, deps.coach.handle(submission.command, also=once), form, started)
+    asked = submission.command
+    call = (
+        deps.coach.handle_text(actor, asked.text, also=once)
+        if isinstance(asked, translate.Typed)
+        else deps.coach.handle(asked, also=once)
+    )
+    reply, task = await within_deadline(deps, call, form, started)
     if reply is None:  # too slow for the modal: close it, the answer follows as a DM
         await ack()
         deps.background.spawn(_dm_when_done(client, actor.address.user, task, once), "late form reply")
@@ -57,7 +69,7 @@ async def on_submit(deps: Deps, ack: Any, body: dict[str, Any], client: Any) -> 
     if reply.is_error:
         if once is not None and once.claimed:
             await deps.seen.forget(key)
-        await ack(response_action="errors", errors={FORM_ERROR_BLOCK[form]: reply.text[:300]})
+        await ack(response_action="errors", errors={_error_block(body, form, reply): reply.text[:300]})
         return
     await ack()
     context = submission.context
@@ -99,6 +111,14 @@ async def _refresh_message(client: AsyncWebClient, click: translate.Click, reply
             text=render.first_text(blocks),
             blocks=render.after_click(blocks, click, reply),
         )
+
+
+def _error_block(body: dict[str, Any], form: str, reply: Message) -> str:
+    """Where the coach's error shows: next to the field it is about when the form has it (its block ids are the
+    command's field names), else the form's first field."""
+    field = reply.extra.get(FIELD)
+    values = ((body.get("view") or {}).get("state") or {}).get("values") or {}
+    return field if isinstance(field, str) and field in values else FORM_ERROR_BLOCK[form]
 
 
 def _form_action(form: str) -> str:
