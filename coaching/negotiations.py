@@ -425,8 +425,8 @@ async def snooze(turn: Turn, command: c.RemindLater) -> Message:
     if ahead and repair is None and arrival.at >= negotiation.starts_at:
         starts = when_text(negotiation.starts_at, tz, now)
         lines.append(
-            f"⚠ {what} starts {starts}, before that: you'll get no reminder before the call, only the follow-up "
-            "prompt after it."
+            f"⚠ That is after the call: {what} starts {starts}. You'll get no reminder before it, only the "
+            "follow-up prompt after."
         )
         before = _before_the_call(turn, negotiation)
         if before is not None:

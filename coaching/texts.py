@@ -14,7 +14,7 @@ from coaching.models import Commitment
 from coaching.nudges import Arrival
 from coaching.timelang import say_day, say_moment
 
-SOON = timedelta(hours=12)  # a moment this close also says how far off it is ("in 20 min")
+SOON = timedelta(hours=3)  # a moment this close also says how far off it is ("in 20 min")
 
 
 def when_text(moment: datetime, tz: ZoneInfo, now: datetime) -> str:

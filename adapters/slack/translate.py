@@ -197,10 +197,17 @@ class Click:
     def dedupe_key(self) -> str:
         """A message's final choice is made once (Kept, then Missed, does nothing); otherwise the same
         button on the same message (or the same version of a view) acts once."""
+        if self.final_choice and self.channel and self.message_ts:
+            return answered_key(self.channel, self.message_ts)
         where = f"{self.channel}:{self.message_ts}" if self.message_ts else f"{self.view_id}:{self.view_hash}"
         if self.final_choice:
             return f"click:{where}"
         return f"click:{where}:{self.action_id}:{self.value}"
+
+
+def answered_key(channel: str, message_ts: str) -> str:
+    """The dedupe key of a message that takes one answer: its first click (or a question's Edit) claims it."""
+    return f"click:{channel}:{message_ts}"
 
 
 def neutral_action_id(action_id: str) -> str:

@@ -6,10 +6,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from adapters.slack import render, translate
 from adapters.slack.handlers.deps import Deps, Once, bound, dm, who, within_deadline
@@ -52,11 +54,16 @@ async def on_submit(deps: Deps, ack: Any, body: dict[str, Any], client: Any) -> 
     key = f"view:{translate.team_of(body)}:{submission.view_id}"
     once = Once(deps.seen, key) if submission.view_id else None  # claimed with the command, as a click is
     form = body["view"]["callback_id"]
+    context = submission.context
+    answer = None  # a question's Edit answers it: its Yes can't be used after, nor the Edit after a Yes
+    if form == translate.EDIT_FORM and context.channel and context.message_ts:
+        answer = Once(deps.seen, translate.answered_key(context.channel, context.message_ts))
+    also = _both(once, answer)
     asked = submission.command
     call = (
-        deps.coach.handle_text(actor, asked.text, also=once)
+        deps.coach.handle_text(actor, asked.text, also=also)
         if isinstance(asked, translate.Typed)
-        else deps.coach.handle(asked, also=once)
+        else deps.coach.handle(asked, also=also)
     )
     reply, task = await within_deadline(deps, call, form, started)
     if reply is None:  # too slow for the modal: close it, the answer follows as a DM
@@ -66,13 +73,17 @@ async def on_submit(deps: Deps, ack: Any, body: dict[str, Any], client: Any) -> 
     if once is not None and once.repeated:
         await ack()  # a replayed submission: the first one was handled
         return
+    if answer is not None and answer.repeated:
+        await ack(response_action="errors", errors={"line": "This question was answered already."})
+        return
     if reply.is_error:
         if once is not None and once.claimed:
             await deps.seen.forget(key)
+        if answer is not None and answer.claimed and context.channel and context.message_ts:
+            await deps.seen.forget(translate.answered_key(context.channel, context.message_ts))
         await ack(response_action="errors", errors={_error_block(body, form, reply): reply.text[:300]})
         return
     await ack()
-    context = submission.context
     if context.channel and context.message_ts:
         click = translate.Click(
             action_id=_form_action(form),
@@ -111,6 +122,19 @@ async def _refresh_message(client: AsyncWebClient, click: translate.Click, reply
             text=render.first_text(blocks),
             blocks=render.after_click(blocks, click, reply),
         )
+
+
+def _both(*onces: Once | None) -> Callable[[AsyncSession], Awaitable[None]] | None:
+    """Claim every dedupe key given, inside the command's transaction."""
+    claims = [once for once in onces if once is not None]
+    if not claims:
+        return None
+
+    async def claim(session: AsyncSession) -> None:
+        for once in claims:
+            await once(session)
+
+    return claim
 
 
 def _error_block(body: dict[str, Any], form: str, reply: Message) -> str:
