@@ -324,3 +324,19 @@ async def test_a_week_of_two_years_says_the_second_year(coach, clock, anna) -> N
     await coach.handle_text(anna, "team add @ben")
     reply = await coach.handle_text(anna, "digest 2026-W53")
     assert "Mon 28 Dec – Sun 03 Jan 2027" in reply.text, reply.text
+
+
+async def test_the_export_has_a_commitments_due_time(coach, clock, anna) -> None:
+    import json
+
+    clock.set(EVENING)
+    await coach.handle_text(anna, "log Acme yesterday 10am")
+    await coach.handle_text(anna, "commit 1 ours send the deck by tomorrow 5pm")
+    await coach.handle_text(anna, "commit 1 ours call back by friday")
+    await coach.handle_text(anna, "settings dates mdy")
+    export = await coach.export_file(anna.address)
+    data = json.loads(export.data)
+    timed, daily = data["commitments"]
+    assert (timed["due_on"], timed["due_at"]) == ("2026-12-02", "2026-12-02T16:00:00+00:00")
+    assert (daily["due_on"], daily["due_at"]) == ("2026-12-04", None)
+    assert data["user"]["date_order"] == "mdy"

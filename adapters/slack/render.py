@@ -373,6 +373,13 @@ def commitment_modal(context: translate.FormContext, *, side: str | None = None)
     return _modal(translate.COMMITMENT_FORM, f"Commitment for #{context.negotiation}", "Add", blocks, context)
 
 
+DATE_ORDER_CHOICES = (
+    ("dmy", "6 December (day first)"),
+    ("mdy", "June 12 (month first)"),
+    ("ymd", "June 12 (year first: 2026/6/12)"),
+)
+
+
 def settings_modal(context: translate.FormContext) -> View:
     blocks: list[Block] = [
         _text("timezone", "Time zone (IANA name, e.g. Europe/Berlin)", max_length=64),
@@ -391,6 +398,12 @@ def settings_modal(context: translate.FormContext) -> View:
             element=RadioButtonsElement(
                 action_id="value", options=_options((role, role.capitalize()) for role in ROLES)
             ),
+        ),
+        InputBlock(
+            block_id="dates",
+            label="Dates like 6/12 are",
+            optional=True,
+            element=RadioButtonsElement(action_id="value", options=_options(DATE_ORDER_CHOICES)),
         ),
     ]
     return _modal(translate.SETTINGS_FORM, "Settings", "Save", blocks, context)

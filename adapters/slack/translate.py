@@ -29,6 +29,7 @@ from coaching.commands import (
 from coaching.parser import CHANNELS, quiet_hours
 from coaching.ports import Address
 from coaching.store import valid_locale
+from coaching.timelang import DATE_ORDERS
 
 PLATFORM = "slack"
 
@@ -446,6 +447,7 @@ def _settings(actor: Actor, values: Values, context: FormContext) -> ChangeSetti
         quiet=quiet,
         nudges=None if nudges is None else nudges == "on",
         role=_choice(values, "role", ROLES, "Your role is sales or procurement."),
+        dates=_choice(values, "dates", DATE_ORDERS, "Pick how dates like 6/12 are read."),
     )
 
 

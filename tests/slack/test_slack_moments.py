@@ -8,6 +8,8 @@ from datetime import UTC, datetime
 
 from sqlalchemy import func, select
 
+from adapters.slack import render
+from adapters.slack.translate import FormContext
 from coaching.models import Commitment, Negotiation, User
 from tests.slack.slackfakes import USER, block_text, buttons, day, moment, radio, submission, text
 
@@ -119,3 +121,20 @@ async def test_form_moments_out_of_range_are_errors_next_to_their_field(slack, s
     untimed = {**values, "due": day(None), "due_time": {"value": {"type": "timepicker", "selected_time": "17:00"}}}
     body = await (await slack.interaction(submission("dealcoach.commitment", untimed, private_metadata=meta))).json()
     assert body == {"response_action": "errors", "errors": {"due": "Pick the day it is due, too."}}
+
+
+async def test_the_settings_form_sets_the_day_month_order(slack, slack_api, clock, sessions):
+    clock.set(EVENING)
+    await slack.ask("settings")
+    await slack.settle()
+    view = render.settings_modal(FormContext()).to_dict()
+    [dates] = [b for b in view["blocks"] if b["block_id"] == "dates"]
+    assert [o["value"] for o in dates["element"]["options"]] == ["dmy", "mdy", "ymd"]
+    body = await (await slack.interaction(submission("dealcoach.settings", {"dates": radio("dym")}))).json()
+    assert body["response_action"] == "errors" and "dates" in body["errors"]
+    form = submission("dealcoach.settings", {"dates": radio("mdy")}, view_id="V0DATES")
+    assert (await slack.interaction(form)).status == 200
+    await slack.settle()
+    async with sessions() as session:
+        assert await session.scalar(select(User.date_order)) == "mdy"
+    assert "Logged #1: Acme, Sun 06 Dec 10:00" in (await slack.ask("log Acme 12/6 10am"))["text"]
