@@ -239,10 +239,13 @@ async def record_outcome(turn: Turn, command: c.RecordOutcome) -> Message:
     if negotiation.status == "cancelled":
         raise CommandError(f"#{negotiation.number} was cancelled; log it again if it happened.")
     if command.sentiment is not None and not 1 <= command.sentiment <= 5:
-        raise CommandError("Counterpart sentiment is 1 (cold) to 5 (warm).")
-    for value in (command.concessions_given, command.concessions_received):
+        raise CommandError("Counterpart sentiment is 1 (cold) to 5 (warm).", field="sentiment")
+    for field, value in (
+        ("concessions_given", command.concessions_given),
+        ("concessions_received", command.concessions_received),
+    ):
         if value is not None and not 0 <= value <= 100:
-            raise CommandError("Concessions are counted 0 to 100.")
+            raise CommandError("Concessions are counted 0 to 100.", field=field)
     again = negotiation.status == "done"
     now = turn.now
     negotiation.status = "done"

@@ -11,7 +11,8 @@ from sqlalchemy import func, select
 from adapters.slack import render
 from adapters.slack.translate import FormContext
 from coaching.models import Commitment, Negotiation, User
-from tests.slack.slackfakes import USER, block_text, buttons, day, moment, radio, submission, text
+from tests.slack.slackfakes import USER, block_text, buttons, day, moment, number, radio, submission, text
+from tests.slack.slackfakes import select as select_
 
 EVENING = datetime(2026, 12, 1, 19, 38, tzinfo=UTC)  # Tue 01 Dec 20:38 in Berlin, the fake profile's zone
 
@@ -138,3 +139,12 @@ async def test_the_settings_form_sets_the_day_month_order(slack, slack_api, cloc
     async with sessions() as session:
         assert await session.scalar(select(User.date_order)) == "mdy"
     assert "Logged #1: Acme, Sun 06 Dec 10:00" in (await slack.ask("log Acme 12/6 10am"))["text"]
+
+
+async def test_a_form_value_the_coach_refuses_is_shown_next_to_its_field(slack, clock, sessions):
+    clock.set(EVENING)
+    await slack.ask("log Acme yesterday 10am")
+    meta = json.dumps({"negotiation": 1})
+    values = {"outcome": select_("agreed"), "concessions_given": number(500)}
+    body = await (await slack.interaction(submission("dealcoach.outcome", values, private_metadata=meta))).json()
+    assert body == {"response_action": "errors", "errors": {"concessions_given": "Concessions are counted 0 to 100."}}
