@@ -96,7 +96,7 @@ async def _digest(settings: Settings, args: argparse.Namespace) -> str:
                 raise ConfigError(f"{args.lead!r} does not lead a team")
             now, tz = SystemClock().now(), user_zone(lead)
             try:
-                week = Week.parse(args.week) if args.week else Week.containing(now, tz).shift(-1)
+                week = Week.asked(args.week, now=now, tz=tz) if args.week else Week.containing(now, tz).shift(-1)
             except ValueError as problem:
                 raise ConfigError(str(problem)) from None
             gap = settings.coaching.timing.contact_gap

@@ -21,6 +21,7 @@ class Actor:
     address: Address
     display_name: str | None = None
     timezone: str | None = None  # IANA name from the platform's profile, if it gave one
+    locale: str | None = None  # the platform's locale ("en-US", "de-DE"), if it gave one: day/month order
 
 
 @dataclass(frozen=True)
@@ -107,6 +108,7 @@ class AddCommitment(Command):
     due: date | None = None  # the due day in the person's zone
     due_at: datetime | None = None  # the due moment, when a time was given ("by tomorrow 5pm")
     notes: tuple[str, ...] = field(default=(), compare=False)
+    due_words: str | None = None  # a form's typed due ("friday 5pm"), read by the coach in the person's zone
 
 
 @dataclass(frozen=True)
@@ -243,3 +245,4 @@ class ConfirmMoment(Command):
     proposed: datetime
     command: Command
     text: str
+    typed: str = field(default="", compare=False)  # the line as the person typed it, to correct (Edit)

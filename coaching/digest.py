@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from coaching.messages import Attachment, Message, Section
 from coaching.models import Commitment, Counterpart, Negotiation, Team, TeamMember, Touchpoint, User
+from coaching.timelang import say_day
 
 CHART_WEEKS = 8
 
@@ -44,6 +45,19 @@ class Week:
         except ValueError:
             raise ValueError(f"{year} has no week {number}") from None
         return cls(int(year), int(number))
+
+    @classmethod
+    def asked(cls, label: str, *, now: datetime, tz: ZoneInfo) -> Week:
+        """A week someone asked the digest of (``digest 2026-W48``, ``dealcoach digest --week``): a real ISO
+        week that has started and is at most ten years back. Raises ValueError saying why not — which also
+        keeps weeks the calendar can't hold (``9999-W52``) from the digest's date arithmetic."""
+        week = cls.parse(label)
+        this = cls.containing(now, tz)
+        if week > this:
+            raise ValueError(f"{week.label} hasn't started yet")
+        if week.year < this.year - 10:
+            raise ValueError(f"{week.label} is more than ten years back")
+        return week
 
     @classmethod
     def containing(cls, moment: datetime, tz: ZoneInfo) -> Week:
@@ -517,8 +531,9 @@ def team_facts(t: Figures, p: Figures) -> tuple[tuple[str, str], ...]:
 
 
 def period(digest: Digest, tz: ZoneInfo) -> str:
-    last_day = (digest.ends - timedelta(days=1)).astimezone(tz)
-    text = f"{digest.starts.astimezone(tz):%a %d %b} – {last_day:%a %d %b}"
+    first, last = digest.starts.astimezone(tz), (digest.ends - timedelta(days=1)).astimezone(tz)
+    # the week's label has the year; the last day says its own when the week ends in the next one
+    text = f"{say_day(first.date(), tz, first)} – {say_day(last.date(), tz, first)}"
     return text + (" (so far)" if digest.partial else "")
 
 

@@ -85,7 +85,11 @@ class Coach:
                 if isinstance(reply, Message):
                     return reply
                 if isinstance(reply, questions.Rerun):
-                    return await self._dispatch(turn, parse_command(actor, reply.text, self.context(turn.user)))
+                    done = await self._dispatch(turn, parse_command(actor, reply.text, self.context(turn.user)))
+                    if reply.receipt and turn.user.awaiting is None:  # the same words again are not run twice
+                        ttl = questions.RECEIPT_TTL
+                        questions.ask(turn.user, reply.receipt, now=turn.now, ttl=ttl, text=reply.text)
+                    return done
             return await self._dispatch(turn, parse_command(actor, text, self.context(turn.user)))
 
         return await self._run(actor, run, also)
@@ -110,7 +114,7 @@ class Coach:
                     await also(session)
                 return reply
         except CommandError as problem:
-            return error(problem.message, problem.usage)
+            return error(problem.message, problem.usage, problem.field)
         except Abandon:
             raise
         except Exception:
@@ -118,7 +122,7 @@ class Coach:
             return error("Sorry, something went wrong on my side. Nothing was changed; please try again.")
 
     def context(self, user: User) -> Context:
-        return Context(now=self.clock.now(), tz=n.user_zone(user))
+        return Context(now=self.clock.now(), tz=n.user_zone(user), dates=store.date_order(user))
 
     def turn(self, session: AsyncSession, user: User) -> Turn:
         """What a room's handler or composer gets: this transaction, the person, now, and the install's defaults."""
@@ -126,7 +130,12 @@ class Coach:
 
     async def _ensure_user(self, session: AsyncSession, actor: c.Actor) -> User:
         return await store.ensure_user(
-            session, address=actor.address, display_name=actor.display_name, timezone=actor.timezone, new=self._new_user
+            session,
+            address=actor.address,
+            display_name=actor.display_name,
+            timezone=actor.timezone,
+            locale=actor.locale,
+            new=self._new_user,
         )
 
     async def upsert_user(

@@ -117,7 +117,7 @@ def resolve_week(spec: str, now: datetime, lead: User) -> Week:
     if spec == "last":
         return Week.containing(now, tz).shift(-1)
     try:
-        return Week.parse(spec)
+        return Week.asked(spec, now=now, tz=tz)
     except ValueError as problem:
         raise CommandError(f"{problem}.", USAGE["digest"].usage) from None
 
@@ -127,8 +127,6 @@ async def show_digest(turn: Turn, command: c.ShowDigest) -> Message:
     if team is None:
         raise CommandError("The digest is for team leads: add your reps with `team add @name` first.")
     week = resolve_week(command.week, turn.now, turn.user)
-    if week.bounds(turn.tz)[0] > turn.now:
-        raise CommandError(f"{week.label} hasn't started yet.", USAGE["digest"].usage)
     return await digest_for(turn, team, week)
 
 

@@ -68,7 +68,11 @@ class Message:
         return "\n".join(out)
 
 
-def error(message: str, usage: str | None = None) -> Message:
-    """A clear answer to something the coach can't do as asked (with the command's usage, if it helps)."""
+FIELD = "field"  # ``Message.extra`` key of an error: the command's field it is about ("when", "due")
+
+
+def error(message: str, usage: str | None = None, field: str | None = None) -> Message:
+    """A clear answer to something the coach can't do as asked (with the command's usage, if it helps; and the
+    field it is about, so a form can show it next to that field)."""
     sections = (Section(lines=(f"Usage: `{usage}`",)),) if usage else ()
-    return Message(text=message, sections=sections, kind="error")
+    return Message(text=message, sections=sections, kind="error", extra={FIELD: field} if field else {})

@@ -89,6 +89,8 @@ class User(Base):
     dm_channel: Mapped[str | None] = mapped_column(String(128))
     conversation_ref: Mapped[dict[str, Any] | None]  # Teams: where proactive messages go
     awaiting: Mapped[dict[str, Any] | None]  # the question the coach awaits an answer to (coaching.questions)
+    date_order: Mapped[str | None] = mapped_column(String(3))  # dmy | mdy | ymd, as set with `settings dates`
+    locale: Mapped[str | None] = mapped_column(String(35))  # the platform's locale ("en-US"), for date_order's default
     created_at: Mapped[datetime] = mapped_column(default=_now)
 
     workspace: Mapped[Workspace] = relationship(lazy="joined")
@@ -203,6 +205,7 @@ class Commitment(Base):
     text: Mapped[str] = mapped_column(Text)
     owner_text: Mapped[str | None] = mapped_column(String(200))  # who on that side is on the hook
     due_on: Mapped[date | None] = mapped_column(Date)  # a local calendar day of the rep
+    due_at: Mapped[datetime | None]  # the due moment, when a time was given ("by tomorrow 5pm"); on due_on
     status: Mapped[str] = mapped_column(String(8), default="open")  # open | kept | missed
     resolved_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=_now)

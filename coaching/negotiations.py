@@ -3,10 +3,10 @@ nudges — and the pre-call reminder, the follow-up prompt and its reminder that
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
 from coaching import commands as c
 from coaching import counterparts as known
@@ -15,9 +15,17 @@ from coaching import playbook as book
 from coaching import store
 from coaching.messages import Button, Message, Section
 from coaching.models import Commitment, Counterpart, Negotiation, Nudge, Touchpoint
-from coaching.parser import CHANNELS, USAGE, CommandError
-from coaching.room import Composed, Composer, Handler, Skip, Turn
-from coaching.texts import commitment_line, remind_again, span_text, when_text
+from coaching.parser import CHANNELS, USAGE, CommandError, moment_words
+from coaching.room import Composed, Composer, Handler, Skip, Turn, check_moment
+from coaching.texts import (
+    arrival_note,
+    commitment_line,
+    reading_lines,
+    remind_again,
+    span_text,
+    when_soon,
+    when_text,
+)
 
 INFORMAL_TOUCHPOINTS = ("coffee", "call", "note")
 
@@ -35,7 +43,8 @@ async def log_negotiation(turn: Turn, command: c.LogNegotiation) -> Message:
         raise CommandError(f"“{channel}” is not a channel: use video, phone, email or in-person.")
     duration = command.duration_minutes or turn.defaults.duration_minutes
     if not 1 <= duration <= 1440:
-        raise CommandError("A negotiation lasts between 1 minute and 24 hours.")
+        raise CommandError("A negotiation lasts between 1 minute and 24 hours.", field="duration_minutes")
+    check_moment(turn, command.when, "when")
     counterpart = await store.counterpart(session, workspace_id=user.workspace_id, name=name)
     negotiation = Negotiation(
         created_at=now,
@@ -58,22 +67,22 @@ async def log_negotiation(turn: Turn, command: c.LogNegotiation) -> Message:
         await known.start_long_term(session, user, counterpart, now)
 
     held = negotiation.starts_at <= now
-    ends = negotiation.starts_at + timedelta(minutes=duration)
     head = (
-        f"Logged #{negotiation.number}: {counterpart.name}, {when_text(negotiation.starts_at, tz)} "
+        f"Logged #{negotiation.number}: {counterpart.name}, {when_soon(negotiation.starts_at, tz, now)} "
         f"({duration} min, {channel})."
     )
-    lines: list[str] = []
+    lines: list[str] = list(reading_lines(command.notes))
     if held:
         lines.append("That time has passed, so I take it the call happened: the follow-up prompt is on its way.")
     else:
         precall = next((p for p in planned if p.kind == n.PRECALL), None)
         if precall:
             lines.append(
-                f"Pre-call reminder: {when_text(precall.due_at, tz)}"
+                f"Pre-call reminder: {when_text(precall.due_at, tz, now)}"
                 + (" (now, it starts soon)." if precall.due_at <= now else ".")
             )
-        lines.append(f"Follow-up prompt: {when_text(ends + turn.timing.followup_after, tz)}.")
+        followup = next(p for p in planned if p.kind == n.FOLLOWUP)
+        lines.append(f"Follow-up prompt: {await _arrives(turn, followup)}.")
     sections = [Section(lines=tuple(lines))]
     if warnings:
         sections.append(Section(heading="Heads-up", lines=tuple(warnings)))
@@ -93,6 +102,12 @@ async def log_negotiation(turn: Turn, command: c.LogNegotiation) -> Message:
             ]
         buttons.append(Button("Prep brief", "negotiation.prep", f"prep {negotiation.number}"))
     return Message(text=head, sections=tuple(sections), buttons=tuple(buttons), ref=f"negotiation:{negotiation.number}")
+
+
+async def _arrives(turn: Turn, planned: n.Planned) -> str:
+    """When a planned nudge will really come (after quiet hours and the daily budget), as a confirmation says it."""
+    arrival = await n.arrives(turn.session, turn.user, planned, budget=turn.defaults.daily_nudges)
+    return when_text(arrival.at, turn.tz, turn.now) + arrival_note(arrival)
 
 
 async def _back_to_back(turn: Turn, negotiation: Negotiation) -> list[str]:
@@ -189,7 +204,7 @@ async def list_negotiations(turn: Turn, command: c.ListNegotiations) -> Message:
         elif neg.status == "done":
             state = " — done" + (f": {neg.outcome}" if neg.outcome else "")
         return (
-            f"#{neg.number} {neg.counterpart.name} — {when_text(neg.starts_at, tz)}, "
+            f"#{neg.number} {neg.counterpart.name} — {when_text(neg.starts_at, tz, now)}, "
             f"{neg.duration_minutes} min, {neg.channel}{state}"
         )
 
@@ -224,10 +239,13 @@ async def record_outcome(turn: Turn, command: c.RecordOutcome) -> Message:
     if negotiation.status == "cancelled":
         raise CommandError(f"#{negotiation.number} was cancelled; log it again if it happened.")
     if command.sentiment is not None and not 1 <= command.sentiment <= 5:
-        raise CommandError("Counterpart sentiment is 1 (cold) to 5 (warm).")
-    for value in (command.concessions_given, command.concessions_received):
+        raise CommandError("Counterpart sentiment is 1 (cold) to 5 (warm).", field="sentiment")
+    for field, value in (
+        ("concessions_given", command.concessions_given),
+        ("concessions_received", command.concessions_received),
+    ):
         if value is not None and not 0 <= value <= 100:
-            raise CommandError("Concessions are counted 0 to 100.")
+            raise CommandError("Concessions are counted 0 to 100.", field=field)
     again = negotiation.status == "done"
     now = turn.now
     negotiation.status = "done"
@@ -296,7 +314,7 @@ async def follow_up_sent(turn: Turn, command: c.FollowUpSent) -> Message:
     if negotiation.followup_sent_at is not None:
         return Message(
             text=f"Already noted: you followed up with {negotiation.counterpart.name} on "
-            f"{when_text(negotiation.followup_sent_at, turn.tz)}.",
+            f"{when_text(negotiation.followup_sent_at, turn.tz, turn.now)}.",
             ref=f"negotiation:{negotiation.number}",
         )
     now = turn.now
@@ -330,15 +348,18 @@ async def reschedule(turn: Turn, command: c.Reschedule) -> Message:
     negotiation = await turn.negotiation(command.negotiation)
     if negotiation.status != "scheduled":
         raise CommandError(f"#{negotiation.number} is {negotiation.status}; only scheduled ones can move.")
+    check_moment(turn, command.when, "when")
     await n.drop_pending(session, negotiation_id=negotiation.id, kinds=n.NEGOTIATION_KINDS)
     negotiation.starts_at = command.when
     await session.flush()
     warnings = await _back_to_back(turn, negotiation)
     await n.schedule_negotiation(session, negotiation, turn.user, now=turn.now, timing=turn.timing)
-    sections = (Section(heading="Heads-up", lines=tuple(warnings)),) if warnings else ()
+    sections = (Section(lines=reading_lines(command.notes)),) if command.notes else ()
+    if warnings:
+        sections += (Section(heading="Heads-up", lines=tuple(warnings)),)
     return Message(
         text=f"Moved #{negotiation.number} with {negotiation.counterpart.name} to "
-        f"{when_text(negotiation.starts_at, turn.tz)}; its reminders moved too.",
+        f"{when_soon(negotiation.starts_at, turn.tz, turn.now)}; its reminders moved too.",
         sections=sections,
         ref=f"negotiation:{negotiation.number}",
     )
@@ -359,10 +380,12 @@ async def cancel(turn: Turn, command: c.CancelNegotiation) -> Message:
 
 
 async def snooze(turn: Turn, command: c.RemindLater) -> Message:
-    """Snooze a negotiation's nudge: the same nudge again, later (a new outbox row; the sent one stays sent)."""
-    session, user = turn.session, turn.user
+    """Snooze a negotiation's nudge: the same nudge again, later (a new outbox row; the sent one stays sent).
+    The answer says when it will really come, and warns when that is after the call it is about."""
+    session, user, now, tz = turn.session, turn.user, turn.now, turn.tz
     # a moment the person named ("later commitment 2 friday 10am") or a delay
-    due = command.at or n.snoozed_until(turn.now, turn.tz, command.minutes, turn.timing)
+    due = command.at or n.snoozed_until(now, tz, command.minutes, turn.timing)
+    check_moment(turn, due, "at")
     negotiation = await turn.negotiation(command.number)
     repair = {"note": n.REPAIR_NOTE, "check-in": n.REPAIR_CHECKIN}.get(command.about)
     if negotiation.status == "scheduled" and repair is None:
@@ -383,11 +406,51 @@ async def snooze(turn: Turn, command: c.RemindLater) -> Message:
         )
         if kind is None:
             raise CommandError(f"#{negotiation.number} is {negotiation.status}; nothing to remind you of.")
-    stamp = int(turn.now.timestamp())
-    planned = n.Planned(kind, f"{kind}:{negotiation.id}:later:{stamp}", due, exempt_quiet=kind == n.PRECALL)
+    if repair is None:  # a later snooze of the same negotiation replaces the one before (the button below)
+        await session.execute(
+            delete(Nudge).where(
+                Nudge.negotiation_id == negotiation.id,
+                Nudge.kind.in_(n.NEGOTIATION_KINDS),
+                Nudge.status == "pending",
+                Nudge.claimed_by.is_(None),
+                Nudge.key.like(f"%:{negotiation.id}:later:%"),
+            )
+        )
+    planned = n.Planned(
+        kind, f"{kind}:{negotiation.id}:later:{int(now.timestamp())}", due, exempt_quiet=kind == n.PRECALL
+    )
     await n.enqueue(session, user, [planned], negotiation_id=negotiation.id)
+    arrival = await n.arrives(session, user, planned, budget=turn.defaults.daily_nudges)
     what = f"#{negotiation.number} with {negotiation.counterpart.name}"
-    return Message(text=remind_again(what, due, turn.tz))
+    lines = list(reading_lines(command.notes))
+    buttons: tuple[Button, ...] = ()
+    ahead = negotiation.status == "scheduled" and negotiation.starts_at > now
+    if ahead and repair is None and arrival.at >= negotiation.starts_at:
+        starts = when_text(negotiation.starts_at, tz, now)
+        lines.append(
+            f"⚠ That is after the call: {what} starts {starts}. You'll get no reminder before it, only the "
+            "follow-up prompt after."
+        )
+        before = _before_the_call(turn, negotiation)
+        if before is not None:
+            label = f"Before the call, {before.astimezone(tz):%H:%M}"
+            words = f"later negotiation {negotiation.number} {moment_words(before, tz)}"
+            buttons = (Button(label, "nudge.snooze", words),)
+    return Message(
+        text=remind_again(what, arrival, tz, now),
+        sections=(Section(lines=tuple(lines)),) if lines else (),
+        buttons=buttons,
+        ref=f"negotiation:{negotiation.number}",
+    )
+
+
+def _before_the_call(turn: Turn, negotiation: Negotiation) -> datetime | None:
+    """Where a pre-call reminder could still go: the person's lead time before the start, else 5 minutes."""
+    for lead in (timedelta(minutes=turn.user.lead_minutes), timedelta(minutes=5)):
+        moment = (negotiation.starts_at - lead).replace(second=0, microsecond=0)
+        if moment > turn.now:
+            return moment
+    return None
 
 
 # -- prep brief --------------------------------------------------------------------------------------
@@ -426,7 +489,7 @@ async def prep(turn: Turn, command: c.Prep) -> Message:
         )
     ).all()
     if history:
-        sections.append(Section(heading="History", lines=tuple(_history_line(h, tz) for h in history)))
+        sections.append(Section(heading="History", lines=tuple(_history_line(h, tz, turn.now) for h in history)))
     sections.extend(await _relationship_sections(turn, negotiation))
     on_call = (
         book.CONNECTION_FIRST,
@@ -436,7 +499,7 @@ async def prep(turn: Turn, command: c.Prep) -> Message:
     )
     sections.append(Section(heading="On the call", lines=on_call))
     return Message(
-        text=f"Prep brief #{negotiation.number}: {counterpart.name}, {when_text(negotiation.starts_at, tz)} "
+        text=f"Prep brief #{negotiation.number}: {counterpart.name}, {when_text(negotiation.starts_at, tz, turn.now)} "
         f"({negotiation.duration_minutes} min, {negotiation.channel}).",
         sections=tuple(sections),
         ref=f"negotiation:{negotiation.number}",
@@ -459,8 +522,8 @@ def _frame_section(negotiation: Negotiation) -> Section:
     return Section(heading="Frame", lines=tuple(lines))
 
 
-def _history_line(negotiation: Negotiation, tz: ZoneInfo) -> str:
-    parts = [f"#{negotiation.number} {when_text(negotiation.starts_at, tz)}"]
+def _history_line(negotiation: Negotiation, tz: ZoneInfo, now: datetime) -> str:
+    parts = [f"#{negotiation.number} {when_text(negotiation.starts_at, tz, now)}"]
     if negotiation.outcome:
         parts.append(negotiation.outcome)
     if negotiation.sentiment is not None:
@@ -475,7 +538,6 @@ def _history_line(negotiation: Negotiation, tz: ZoneInfo) -> str:
 async def _relationship_sections(turn: Turn, negotiation: Negotiation) -> list[Section]:
     """Open commitments both ways and remembered personal notes about this counterpart."""
     session, user = turn.session, turn.user
-    today = turn.now.astimezone(turn.tz).date()
     open_commitments = (
         await session.scalars(
             select(Commitment)
@@ -489,7 +551,7 @@ async def _relationship_sections(turn: Turn, negotiation: Negotiation) -> list[S
     ).all()
     sections = []
     if open_commitments:
-        lines = tuple(commitment_line(x, today) for x in open_commitments)
+        lines = tuple(commitment_line(x, turn.tz, turn.now) for x in open_commitments)
         sections.append(Section(heading="Open commitments", lines=lines))
     notes = (
         await session.scalars(
@@ -583,7 +645,7 @@ async def _precall(turn: Turn, nudge: Nudge, negotiation: Negotiation) -> Compos
         tips += (book.VIRTUAL_TRUST,)
     sections.append(Section(heading=f"On {negotiation.channel}", lines=tips))
     when = span_text(negotiation.starts_at - now)
-    starts = when_text(negotiation.starts_at, turn.tz)
+    starts = when_text(negotiation.starts_at, turn.tz, now)
     return Message(
         text=f"In {when}: #{number} with {name} ({starts}, {negotiation.channel}).",
         sections=tuple(sections),

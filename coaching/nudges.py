@@ -7,11 +7,12 @@ enqueued again. Pending nudges of something handled are deleted, so none is left
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from coaching.digest import Week
@@ -35,6 +36,9 @@ HANDOFF = "handoff"  # a note to the account owner about a held negotiation
 DIGEST = "digest"  # a team lead's weekly digest
 EXPORT = "export"  # a data export, asked for just now (not a nudge, but it travels the outbox to carry a file)
 STAY_IN_TOUCH_TIME = time(10, 0)  # Monday, local
+DUE_TIME_LEAD = timedelta(hours=1)  # a commitment due at a time: reminded this long before, overdue this long after
+# The weekly digest, hand-offs and exports are not coaching nudges about the rep's own work: no daily budget.
+UNBUDGETED_KINDS = (DIGEST, HANDOFF, EXPORT)
 
 
 @dataclass(frozen=True)
@@ -79,6 +83,76 @@ def quiet_until(user: User, at: datetime) -> datetime | None:
     return datetime.combine(day, end, tzinfo=tz).astimezone(at.tzinfo)
 
 
+# -- the daily budget ---------------------------------------------------------------------------------
+# At most ``CoachDefaults.daily_nudges`` coaching nudges per rep per local day; once a day's budget is spent,
+# the rest wait for the next morning. The scheduler's tick applies it (``outbox.Dispatcher``); a snooze's
+# confirmation foretells it (:func:`arrives`). Both use the functions here.
+
+
+def budgeted(kind: str, exempt_quiet: bool) -> bool:
+    """Counts against the daily budget: not pre-call reminders and replies to what the rep just did (they are
+    exempt from quiet hours too), nor the digest, hand-offs and exports."""
+    return not exempt_quiet and kind not in UNBUDGETED_KINDS
+
+
+@dataclass(frozen=True)
+class BudgetDay:
+    """The rep's local day a budgeted nudge due then counts against, and the morning it waits for once that
+    day's budget is spent (the end of their quiet hours, else 08:00)."""
+
+    day: date
+    morning: datetime
+
+    def spent(self, sent_at: Iterable[datetime]) -> int:
+        """How many of the budgeted nudges sent at ``sent_at`` went out on this day."""
+        return sum(1 for at in sent_at if at.astimezone(self.morning.tzinfo).date() == self.day)
+
+
+def budget_day(user: User, due_at: datetime) -> BudgetDay:
+    tz = user_zone(user)
+    day = due_at.astimezone(tz).date()
+    wake = time.fromisoformat(user.quiet_end) if user.quiet_end else time(8, 0)
+    return BudgetDay(day, datetime.combine(day + timedelta(days=1), wake, tzinfo=tz))
+
+
+async def budgeted_sent(session: AsyncSession, user_ids: Iterable[int], since: datetime) -> list[tuple[int, datetime]]:
+    """(user id, sent at) of the budgeted nudges sent to these people since ``since``."""
+    rows = await session.execute(
+        select(Nudge.user_id, Nudge.sent_at).where(
+            Nudge.user_id.in_(set(user_ids)),
+            Nudge.status == "sent",
+            Nudge.exempt_quiet.is_(False),
+            Nudge.kind.not_in(UNBUDGETED_KINDS),
+            Nudge.sent_at >= since,
+        )
+    )
+    return [(user_id, sent_at) for user_id, sent_at in rows]
+
+
+@dataclass(frozen=True)
+class Arrival:
+    """When a nudge planned for ``asked`` will really come: after quiet hours and the daily budget."""
+
+    at: datetime
+    asked: datetime
+    quiet: bool = False  # moved past the person's quiet hours
+    budget: bool = False  # that day's budget is spent: the next morning
+
+
+async def arrives(session: AsyncSession, user: User, planned: Planned, *, budget: int) -> Arrival:
+    """When ``planned`` will reach the person, as things stand now: the nudges already sent count (ones still
+    pending may, when sent first, use up that day's budget too)."""
+    at = planned.due_at if planned.exempt_quiet else (quiet_until(user, planned.due_at) or planned.due_at)
+    quiet = at != planned.due_at
+    if not budgeted(planned.kind, planned.exempt_quiet):
+        return Arrival(at, planned.due_at, quiet)
+    day = budget_day(user, at)
+    sent = await budgeted_sent(session, [user.id], since=at - timedelta(days=1))  # what the tick at ``at`` counts
+    if budget - day.spent(sent_at for _, sent_at in sent) > 0:
+        return Arrival(at, planned.due_at, quiet)
+    return Arrival(max(at, day.morning.astimezone(at.tzinfo)), planned.due_at, quiet, budget=True)
+
+
 def _ts(moment: datetime) -> int:
     return int(moment.timestamp())
 
@@ -108,7 +182,8 @@ def plan_negotiation(negotiation: Negotiation, user: User, *, now: datetime, tim
 
 
 def plan_commitment(commitment: Commitment, user: User, *, now: datetime, timing: Timing) -> list[Planned]:
-    """The day before and the due day at 09:00 local, and one overdue nudge the day after."""
+    """The day before at 09:00 local; on the day at 09:00, or an hour before the due time when one was given
+    (``by tomorrow 5pm`` → 16:00); and one overdue nudge, the next day at 09:00 or an hour after the due time."""
     if commitment.status != "open" or commitment.due_on is None:
         return []
     tz = user_zone(user)
@@ -117,14 +192,34 @@ def plan_commitment(commitment: Commitment, user: User, *, now: datetime, timing
         return datetime.combine(day, timing.commitment_hour, tzinfo=tz).astimezone(now.tzinfo)
 
     due = commitment.due_on
-    moments = (
-        (COMMITMENT_BEFORE, at_hour(due - timedelta(days=1))),
-        (COMMITMENT_DUE, at_hour(due)),
-        (COMMITMENT_OVERDUE, at_hour(due + timedelta(days=1))),
-    )
-    return [
-        Planned(kind, f"{kind}:{commitment.id}:{due.isoformat()}", moment) for kind, moment in moments if moment > now
-    ]
+    if commitment.due_at is not None:
+        anchor = str(int(commitment.due_at.timestamp()))
+        moments = (
+            (COMMITMENT_BEFORE, at_hour(due - timedelta(days=1))),
+            (COMMITMENT_DUE, commitment.due_at - DUE_TIME_LEAD),
+            (COMMITMENT_OVERDUE, commitment.due_at + DUE_TIME_LEAD),
+        )
+    else:
+        anchor = due.isoformat()
+        moments = (
+            (COMMITMENT_BEFORE, at_hour(due - timedelta(days=1))),
+            (COMMITMENT_DUE, at_hour(due)),
+            (COMMITMENT_OVERDUE, at_hour(due + timedelta(days=1))),
+        )
+    return [Planned(kind, f"{kind}:{commitment.id}:{anchor}", moment) for kind, moment in moments if moment > now]
+
+
+def commitment_stage(commitment: Commitment, at: datetime, tz: ZoneInfo) -> str:
+    """Which reminder of ``commitment`` a nudge at ``at`` is: before its due day, on it, or overdue (past its
+    due time when it has one, else past its day)."""
+    day = at.astimezone(tz).date()
+    if commitment.due_at is not None and at >= commitment.due_at:
+        return COMMITMENT_OVERDUE
+    if commitment.due_on is None or commitment.due_on > day:
+        return COMMITMENT_BEFORE
+    if commitment.due_on == day:
+        return COMMITMENT_DUE
+    return COMMITMENT_OVERDUE
 
 
 async def enqueue(session: AsyncSession, user: User, planned: list[Planned], **about: int | None) -> None:

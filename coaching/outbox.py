@@ -14,14 +14,15 @@ import uuid
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from datetime import datetime, time, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from coaching import nudges as n
 from coaching.messages import Message, Section
 from coaching.models import Commitment, Negotiation, Nudge, User
-from coaching.nudges import DIGEST, EXPORT, HANDOFF, STAY_IN_TOUCH, user_zone
+from coaching.nudges import STAY_IN_TOUCH
 from coaching.ports import Address, Clock, DeliveryError, Sender
 from coaching.room import Coaching, Composed, Defer, Skip
 
@@ -145,8 +146,9 @@ class Dispatcher:
                 except Exception as problem:  # one broken nudge must not stop the batch
                     log.exception("nudge %s: could not compose", nudge.id)
                     composed = problem
-                budgeted = not nudge.exempt_quiet and nudge.kind not in UNBUDGETED_KINDS
-                jobs.append(_Job(nudge.id, nudge.attempts, address, composed, user.id, budgeted, _morning(user, nudge)))
+                budgeted = n.budgeted(nudge.kind, nudge.exempt_quiet)
+                day = n.budget_day(user, nudge.due_at)
+                jobs.append(_Job(nudge.id, nudge.attempts, address, composed, user.id, budgeted, day))
         return jobs
 
     async def _within_daily_budget(self, jobs: list[_Job]) -> list[_Job]:
@@ -159,30 +161,19 @@ class Dispatcher:
             return jobs
         now = self.clock.now()
         async with self.sessions() as session:
-            rows = await session.execute(
-                select(Nudge.user_id, Nudge.sent_at).where(
-                    Nudge.user_id.in_({job.user_id for job in counted}),
-                    Nudge.status == "sent",
-                    Nudge.exempt_quiet.is_(False),
-                    Nudge.kind.not_in(UNBUDGETED_KINDS),
-                    Nudge.sent_at >= now - timedelta(days=1),
-                )
-            )
-            sent = list(rows)
+            sent = await n.budgeted_sent(session, {job.user_id for job in counted}, since=now - timedelta(days=1))
         by_user: dict[int, list[_Job]] = {}
         for job in counted:
             by_user.setdefault(job.user_id, []).append(job)
         replaced: dict[int, _Job | None] = {}
         for user_id, mine in by_user.items():
-            morning = mine[0].morning
-            today = (morning - timedelta(days=1)).date()
-            spent = sum(1 for uid, at in sent if uid == user_id and at.astimezone(morning.tzinfo).date() == today)
-            allowance = budget - spent
+            day = mine[0].day
+            allowance = budget - day.spent(at for uid, at in sent if uid == user_id)
             if len(mine) <= allowance:
                 continue
             if allowance <= 0:
                 for job in mine:
-                    replaced[job.nudge_id] = replace(job, composed=Defer(morning.astimezone(now.tzinfo)))
+                    replaced[job.nudge_id] = replace(job, composed=Defer(day.morning.astimezone(now.tzinfo)))
                 continue
             # Batches of their own (the weekly stay-in-touch list) go first and whole; the rest fold.
             mine.sort(key=lambda job: job.composed.kind not in SELF_BATCHED_KINDS)  # type: ignore[union-attr]
@@ -268,20 +259,12 @@ class _Job:
     composed: Composed | Exception
     user_id: int
     budgeted: bool
-    morning: datetime  # the rep's next local morning (where over-budget nudges wait)
+    day: n.BudgetDay  # the rep's local day it counts against, and the morning where over-budget nudges wait
     merged: tuple[_Job, ...] = ()  # nudges folded into this job's message
 
 
-# The weekly digest and hand-offs are not coaching nudges about the rep's own work.
-UNBUDGETED_KINDS = (DIGEST, HANDOFF, EXPORT)
+UNBUDGETED_KINDS = n.UNBUDGETED_KINDS  # the daily budget's rule lives in coaching.nudges
 SELF_BATCHED_KINDS = (STAY_IN_TOUCH,)
-
-
-def _morning(user: User, nudge: Nudge) -> datetime:
-    tz = user_zone(user)
-    local = nudge.due_at.astimezone(tz)
-    wake = time.fromisoformat(user.quiet_end) if user.quiet_end else time(8, 0)
-    return datetime.combine(local.date() + timedelta(days=1), wake, tzinfo=tz)
 
 
 def _with_merged(job: _Job, result: tuple[str, dict[str, object]]) -> list[tuple[str, dict[str, object]]]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import shlex
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -134,10 +134,11 @@ def quiet_hours(text: str) -> tuple[str, str] | None:
 class CommandError(ValueError):
     """Input we cannot act on. ``usage`` is the line to show with the message."""
 
-    def __init__(self, message: str, usage: str | None = None):
+    def __init__(self, message: str, usage: str | None = None, *, field: str | None = None):
         super().__init__(message)
         self.message = message
         self.usage = usage
+        self.field = field  # the command's field it is about ("when", "due"), for a form to show it there
 
 
 Parser = Callable[[c.Actor, str, str, Context], c.Command]
@@ -188,8 +189,14 @@ def _quoted(name: str) -> str:
     return quoted if quoted.startswith("'") else f'"{name}"'
 
 
+def moment_words(moment: datetime, tz: ZoneInfo) -> str:
+    """A moment as words that read back to exactly it, with no question: ISO with the offset
+    (``2026-12-04T11:00+01:00``), for buttons."""
+    return moment.astimezone(tz).isoformat(timespec="minutes")
+
+
 def _iso(moment: datetime, ctx: Context) -> str:
-    return moment.astimezone(ctx.tz).isoformat(timespec="minutes")
+    return moment_words(moment, ctx.tz)
 
 
 def command_text(command: c.Command, ctx: Context) -> str:
@@ -228,7 +235,8 @@ def _asked(
     )
 
 
-def _notes(moment: tl.Moment) -> tuple[str, ...]:
+def notes_of(moment: tl.Moment) -> tuple[str, ...]:
+    """How a moment was read, as a command carries it (``notes``) for the confirmation."""
     return tuple(note.text for note in moment.notes)
 
 
@@ -272,7 +280,7 @@ def _log(actor: c.Actor, rest: str, usage: str, ctx: Context) -> c.Command:
             when=moment.at,
             duration_minutes=duration,
             channel=channel,
-            notes=_notes(moment),
+            notes=notes_of(moment),
         )
 
     return _asked(reading, build, ctx, subject)
@@ -315,11 +323,25 @@ def _commit(actor: c.Actor, rest: str, usage: str, ctx: Context) -> c.Command:
             text=what,
             due=moment.at.astimezone(ctx.tz).date(),
             due_at=moment.at if moment.timed else None,
-            notes=_notes(moment),
+            notes=notes_of(moment),
         )
 
     assert not isinstance(reading, tl.Problem)
     return _asked(reading, build, ctx)
+
+
+def read_due(text: str, ctx: Context) -> tl.Moment:
+    """A due date typed into a form field (``friday``, ``tomorrow 5pm``, ``2026-12-11``), read as ``by`` reads
+    it; a form cannot ask a question, so a reading that is not sure is an error saying how to be sure."""
+    reading = tl.read_when(text, now=ctx.now, tz=ctx.tz, dates=ctx.date_order)
+    if isinstance(reading, tl.Problem):
+        detail = reading.message.partition(": ")[2] if reading.kind == "invalid" else ""
+        message = f"I couldn't read “{text}” as a due date" + (f": {detail}." if detail else ".")
+        raise CommandError(message, field="due")
+    if isinstance(reading, tl.Ask):
+        day = reading.proposed.at.astimezone(ctx.tz).date().isoformat()
+        raise CommandError(f"I read “{text}” as {reading.proposed.echo}: to be sure, type {day}.", field="due")
+    return reading
 
 
 _SETTINGS = ("timezone", "tz", "lead", "quiet", "nudges", "role", "dates")
@@ -401,7 +423,7 @@ def _reschedule(actor: c.Actor, number: int, tail: str, ctx: Context) -> c.Comma
         raise CommandError("To when? e.g. `tomorrow 4pm`", usage)
 
     def build(moment: tl.Moment) -> c.Command:
-        return c.Reschedule(actor, negotiation=number, when=moment.at, notes=_notes(moment))
+        return c.Reschedule(actor, negotiation=number, when=moment.at, notes=notes_of(moment))
 
     return _asked(_read(tail, ctx, usage), build, ctx)
 
@@ -420,7 +442,7 @@ def _coffee(actor: c.Actor, rest: str, usage: str, ctx: Context) -> c.Command:
         reading = tl.Ask(reading, f"“{words[-1]}” could be part of the name.", "split")
 
     def build(moment: tl.Moment) -> c.Command:
-        return c.RecordCoffee(actor, counterpart=subject, when=moment.at, notes=_notes(moment))
+        return c.RecordCoffee(actor, counterpart=subject, when=moment.at, notes=notes_of(moment))
 
     return _asked(reading, build, ctx, subject)
 
@@ -459,14 +481,9 @@ def _digest(actor: c.Actor, rest: str, usage: str, ctx: Context) -> c.Command:
         return c.ShowDigest(actor, week="this")
     if re.fullmatch(r"\d{4}-?w\d{1,2}|w\d{1,2} \d{4}", spec):
         try:
-            week = Week.parse(spec)
+            week = Week.asked(spec, now=ctx.now, tz=ctx.tz)
         except ValueError as problem:
             raise CommandError(_sentence(str(problem)), usage) from None
-        this = Week.containing(ctx.now, ctx.tz)
-        if week > this:  # also keeps weeks the calendar can't hold (9999-W52) from the digest's date arithmetic
-            raise CommandError(f"{week.label} hasn't started yet.", usage)
-        if week.year < this.year - 10:
-            raise CommandError(f"{week.label} is more than ten years back.", usage)
         return c.ShowDigest(actor, week=week.label)
     raise CommandError(f"“{rest}” is not a week: try `digest`, `digest this week` or `digest 2026-W48`.", usage)
 
@@ -611,7 +628,7 @@ def _later(actor: c.Actor, rest: str, usage: str, ctx: Context) -> c.Command:
         raise CommandError(_sentence(reading.message), usage)
 
     def build(moment: tl.Moment) -> c.Command:
-        return c.RemindLater(actor, about=about, number=number, minutes=None, at=moment.at, notes=_notes(moment))
+        return c.RemindLater(actor, about=about, number=number, minutes=None, at=moment.at, notes=notes_of(moment))
 
     return _asked(reading, build, ctx)
 
@@ -673,4 +690,7 @@ def parse_command(actor: c.Actor, text: str, ctx: Context) -> c.Command:
     parser = PARSERS.get(name)
     if parser is None:
         raise CommandError(f"I don't know “{text.split()[0]}”. Type `help` to see what I can do.")
-    return parser(actor, rest.strip(), USAGE[name].usage, ctx)
+    command = parser(actor, rest.strip(), USAGE[name].usage, ctx)
+    if isinstance(command, c.ConfirmMoment):  # the line as typed, for the question's Edit button
+        command = replace(command, typed=text)
+    return command

@@ -90,14 +90,14 @@ HARD_WIN = (
     "resentful. Emphasise common ground, send a personal note, and tell the account owner."
 )
 COMMITMENT_OURS = {
-    "before": "Due tomorrow: you promised {counterpart} to {text}.",
-    "due": "Due today: you promised {counterpart} to {text}.",
+    "before": "Due tomorrow{at}: you promised {counterpart} to {text}.",
+    "due": "Due today{at}: you promised {counterpart} to {text}.",
     "overdue": "Overdue since {due}: you promised {counterpart} to {text}. Say so openly if it slips — trust "
     "survives a delay, not silence.",
 }
 COMMITMENT_THEIRS = {
-    "before": "Due tomorrow: {counterpart} promised to {text}.",
-    "due": "Due today: {counterpart} promised to {text}. A friendly check-in helps — ask, don't chase.",
+    "before": "Due tomorrow{at}: {counterpart} promised to {text}.",
+    "due": "Due today{at}: {counterpart} promised to {text}. A friendly check-in helps — ask, don't chase.",
     "overdue": "Overdue since {due}: {counterpart} promised to {text}. Check in politely: offer help, not blame.",
 }
 STRENGTHS_OF_ONLINE = (

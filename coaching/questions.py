@@ -15,15 +15,29 @@ from typing import Any
 
 from coaching.models import User
 
+QUESTION = "question"  # the kind of a message that asks: any of its buttons answers it, once
+CONFIRM = "moment.confirm"  # the action id of a question's Yes button: its value is the command it confirms
+EDIT = "form.edit"  # ... and of its Edit button: a form with the person's line in it, to correct and send
+
 YES = frozenset({"yes", "y", "yep", "yeah", "ok", "okay", "right", "correct", "sure", "confirm", "👍"})
 NO = frozenset({"no", "n", "nope", "cancel", "wrong", "stop"})
 
 
+RECEIPT_TTL = timedelta(minutes=30)
+
+
 @dataclass(frozen=True)
 class Rerun:
-    """An answer that stands for a command: handle ``text`` as if the person had typed it."""
+    """An answer that stands for a command: handle ``text`` as if the person had typed it. ``receipt``: a
+    question kind to keep afterwards, about the same words, for ``RECEIPT_TTL`` — so the room that asked sees
+    them again (a second click on Yes, a message delivered twice) and does not run them a second time."""
 
     text: str
+    receipt: str | None = None
+
+
+def same_words(a: str, b: str) -> bool:
+    return " ".join(a.split()) == " ".join(b.split())
 
 
 def ask(user: User, kind: str, *, now: datetime, ttl: timedelta, **about: Any) -> None:

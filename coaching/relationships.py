@@ -20,8 +20,8 @@ from coaching.models import Counterpart, Negotiation, NegotiationIssue, Nudge, R
 from coaching.nudges import HANDOFF, REPAIR_CHECKIN, REPAIR_NOTE, STAY_IN_TOUCH
 from coaching.parser import USAGE, CommandError
 from coaching.ports import Address
-from coaching.room import Composed, Composer, Handler, Skip, Turn
-from coaching.texts import when_text
+from coaching.room import Composed, Composer, Handler, Skip, Turn, check_moment
+from coaching.texts import day_text, reading_lines, when_soon, when_text
 
 SOON = 0.7  # a counterpart is listed from 70% of the contact gap (21 of 30 days), flagged past all of it
 MAX_LISTED = 10
@@ -79,18 +79,22 @@ async def record_coffee(turn: Turn, command: c.RecordCoffee) -> Message:
         raise CommandError("Who did you have coffee with?", USAGE["coffee"].usage)
     now = turn.now
     at = command.when or now
+    check_moment(turn, at, "when")
     counterpart = await store.counterpart(turn.session, workspace_id=turn.user.workspace_id, name=name)
     turn.session.add(
         Touchpoint(created_at=now, user_id=turn.user.id, counterpart_id=counterpart.id, kind="coffee", at=at)
     )
     store.touch(counterpart, at)
     planned = at > now
-    text = (
-        f"Coffee chat with {counterpart.name} planned for {when_text(at, turn.tz)}. Enjoy it — no agenda."
-        if planned
-        else f"Coffee chat with {counterpart.name} recorded. Relationships beyond the deal are leverage."
-    )
-    return Message(text=text, ref=f"counterpart:{counterpart.id}")
+    if planned:
+        text = f"Coffee chat with {counterpart.name} planned for {when_soon(at, turn.tz, now)}. Enjoy it — no agenda."
+    elif command.when is not None:
+        text = f"Coffee chat with {counterpart.name} on {when_text(at, turn.tz, now)} recorded."
+        text += " Relationships beyond the deal are leverage."
+    else:
+        text = f"Coffee chat with {counterpart.name} recorded. Relationships beyond the deal are leverage."
+    notes = reading_lines(command.notes)
+    return Message(text=text, sections=(Section(lines=notes),) if notes else (), ref=f"counterpart:{counterpart.id}")
 
 
 # -- long-term counterparts and staying in touch -----------------------------------------------------
@@ -323,7 +327,7 @@ async def compose_handoff(turn: Turn, nudge: Nudge) -> Composed:
     if negotiation.sentiment is not None:
         reasons.append(f"their sentiment was {negotiation.sentiment}/5")
     reason = ", ".join(reasons) or "worth knowing before you talk to them"
-    when = negotiation.starts_at.astimezone(turn.tz).strftime("%a %d %b")
+    when = day_text(negotiation.starts_at.astimezone(turn.tz).date(), turn.tz, turn.now)
     lines = [
         book.HANDOFF.format(
             sender=sender.display_name or sender.external_id,

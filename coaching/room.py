@@ -20,10 +20,12 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from coaching import nudges as n
+from coaching import store
 from coaching.messages import Message
 from coaching.models import Negotiation, Nudge, User
-from coaching.parser import CommandError
+from coaching.parser import CommandError, Context
 from coaching.questions import Rerun
+from coaching.timelang import beyond_reach
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,11 @@ class Turn:
     def timing(self) -> n.Timing:
         return self.defaults.timing
 
+    @property
+    def context(self) -> Context:
+        """How this person's words are read (their clock, zone and day/month order)."""
+        return Context(now=self.now, tz=self.tz, dates=store.date_order(self.user))
+
     async def negotiation(self, number: int) -> Negotiation:
         """The person's own negotiation #``number``, or a clear error."""
         found = await self.session.scalar(
@@ -67,6 +74,13 @@ class Turn:
         if found is None:
             raise CommandError(f"You have no negotiation #{number}. Type `list` to see yours.")
         return found
+
+
+def check_moment(turn: Turn, at: datetime, field: str) -> None:
+    """A moment from a command (typed words were checked by the time language; a form's picker was not) that
+    is too far away to store or schedule is a clear error about ``field``."""
+    if beyond_reach(at, turn.now):
+        raise CommandError("That is more than ten years away; check the year.", field=field)
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,5 @@
-"""A person's settings (time zone, pre-call lead, quiet hours, nudges, role) and re-planning their nudges
-when those change."""
+"""A person's settings (time zone, pre-call lead, quiet hours, nudges, role, day/month order) and re-planning
+their nudges when those change."""
 
 from __future__ import annotations
 
@@ -11,9 +11,10 @@ from coaching import commands as c
 from coaching import nudges as n
 from coaching import store
 from coaching.messages import Message, Section
-from coaching.models import Commitment, Negotiation
+from coaching.models import Commitment, Negotiation, User
 from coaching.parser import USAGE, CommandError, quiet_hours
 from coaching.room import Composer, Handler, Turn
+from coaching.timelang import DATE_ORDERS
 
 
 async def change_settings(turn: Turn, command: c.ChangeSettings) -> Message:
@@ -40,7 +41,12 @@ async def change_settings(turn: Turn, command: c.ChangeSettings) -> Message:
     if command.role is not None:
         user.role = command.role
         changed.append("role")
-    if changed:
+    if command.dates is not None:
+        if command.dates not in DATE_ORDERS:
+            raise CommandError("Dates are `dmy`, `mdy` or `ymd`.", USAGE["settings"].usage)
+        user.date_order = command.dates
+        changed.append("dates")
+    if changed and changed != ["dates"]:  # the order of dates changes no reminder
         await replan(turn)
     quiet = f"{user.quiet_start}–{user.quiet_end}" if user.quiet_start else "off"
     facts = (
@@ -49,9 +55,24 @@ async def change_settings(turn: Turn, command: c.ChangeSettings) -> Message:
         ("Quiet hours", quiet + " (pre-call reminders still come)"),
         ("Nudges", "on" if user.nudges_enabled else "off"),
         ("Role", user.role),
+        ("Dates", _dates(user)),
     )
     text = ("Updated " + ", ".join(changed) + ".") if changed else "Your settings:"
     return Message(text=text, sections=(Section(facts=facts),))
+
+
+_ORDER_EXAMPLES = {
+    "dmy": "day first: 6/12 is 6 December",
+    "mdy": "month first: 6/12 is 12 June",
+    "ymd": "year, month, day: 6/12 is 12 June",
+}
+
+
+def _dates(user: User) -> str:
+    """How slashed dates are read, and where that comes from."""
+    order = store.date_order(user)
+    origin = "" if user.date_order else (" (from your language)" if user.locale else " (from your time zone)")
+    return f"{order}, {_ORDER_EXAMPLES[order]}{origin}; dotted dates (6.12.) are always day first"
 
 
 async def replan(turn: Turn) -> None:

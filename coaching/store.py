@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -13,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from coaching.models import Commitment, Counterpart, Negotiation, User, Workspace
 from coaching.ports import Address
+from coaching.timelang import DATE_ORDERS, DateOrder, default_date_order
 
 
 async def insert_ignore(session: AsyncSession, table: Table, rows: list[dict[str, Any]], *, unique: list[str]) -> None:
@@ -32,6 +34,15 @@ def zone(name: str | None) -> ZoneInfo | None:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
         return None
+
+
+def date_order(user: User) -> DateOrder:
+    """The person's day/month order of numeric dates: as they set it (``settings dates``), else from their
+    platform's locale, else from their time zone's region (``timelang.default_date_order``)."""
+    for order in DATE_ORDERS:
+        if user.date_order == order:
+            return order
+    return default_date_order(zone(user.timezone), user.locale)
 
 
 async def workspace(session: AsyncSession, *, platform: str, external_id: str) -> Workspace:
@@ -62,10 +73,11 @@ async def ensure_user(
     address: Address,
     display_name: str | None = None,
     timezone: str | None = None,
+    locale: str | None = None,
     new: Mapping[str, Any] | None = None,
 ) -> User:
     """The user at ``address``, created on first contact (with the install's defaults, ``new``);
-    platform facts (name, time zone) kept current."""
+    platform facts (name, time zone, locale) kept current."""
     user = await user_at(session, address=address)
     if user is None:
         ws = await workspace(session, platform=address.platform, external_id=address.workspace)
@@ -77,7 +89,18 @@ async def ensure_user(
         user.display_name = display_name[:200]
     if timezone and not user.timezone_set_by_user and zone(timezone) and user.timezone != timezone:
         user.timezone = timezone
+    locale = valid_locale(locale)
+    if locale and user.locale != locale:
+        user.locale = locale
     return user
+
+
+_LOCALE = re.compile(r"[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{2,8}){0,3}")
+
+
+def valid_locale(text: str | None) -> str | None:
+    """A BCP 47-ish locale tag as platforms send it ("en-US", "de_DE", "ja"), or None for anything else."""
+    return text if isinstance(text, str) and len(text) <= 35 and _LOCALE.fullmatch(text) else None
 
 
 def _name_key(name: str) -> str:

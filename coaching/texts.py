@@ -1,20 +1,38 @@
-"""How moments and things read to a person, in the words every room uses."""
+"""How moments and things read to a person, in the words every room uses.
+
+Moments and days are said by the time language (``timelang.say_moment`` / ``say_day``): weekday, day, month
+name and time in the reader's zone, with the year when it is not this year — the same words it reads back.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from coaching.models import Commitment
+from coaching.nudges import Arrival
+from coaching.timelang import say_day, say_moment
+
+SOON = timedelta(hours=3)  # a moment this close also says how far off it is ("in 20 min")
 
 
-def when_text(moment: datetime, tz: ZoneInfo) -> str:
-    """``Thu 26 Nov 15:00`` in the reader's zone."""
-    return moment.astimezone(tz).strftime("%a %d %b %H:%M")
+def when_text(moment: datetime, tz: ZoneInfo, now: datetime) -> str:
+    """``Thu 26 Nov 15:00`` in the reader's zone (``Sat 15 Jan 2028 10:00`` in another year)."""
+    return say_moment(moment, tz, now)
 
 
-def day_text(day: date) -> str:
-    return day.strftime("%a %d %b")
+def day_text(day: date, tz: ZoneInfo, now: datetime) -> str:
+    """``Fri 04 Dec`` (``Sat 15 Jan 2028`` in another year)."""
+    return say_day(day, tz, now)
+
+
+def when_soon(moment: datetime, tz: ZoneInfo, now: datetime) -> str:
+    """A moment with how far off it is when that is soon: ``Tue 01 Dec 21:01, in 20 min``."""
+    text = when_text(moment, tz, now)
+    if now < moment <= now + SOON:
+        text += f", in {span_text(moment - now)}"
+    return text
 
 
 def span_text(delta: timedelta) -> str:
@@ -27,19 +45,50 @@ def span_text(delta: timedelta) -> str:
     return f"{round(minutes / 1440)} days"
 
 
-def commitment_line(commitment: Commitment, today: date) -> str:
+def reading_lines(notes: Iterable[str]) -> tuple[str, ...]:
+    """How a typed moment was read (a corrected typo, a bare hour, a weekday moved on), for a confirmation."""
+    said = [note for note in notes if note]
+    return (f"How I read it: {'; '.join(said)}.",) if said else ()
+
+
+def due_text(commitment: Commitment, tz: ZoneInfo, now: datetime) -> str:
+    """When a commitment is due: its moment when a time was given, else its day; "" with no due date."""
+    if commitment.due_at is not None:
+        return when_text(commitment.due_at, tz, now)
+    return day_text(commitment.due_on, tz, now) if commitment.due_on else ""
+
+
+def overdue(commitment: Commitment, tz: ZoneInfo, now: datetime) -> bool:
+    if commitment.due_at is not None:
+        return commitment.due_at < now
+    return commitment.due_on is not None and commitment.due_on < now.astimezone(tz).date()
+
+
+def commitment_line(commitment: Commitment, tz: ZoneInfo, now: datetime) -> str:
     """``#3 we: send the draft — due Fri 27 Nov (today)``, as lists and briefs show an open commitment."""
     who = "we" if commitment.side == "ours" else commitment.negotiation.counterpart.name
     due = ""
     if commitment.due_on:
-        due = f" — due {day_text(commitment.due_on)}"
-        if commitment.due_on < today:
+        due = f" — due {due_text(commitment, tz, now)}"
+        if overdue(commitment, tz, now):
             due += " ⚠ OVERDUE"
-        elif commitment.due_on == today:
+        elif commitment.due_on == now.astimezone(tz).date():
             due += " (today)"
     return f"#{commitment.number} {who}: {commitment.text}{due}"
 
 
-def remind_again(what: str, due: datetime, tz: ZoneInfo) -> str:
-    """The answer to a snooze."""
-    return f"⏰ I'll remind you about {what} again {when_text(due, tz)}."
+def arrival_note(arrival: Arrival) -> str:
+    """Why a nudge comes later than planned, if it does: `` (after your quiet hours)``."""
+    if arrival.budget:
+        return " (that day's nudges are used up by then)"
+    return " (after your quiet hours)" if arrival.quiet else ""
+
+
+def remind_again(what: str, arrival: Arrival, tz: ZoneInfo, now: datetime) -> str:
+    """The answer to a snooze: when the nudge will really come, and why that is not when it was asked for."""
+    text = f"⏰ I'll remind you about {what} again {when_soon(arrival.at, tz, now)}"
+    if arrival.budget:
+        text += f": you asked for {when_text(arrival.asked, tz, now)}, but that day's nudges are used up"
+    elif arrival.quiet:
+        text += f": you asked for {when_text(arrival.asked, tz, now)}, in your quiet hours"
+    return text + "."

@@ -1054,7 +1054,7 @@ def _checked(
     """Range and sense: errors beyond ten years and for a past snooze; a question beyond two years ahead or
     one year back (with this year's date proposed when a year was typed)."""
     away = at - env.now
-    if abs(away) > timedelta(days=HARD_LIMIT_DAYS):
+    if beyond_reach(at, env.now):
         return Problem(f"I couldn't read “{quoted}”: that is more than ten years away", "invalid")
     moment = _moment(at, timed, notes, env)
     if env.future and at < env.now:
@@ -1067,6 +1067,12 @@ def _checked(
         if abs(nearer - env.now) <= timedelta(days=FAR_AHEAD_DAYS):
             return Ask(_moment(_floor(nearer), timed, notes, env), reason, "far", read_as=at)
     return Ask(moment, reason, "far")
+
+
+def beyond_reach(at: datetime, now: datetime) -> bool:
+    """More than ten years from ``now``: never read, stored or scheduled, however it was given (a form's
+    date picker too)."""
+    return abs(at - now) > timedelta(days=HARD_LIMIT_DAYS)
 
 
 def read_when(
@@ -1298,6 +1304,7 @@ __all__ = [
     "Reading",
     "Rule",
     "Split",
+    "beyond_reach",
     "clock_time",
     "default_date_order",
     "localize",

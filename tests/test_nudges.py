@@ -272,7 +272,7 @@ async def test_snooze_a_precall_and_a_commitment_reminder(coach, dispatcher, clo
     assert [b.value for b in precall.buttons] == ["ok", "later negotiation 1 10", "prep 1"]
     assert (await coach.handle_text(anna, "ok")).text == "👍 Got it."
     later = await coach.handle_text(anna, "later negotiation 1 10")
-    assert later.text == "⏰ I'll remind you about #1 with Acme again Thu 26 Nov 14:40."
+    assert later.text == "⏰ I'll remind you about #1 with Acme again Thu 26 Nov 14:40, in 10 min."
     await at(clock, dispatcher, utc(2026, 11, 26, 13, 39))
     assert sender.kinds() == ["precall"]
     await at(clock, dispatcher, utc(2026, 11, 26, 13, 40))

@@ -596,8 +596,11 @@ async def test_the_issues_rows_in_chat(coach, clock, sessions, zone: str) -> Non
         ("log Massive Dynamic tmrw 10am", "Logged #5: Massive Dynamic, Wed 02 Dec 10:00"),
         ("log Orvane tomorow 3pm", "Logged #6: Orvane, Wed 02 Dec 15:00"),
         ("log Berliner Bank 6.12. 14:00", "Logged #7: Berliner Bank, Sun 06 Dec 14:00"),
-        ("log Yearling 2028-01-15 10:00", "Logged #8: Yearling, Sat 15 Jan"),  # the year in the echo: phase 2
-        ("commit 1 ours send the deck by tomorrow 5pm", "Commitment #1 (ours): You → send the deck by Wed 02 Dec."),
+        ("log Yearling 2028-01-15 10:00", "Logged #8: Yearling, Sat 15 Jan 2028 10:00"),  # not this year: the year
+        (
+            "commit 1 ours send the deck by tomorrow 5pm",
+            "Commitment #1 (ours): You → send the deck by Wed 02 Dec 17:00.",
+        ),
     ):
         reply = await coach.handle_text(person, text)
         assert not reply.is_error and reply.text.startswith(expected), (text, reply.text)
@@ -623,10 +626,13 @@ async def test_a_question_stores_nothing_and_its_yes_button_logs_the_proposal(co
     assert asked.text.startswith("I read *Acme* on *Sun 06 Dec 15:00* — is that right?")
     assert "“Sun” could be part of the name." in asked.text
     assert await _stored(sessions) == (0, 0)
-    [yes] = asked.buttons
+    yes, edit = asked.buttons
     assert (yes.label, yes.value) == ("Yes", 'log "Acme" 2026-12-06T15:00+01:00')
+    assert (edit.label, edit.value) == ("Edit", "log Acme Sun 3pm")  # the line as typed, to correct
     logged = await coach.handle_text(anna, yes.value)
     assert logged.text.startswith("Logged #1: Acme, Sun 06 Dec 15:00")
+    again = await coach.handle_text(anna, yes.value)  # a second click on the same Yes stores nothing more
+    assert again.text.startswith("That is stored already") and await _stored(sessions) == (1, 0)
     far = await coach.handle_text(anna, "log Acme dec 11 2030")
     assert far.text.startswith("That is a long way off — did you mean *Acme* on *Fri 11 Dec 09:00*?")
     assert await _stored(sessions) == (1, 0)

@@ -213,8 +213,8 @@ class _TokenClient:
         self._client = client
         self._token = token
 
-    async def users_info(self, *, user: str) -> Any:
-        return await self._client.users_info(user=user, token=await self._token())
+    async def users_info(self, *, user: str, include_locale: bool | None = None) -> Any:
+        return await self._client.users_info(user=user, include_locale=include_locale, token=await self._token())
 
 
 class _InstalledTokens:

@@ -30,6 +30,7 @@ from slack_sdk.models.blocks import (
     RadioButtonsElement,
     SectionBlock,
     StaticSelectElement,
+    TimePickerElement,
 )
 from slack_sdk.models.views import View
 
@@ -183,10 +184,15 @@ def after_click(
         if isinstance(e, Mapping) and e.get("type") == "button"
     ]
     has_forms = any(translate.neutral_action_id(str(e.get("action_id"))) in translate.FORM_ACTIONS for e in buttons)
+    question = translate.is_question(original)  # Yes · Edit: answered once, either way
 
     def keep(element: Mapping[str, Any]) -> bool:
         neutral = translate.neutral_action_id(str(element.get("action_id")))
-        if failed or neutral == "form.commitment":
+        if failed:
+            return True
+        if question:
+            return False
+        if neutral == "form.commitment":
             return True
         if neutral == click.action_id and (element.get("value") == click.value or not click.value):
             return False
@@ -356,8 +362,22 @@ def commitment_modal(context: translate.FormContext, *, side: str | None = None)
         ),
         _text("text", "What was promised (and by whom)?", optional=False, multiline=True, max_length=1000),
         InputBlock(block_id="due", label="Due", optional=True, element=DatePickerElement(action_id="value")),
+        InputBlock(
+            block_id="due_time",
+            label="Due time (your time zone)",
+            optional=True,
+            hint="Leave it empty for the whole day: reminders come at 09:00",
+            element=TimePickerElement(action_id="value"),
+        ),
     ]
     return _modal(translate.COMMITMENT_FORM, f"Commitment for #{context.negotiation}", "Add", blocks, context)
+
+
+DATE_ORDER_CHOICES = (
+    ("dmy", "6 December (day first)"),
+    ("mdy", "June 12 (month first)"),
+    ("ymd", "June 12 (year first: 2026/6/12)"),
+)
 
 
 def settings_modal(context: translate.FormContext) -> View:
@@ -379,20 +399,43 @@ def settings_modal(context: translate.FormContext) -> View:
                 action_id="value", options=_options((role, role.capitalize()) for role in ROLES)
             ),
         ),
+        InputBlock(
+            block_id="dates",
+            label="Dates like 6/12 are",
+            optional=True,
+            element=RadioButtonsElement(action_id="value", options=_options(DATE_ORDER_CHOICES)),
+        ),
     ]
     return _modal(translate.SETTINGS_FORM, "Settings", "Save", blocks, context)
 
 
+def edit_modal(context: translate.FormContext, line: str) -> View:
+    """A question's Edit: the line the person typed, to correct and send again (read as typed words are)."""
+    blocks: list[Block] = [
+        InputBlock(
+            block_id="line",
+            label="Your line, as you meant it",
+            hint="e.g. log Tyrell friday 11am — nothing was stored yet",
+            element=PlainTextInputElement(
+                action_id="value", initial_value=line[: translate.MAX_LINE] or None, max_length=translate.MAX_LINE
+            ),
+        )
+    ]
+    return _modal(translate.EDIT_FORM, "Edit", "Send", blocks, context)
+
+
 FORM_VIEWS = {
-    translate.LOG_FORM: lambda ctx, side: log_modal(ctx),
-    translate.OUTCOME_FORM: lambda ctx, side: outcome_modal(ctx),
-    translate.COMMITMENT_FORM: lambda ctx, side: commitment_modal(ctx, side=side),
-    translate.SETTINGS_FORM: lambda ctx, side: settings_modal(ctx),
+    translate.LOG_FORM: lambda ctx, side, line: log_modal(ctx),
+    translate.OUTCOME_FORM: lambda ctx, side, line: outcome_modal(ctx),
+    translate.COMMITMENT_FORM: lambda ctx, side, line: commitment_modal(ctx, side=side),
+    translate.SETTINGS_FORM: lambda ctx, side, line: settings_modal(ctx),
+    translate.EDIT_FORM: lambda ctx, side, line: edit_modal(ctx, line),
 }
 
 
-def form_view(form: str, context: translate.FormContext, side: str | None = None) -> View:
-    return FORM_VIEWS[form](context, side)
+def form_view(form: str, context: translate.FormContext, side: str | None = None, line: str = "") -> View:
+    """The modal ``form``; ``line`` is the clicked button's words (what an Edit form starts with)."""
+    return FORM_VIEWS[form](context, side, line)
 
 
 # ---------------------------------------------------------------------------- App Home

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
+from coaching import questions
 from coaching.commands import (
     OUTCOMES,
     ROLES,
@@ -27,6 +28,8 @@ from coaching.commands import (
 )
 from coaching.parser import CHANNELS, quiet_hours
 from coaching.ports import Address
+from coaching.store import valid_locale
+from coaching.timelang import DATE_ORDERS
 
 PLATFORM = "slack"
 
@@ -35,6 +38,7 @@ LOG_FORM = "dealcoach.log"
 OUTCOME_FORM = "dealcoach.outcome"
 COMMITMENT_FORM = "dealcoach.commitment"
 SETTINGS_FORM = "dealcoach.settings"
+EDIT_FORM = "dealcoach.edit"  # a question's Edit: the person's line, to correct and send again
 
 # a neutral button's action_id that opens a form -> the modal it opens
 FORM_ACTIONS = {
@@ -42,6 +46,7 @@ FORM_ACTIONS = {
     "form.outcome": OUTCOME_FORM,
     "form.commitment": COMMITMENT_FORM,
     "form.settings": SETTINGS_FORM,
+    questions.EDIT: EDIT_FORM,
 }
 
 FORM_TEXT = 2000  # a form's text inputs take this much (``max_length`` in render)
@@ -109,8 +114,10 @@ def installation_of(body: Mapping[str, Any]) -> str:
     return team_of(body)
 
 
-def actor(team: str, user: str, *, display_name: str | None = None, timezone: str | None = None) -> Actor:
-    return Actor(Address(PLATFORM, team, user), display_name=display_name, timezone=timezone)
+def actor(
+    team: str, user: str, *, display_name: str | None = None, timezone: str | None = None, locale: str | None = None
+) -> Actor:
+    return Actor(Address(PLATFORM, team, user), display_name=display_name, timezone=timezone, locale=locale)
 
 
 def actor_from_command(body: Mapping[str, Any], *, timezone: str | None = None) -> Actor:
@@ -176,26 +183,32 @@ class Click:
 
     @property
     def final_choice(self) -> bool:
-        """A message of plain buttons (Kept · Missed) takes one answer; one with forms takes several."""
-        elements = (
-            e
+        """A message of plain buttons (Kept · Missed) takes one answer; one with forms takes several — except a
+        question (Yes · Edit), which is answered once either way."""
+        actions = {
+            neutral_action_id(str(e.get("action_id")))
             for b in self.message_blocks
             if b.get("type") == "actions"
             for e in b.get("elements") or ()
             if isinstance(e, Mapping)
-        )
-        return bool(self.message_ts) and not any(
-            neutral_action_id(str(e.get("action_id"))) in FORM_ACTIONS for e in elements
-        )
+        }
+        return bool(self.message_ts) and (questions.CONFIRM in actions or not actions & FORM_ACTIONS.keys())
 
     @property
     def dedupe_key(self) -> str:
         """A message's final choice is made once (Kept, then Missed, does nothing); otherwise the same
         button on the same message (or the same version of a view) acts once."""
+        if self.final_choice and self.channel and self.message_ts:
+            return answered_key(self.channel, self.message_ts)
         where = f"{self.channel}:{self.message_ts}" if self.message_ts else f"{self.view_id}:{self.view_hash}"
         if self.final_choice:
             return f"click:{where}"
         return f"click:{where}:{self.action_id}:{self.value}"
+
+
+def answered_key(channel: str, message_ts: str) -> str:
+    """The dedupe key of a message that takes one answer: its first click (or a question's Edit) claims it."""
+    return f"click:{channel}:{message_ts}"
 
 
 def neutral_action_id(action_id: str) -> str:
@@ -230,6 +243,16 @@ def click_from_block_actions(body: Mapping[str, Any]) -> Click:
         message_blocks=tuple(b for b in blocks if isinstance(b, Mapping)),
         ephemeral=container.get("is_ephemeral") is True,
         response_url=_text_or_none(body.get("response_url")),
+    )
+
+
+def is_question(blocks: Sequence[Mapping[str, Any]]) -> bool:
+    """The message asks a question (it has the Yes of ``coaching.questions``): any answer settles it."""
+    return any(
+        isinstance(e, Mapping) and neutral_action_id(str(e.get("action_id"))) == questions.CONFIRM
+        for b in blocks
+        if b.get("type") == "actions"
+        for e in b.get("elements") or ()
     )
 
 
@@ -395,7 +418,16 @@ def _commitment(actor: Actor, values: Values, context: FormContext) -> AddCommit
         due = date.fromisoformat(raw_due) if raw_due else None
     except (TypeError, ValueError):
         raise FormError("due", "Pick a date.") from None
-    return AddCommitment(actor=actor, negotiation=context.negotiation, side=side, text=text or "", due=due)
+    at = _value(values, "due_time")
+    if at is not None and (not isinstance(at, str) or not re.fullmatch(r"\d\d:\d\d", at)):
+        raise FormError("due_time", "Pick a time.")
+    if at is not None and due is None:
+        raise FormError("due", "Pick the day it is due, too.")
+    # a due time is read by the coach in the person's zone, as a typed `by 2026-12-04 17:00` is
+    words = f"{due.isoformat()} {at}" if due and at else None
+    return AddCommitment(
+        actor=actor, negotiation=context.negotiation, side=side, text=text or "", due=due, due_words=words
+    )
 
 
 def _settings(actor: Actor, values: Values, context: FormContext) -> ChangeSettings:
@@ -415,20 +447,36 @@ def _settings(actor: Actor, values: Values, context: FormContext) -> ChangeSetti
         quiet=quiet,
         nudges=None if nudges is None else nudges == "on",
         role=_choice(values, "role", ROLES, "Your role is sales or procurement."),
+        dates=_choice(values, "dates", DATE_ORDERS, "Pick how dates like 6/12 are read."),
     )
 
 
-FORMS: dict[str, Callable[[Actor, Values, FormContext], Command]] = {
+@dataclass(frozen=True)
+class Typed:
+    """A form whose answer is words for the shared parser (a question's Edit: the corrected line)."""
+
+    text: str
+
+
+MAX_LINE = 4000  # the parser's own limit for typed words
+
+
+def _edit(actor: Actor, values: Values, context: FormContext) -> Typed:
+    return Typed(_text(values, "line", limit=MAX_LINE, required="Type the line as you meant it.") or "")
+
+
+FORMS: dict[str, Callable[[Actor, Values, FormContext], Command | Typed]] = {
     LOG_FORM: _log,
     OUTCOME_FORM: _outcome,
     COMMITMENT_FORM: _commitment,
     SETTINGS_FORM: _settings,
+    EDIT_FORM: _edit,
 }
 
 
 @dataclass(frozen=True)
 class Submission:
-    command: Command
+    command: Command | Typed
     context: FormContext
     view_id: str | None
 
@@ -465,6 +513,11 @@ def timezone_of_profile(user: Mapping[str, Any]) -> str | None:
     """``users.info`` / ``user_change`` carry the IANA zone as ``tz``."""
     tz = user.get("tz")
     return tz if isinstance(tz, str) and ("/" in tz or tz == "UTC") else None
+
+
+def locale_of_profile(user: Mapping[str, Any]) -> str | None:
+    """``users.info`` with ``include_locale=true`` carries the person's language as ``locale`` ("en-US")."""
+    return valid_locale(user.get("locale"))
 
 
 def display_name_of_profile(user: Mapping[str, Any]) -> str | None:

@@ -66,6 +66,7 @@ def _fingerprint(activity: Activity, actor: Actor) -> str:
             actor.address.channel,
             actor.display_name,
             actor.timezone,
+            actor.locale,
             user.id if user else None,
             user.aad_object_id if user else None,
             bot.id if bot else None,

@@ -24,6 +24,8 @@ from adapters.teams.files import consent_cards
 from adapters.teams.submissions import (
     FOR_KEY,
     LABEL_KEY,
+    LINE_KEY,
+    MAX_COMMAND,
     MAX_LABEL,
     MAX_SUMMARY,
     PERSON_KEY,
@@ -33,6 +35,7 @@ from adapters.teams.submissions import (
     CardClick,
     clip,
 )
+from coaching import questions
 from coaching.commands import OUTCOMES
 from coaching.messages import Attachment as MessageAttachment
 from coaching.messages import Button, Message
@@ -120,6 +123,22 @@ def _commitment_inputs(button: Button) -> list[dict[str, Any]]:
             "maxLength": 500,
         },
         {"type": "Input.Date", "id": "due", "label": "Due by"},
+        {"type": "Input.Time", "id": "due_time", "label": "Due time (optional, your time zone)"},
+    ]
+
+
+def _edit_inputs(button: Button) -> list[dict[str, Any]]:
+    """A question's Edit: the person's line, to correct and send again (read as typed words are)."""
+    return [
+        {
+            "type": "Input.Text",
+            "id": LINE_KEY,
+            "label": "Your line, as you meant it (nothing was stored yet)",
+            "value": button.value[:MAX_COMMAND],
+            "isRequired": True,
+            "errorMessage": "Type the line as you meant it.",
+            "maxLength": MAX_COMMAND,
+        }
     ]
 
 
@@ -127,6 +146,7 @@ def _commitment_inputs(button: Button) -> list[dict[str, Any]]:
 FORMS: dict[str, Callable[[Button], list[dict[str, Any]]]] = {
     "form.outcome": _outcome_inputs,
     "form.commitment": _commitment_inputs,
+    questions.EDIT: _edit_inputs,
 }
 
 
@@ -182,7 +202,9 @@ def collapses_after_click(message: Message) -> bool:
     """A nudge about one thing (a negotiation, a commitment) is settled by any of its buttons: the card
     then shows the choice and loses its buttons. Replies (their buttons are next steps, not answers),
     lists (several things) and cards with forms (the other forms are still wanted after one is saved)
-    stay as they are; their commands are idempotent."""
+    stay as they are; their commands are idempotent. A question (Yes · Edit) is answered once, either way."""
+    if message.kind == questions.QUESTION:
+        return True
     nudge = message.kind not in ("reply", "error")
     return nudge and message.ref is not None and not any(b.action_id in FORMS for b in message.buttons)
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from coaching import questions
 from coaching.commands import OUTCOMES, Actor, AddCommitment, Command, RecordOutcome
 
 SUBMIT_KEY = "dealcoach"  # key in a button's data that marks a DealCoach card submission
@@ -24,6 +25,7 @@ LABEL_KEY = "label"  # the clicked button's label
 FOR_KEY = "for"  # the person a card was made for (people picker, file consent)
 PERSON_KEY = "person"  # the people picker's input: the chosen person's AAD object id
 PICK_PERSON = "person.pick"  # the action id of the people picker's button
+LINE_KEY = "line"  # a question's Edit form: the corrected line
 MAX_SUMMARY = 150  # characters of the card's text carried in every button's data
 MAX_LABEL = 80
 MAX_COMMAND = 4_000  # the coach's own limit for typed words
@@ -165,14 +167,22 @@ def outcome_form(actor: Actor, value: Mapping[str, Any]) -> RecordOutcome:
     )
 
 
-def _due(value: Mapping[str, Any]) -> date | None:
+def _due(value: Mapping[str, Any]) -> tuple[date | None, str | None]:
+    """The due day from the date picker, or — from a client that shows a text box instead, or with a due time —
+    words the coach reads with the time language in the person's zone, as a typed ``by …``."""
     due_text = text_field(value, "due", 40)
+    at = text_field(value, "due_time", 10)
+    if at is not None and not re.fullmatch(r"\d{1,2}:\d\d(?::\d\d)?", at):
+        raise SubmissionError("Due time must be a time like 17:00.")
     if not due_text:
-        return None
+        if at is not None:
+            raise SubmissionError("Pick the day it is due, too.")
+        return None, None
     try:
-        return date.fromisoformat(due_text[:10])
+        day = date.fromisoformat(due_text[:10])
     except ValueError:
-        raise SubmissionError("Due must be a date like 2026-12-01.") from None
+        return None, f"{due_text} {at}" if at else due_text
+    return day, f"{day.isoformat()} {at[:5]}" if at else None
 
 
 def commitment_form(actor: Actor, value: Mapping[str, Any]) -> AddCommitment:
@@ -183,7 +193,10 @@ def commitment_form(actor: Actor, value: Mapping[str, Any]) -> AddCommitment:
     what = text_field(value, "what", MAX_SHORT)
     if not what:
         raise SubmissionError("Say what was promised.")
-    return AddCommitment(actor=actor, negotiation=_negotiation_id(value), side=side, text=what, due=_due(value))
+    due, due_words = _due(value)
+    return AddCommitment(
+        actor=actor, negotiation=_negotiation_id(value), side=side, text=what, due=due, due_words=due_words
+    )
 
 
 def person_pick(actor: Actor, value: Mapping[str, Any]) -> PersonPick:
@@ -201,6 +214,14 @@ def person_pick(actor: Actor, value: Mapping[str, Any]) -> PersonPick:
     return PersonPick(actor, command=command, person=person.lower())
 
 
+def edit_form(actor: Actor, value: Mapping[str, Any]) -> TypedText:
+    """A question's Edit: the corrected line, read as typed words are."""
+    line = text_field(value, LINE_KEY, MAX_COMMAND)
+    if not line:
+        raise SubmissionError("Type the line as you meant it.")
+    return TypedText(actor, line)
+
+
 def button(actor: Actor, value: Mapping[str, Any]) -> TypedText:
     command = _command(value)
     if not command:
@@ -212,6 +233,7 @@ def button(actor: Actor, value: Mapping[str, Any]) -> TypedText:
 SUBMISSIONS: dict[str, Callable[[Actor, Mapping[str, Any]], Incoming]] = {
     "form.outcome": outcome_form,
     "form.commitment": commitment_form,
+    questions.EDIT: edit_form,
     PICK_PERSON: person_pick,
 }
 

@@ -20,7 +20,7 @@ from adapters.teams import submissions
 from adapters.teams.submissions import SUBMIT_KEY, CardClick, Incoming, TypedText
 from coaching.commands import Actor
 from coaching.ports import Address
-from coaching.store import zone
+from coaching.store import valid_locale, zone
 
 PLATFORM = "teams"
 DEFAULT_TENANT = "default"
@@ -82,12 +82,26 @@ def timezone_of(activity: Activity) -> str | None:
     return valid_timezone(activity.local_timezone)
 
 
+def locale_of(activity: Activity) -> str | None:
+    """The user's locale ("en-US"): the activity's ``locale``, else the ``clientInfo`` entity's."""
+    found = valid_locale(activity.locale)
+    if found:
+        return found
+    for entity in activity.entities or ():
+        if getattr(entity, "type", None) == "clientInfo":
+            found = valid_locale(_extra(entity, "locale"))
+            if found:
+                return found
+    return None
+
+
 def actor_of(activity: Activity) -> Actor:
     sender = activity.from_property
     return Actor(
         address=address_of(activity),
         display_name=(sender.name or None) if sender is not None else None,
         timezone=timezone_of(activity),
+        locale=locale_of(activity),
     )
 
 

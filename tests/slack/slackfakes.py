@@ -83,6 +83,7 @@ class FakeSlackAPI:
     def __init__(self) -> None:
         self.calls: list[Call] = []
         self.timezones: dict[str, str] = {}
+        self.locales: dict[str, str] = {}  # users.info's locale (sent only with include_locale, as Slack does)
         self.messages: dict[tuple[str, str], dict[str, Any]] = {}
         self.uploads: dict[str, bytes] = {}
         self._failures: dict[str, deque[Failure]] = defaultdict(deque)
@@ -227,6 +228,8 @@ class FakeSlackAPI:
         info = fixture("users_info")
         info["user"]["id"] = args.get("user")
         info["user"]["tz"] = self.timezones.get(args.get("user", ""), info["user"]["tz"])
+        if str(args.get("include_locale")).lower() in ("1", "true"):
+            info["user"]["locale"] = self.locales.get(args.get("user", ""), "de-DE")
         return info
 
     def _chat_postMessage(self, args: dict[str, Any]) -> dict[str, Any]:

@@ -32,7 +32,8 @@ async def on_click(deps: Deps, ack: Any, body: dict[str, Any], client: Any) -> N
         context = translate.FormContext(
             negotiation=number, channel=click.channel, message_ts=click.message_ts, label=click.label
         )
-        deps.background.spawn(open_form(client, click.trigger_id, click.form, context, side), click.form)
+        opening = open_form(client, click.trigger_id, click.form, context, side, line=click.value)
+        deps.background.spawn(opening, click.form)
         return
     actor = await who(deps, client, body)
     # The click's key is stored by the command's own transaction: a click is applied once, and one

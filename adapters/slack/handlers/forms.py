@@ -6,14 +6,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from adapters.slack import render, translate
 from adapters.slack.handlers.deps import Deps, Once, bound, dm, who, within_deadline
-from coaching.messages import Message
+from coaching.messages import FIELD, Message
 
 log = logging.getLogger(__name__)
 
@@ -23,16 +25,22 @@ FORM_ERROR_BLOCK = {
     translate.OUTCOME_FORM: "outcome",
     translate.COMMITMENT_FORM: "text",
     translate.SETTINGS_FORM: "timezone",
+    translate.EDIT_FORM: "line",
 }
 
 
 async def open_form(
-    client: AsyncWebClient, trigger_id: str | None, form: str, context: translate.FormContext, side: str | None
+    client: AsyncWebClient,
+    trigger_id: str | None,
+    form: str,
+    context: translate.FormContext,
+    side: str | None,
+    line: str = "",
 ) -> None:
     if not trigger_id:
         log.warning("slack: cannot open %s without a trigger_id", form)
         return
-    await client.views_open(trigger_id=trigger_id, view=render.form_view(form, context, side))
+    await client.views_open(trigger_id=trigger_id, view=render.form_view(form, context, side, line))
 
 
 async def on_submit(deps: Deps, ack: Any, body: dict[str, Any], client: Any) -> None:
@@ -46,7 +54,18 @@ async def on_submit(deps: Deps, ack: Any, body: dict[str, Any], client: Any) -> 
     key = f"view:{translate.team_of(body)}:{submission.view_id}"
     once = Once(deps.seen, key) if submission.view_id else None  # claimed with the command, as a click is
     form = body["view"]["callback_id"]
-    reply, task = await within_deadline(deps, deps.coach.handle(submission.command, also=once), form, started)
+    context = submission.context
+    answer = None  # a question's Edit answers it: its Yes can't be used after, nor the Edit after a Yes
+    if form == translate.EDIT_FORM and context.channel and context.message_ts:
+        answer = Once(deps.seen, translate.answered_key(context.channel, context.message_ts))
+    also = _both(once, answer)
+    asked = submission.command
+    call = (
+        deps.coach.handle_text(actor, asked.text, also=also)
+        if isinstance(asked, translate.Typed)
+        else deps.coach.handle(asked, also=also)
+    )
+    reply, task = await within_deadline(deps, call, form, started)
     if reply is None:  # too slow for the modal: close it, the answer follows as a DM
         await ack()
         deps.background.spawn(_dm_when_done(client, actor.address.user, task, once), "late form reply")
@@ -54,13 +73,17 @@ async def on_submit(deps: Deps, ack: Any, body: dict[str, Any], client: Any) -> 
     if once is not None and once.repeated:
         await ack()  # a replayed submission: the first one was handled
         return
+    if answer is not None and answer.repeated:
+        await ack(response_action="errors", errors={"line": "This question was answered already."})
+        return
     if reply.is_error:
         if once is not None and once.claimed:
             await deps.seen.forget(key)
-        await ack(response_action="errors", errors={FORM_ERROR_BLOCK[form]: reply.text[:300]})
+        if answer is not None and answer.claimed and context.channel and context.message_ts:
+            await deps.seen.forget(translate.answered_key(context.channel, context.message_ts))
+        await ack(response_action="errors", errors={_error_block(body, form, reply): reply.text[:300]})
         return
     await ack()
-    context = submission.context
     if context.channel and context.message_ts:
         click = translate.Click(
             action_id=_form_action(form),
@@ -99,6 +122,27 @@ async def _refresh_message(client: AsyncWebClient, click: translate.Click, reply
             text=render.first_text(blocks),
             blocks=render.after_click(blocks, click, reply),
         )
+
+
+def _both(*onces: Once | None) -> Callable[[AsyncSession], Awaitable[None]] | None:
+    """Claim every dedupe key given, inside the command's transaction."""
+    claims = [once for once in onces if once is not None]
+    if not claims:
+        return None
+
+    async def claim(session: AsyncSession) -> None:
+        for once in claims:
+            await once(session)
+
+    return claim
+
+
+def _error_block(body: dict[str, Any], form: str, reply: Message) -> str:
+    """Where the coach's error shows: next to the field it is about when the form has it (its block ids are the
+    command's field names), else the form's first field."""
+    field = reply.extra.get(FIELD)
+    values = ((body.get("view") or {}).get("state") or {}).get("values") or {}
+    return field if isinstance(field, str) and field in values else FORM_ERROR_BLOCK[form]
 
 
 def _form_action(form: str) -> str:

@@ -1,4 +1,4 @@
-"""Who a Slack user is, for the coach: their time zone and name from ``users.info``, cached."""
+"""Who a Slack user is, for the coach: their time zone, name and locale from ``users.info``, cached."""
 
 from __future__ import annotations
 
@@ -26,10 +26,12 @@ class _Profile:
     timezone: str | None
     display_name: str | None
     fetched: float
+    locale: str | None = None  # "en-US": the day/month order of someone who hasn't set one
 
 
 class Profiles:
-    """Time zones from ``users.info``, cached per (team, user); refreshed by ``user_change``.
+    """Time zones (and locales, asked for with ``include_locale``) from ``users.info``, cached per (team, user);
+    refreshed by ``user_change``.
 
     The first request of a person waits for one ``users.info`` (bounded by ``timeout``) because
     "tomorrow 3pm" must be read in their zone; every later request is a dict lookup.
@@ -55,13 +57,19 @@ class Profiles:
         profile = self._cache.get((team, user))
         if profile is None or self._monotonic() - profile.fetched > self._ttl:
             profile = await self._fetch(client, team, user, display_name, stale=profile)
-        return translate.actor(team, user, display_name=profile.display_name or display_name, timezone=profile.timezone)
+        return translate.actor(
+            team,
+            user,
+            display_name=profile.display_name or display_name,
+            timezone=profile.timezone,
+            locale=profile.locale,
+        )
 
     async def _fetch(
         self, client: AsyncWebClient, team: str, user: str, display_name: str | None, stale: _Profile | None
     ) -> _Profile:
         try:
-            response = await asyncio.wait_for(client.users_info(user=user), self._timeout)
+            response = await asyncio.wait_for(client.users_info(user=user, include_locale=True), self._timeout)
             info = response.get("user") or {}
         except Exception as error:  # noqa: BLE001 - a missing time zone must not fail the request
             log.warning("slack: users.info for %s/%s failed: %s", team, user, error)
@@ -71,6 +79,7 @@ class Profiles:
                 profile.timezone,
                 profile.display_name,
                 self._monotonic() - self._ttl + self._retry_after_failure,
+                profile.locale,
             )
             self._cache[(team, user)] = profile
             return profile
@@ -79,15 +88,20 @@ class Profiles:
     async def update(self, team: str, info: Mapping[str, Any], channel: str | None = None) -> _Profile:
         """Store what Slack told us about a user (``users.info`` or a ``user_change`` event)."""
         user = str(info.get("id", ""))
-        profile = _Profile(
-            translate.timezone_of_profile(info), translate.display_name_of_profile(info), self._monotonic()
-        )
         previous = self._cache.get((team, user))
+        profile = _Profile(
+            translate.timezone_of_profile(info),
+            translate.display_name_of_profile(info),
+            self._monotonic(),
+            # a user_change event carries no locale (only users.info with include_locale does): keep the known one
+            translate.locale_of_profile(info) or (previous.locale if previous else None),
+        )
         self._cache[(team, user)] = profile
-        if user and (
-            previous is None or (previous.timezone, previous.display_name) != (profile.timezone, profile.display_name)
-        ):
-            actor = translate.actor(team, user, display_name=profile.display_name, timezone=profile.timezone)
+        facts = (profile.timezone, profile.display_name, profile.locale)
+        if user and (previous is None or (previous.timezone, previous.display_name, previous.locale) != facts):
+            actor = translate.actor(
+                team, user, display_name=profile.display_name, timezone=profile.timezone, locale=profile.locale
+            )
             await self._coach.upsert_user(actor, channel=channel)
         return profile
 
