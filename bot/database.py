@@ -57,5 +57,9 @@ async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
 
-    async with engine.begin() as connection:
+    async with engine.connect() as connection:
         await connection.run_sync(_run)
+        await connection.commit()
+        if engine.dialect.name == "sqlite":
+            # migrations/env.py ran them with foreign keys off: this connection must not be pooled like that
+            await connection.invalidate()

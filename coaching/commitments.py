@@ -54,7 +54,9 @@ async def commit(turn: Turn, command: c.AddCommitment) -> Message:
     who = "You" if command.side == "ours" else negotiation.counterpart.name
     due = f" by {day_text(command.due)}" if command.due else ""
     lines = []
-    if planned:
+    if planned and not user.nudges_enabled:
+        lines.append(book.NUDGES_OFF)
+    elif planned:
         lines.append("I'll remind you " + ", ".join(_REMINDER_PHRASES[p.kind] for p in planned) + ".")
     elif command.due is None:
         lines.append("No due date, so no reminders: add one with `by friday` next time.")
@@ -141,7 +143,7 @@ async def snooze(turn: Turn, command: c.RemindLater) -> Message:
         )
     )
     await n.enqueue(session, user, [planned], commitment_id=commitment.id, negotiation_id=commitment.negotiation_id)
-    return Message(text=remind_again(f"commitment #{commitment.number}", due, turn.tz))
+    return Message(text=remind_again(f"commitment #{commitment.number}", due, turn.tz, nudges=user.nudges_enabled))
 
 
 async def compose_nudge(turn: Turn, nudge: Nudge) -> Composed:

@@ -33,6 +33,8 @@ REPAIR_CHECKIN = "repair_checkin"  # ...and a check-in two weeks later
 REPAIR_KINDS = (REPAIR_NOTE, REPAIR_CHECKIN)
 HANDOFF = "handoff"  # a note to the account owner about a held negotiation
 DIGEST = "digest"  # a team lead's weekly digest
+TEAM_INVITE = "team_invite"  # a lead invites a rep to their team
+TEAM_NEWS = "team_news"  # a change on a team (accepted, declined, left …), told to whom it concerns
 EXPORT = "export"  # a data export, asked for just now (not a nudge, but it travels the outbox to carry a file)
 STAY_IN_TOUCH_TIME = time(10, 0)  # Monday, local
 

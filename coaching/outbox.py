@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from coaching.messages import Message, Section
 from coaching.models import Commitment, Negotiation, Nudge, User
-from coaching.nudges import DIGEST, EXPORT, HANDOFF, STAY_IN_TOUCH, user_zone
+from coaching.nudges import DIGEST, EXPORT, HANDOFF, STAY_IN_TOUCH, TEAM_INVITE, TEAM_NEWS, user_zone
 from coaching.ports import Address, Clock, DeliveryError, Sender
 from coaching.room import Coaching, Composed, Defer, Skip
 
@@ -272,8 +272,8 @@ class _Job:
     merged: tuple[_Job, ...] = ()  # nudges folded into this job's message
 
 
-# The weekly digest and hand-offs are not coaching nudges about the rep's own work.
-UNBUDGETED_KINDS = (DIGEST, HANDOFF, EXPORT)
+# The weekly digest, hand-offs and team messages are not coaching nudges about the rep's own work.
+UNBUDGETED_KINDS = (DIGEST, HANDOFF, EXPORT, TEAM_INVITE, TEAM_NEWS)
 SELF_BATCHED_KINDS = (STAY_IN_TOUCH,)
 
 

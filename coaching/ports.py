@@ -59,3 +59,9 @@ class Abandon(Exception):  # noqa: N818 - a signal, not an error
     """Raised by a callback the coach runs inside a command's transaction (``handle_text(..., also=)``) to
     roll the command back: it reaches the caller as is, instead of becoming an apology (an adapter's
     "this click was handled already", "I no longer hold this inbox row")."""
+
+
+class Personal(Abandon):
+    """Raised by the coach, instead of answering, when a command asked in a shared chat (``shared=True``)
+    would answer with the person's own data: the command is rolled back, and the adapter may run it again
+    where only that person reads the answer (Teams: their personal chat)."""

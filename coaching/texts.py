@@ -40,6 +40,9 @@ def commitment_line(commitment: Commitment, today: date) -> str:
     return f"#{commitment.number} {who}: {commitment.text}{due}"
 
 
-def remind_again(what: str, due: datetime, tz: ZoneInfo) -> str:
-    """The answer to a snooze."""
+def remind_again(what: str, due: datetime, tz: ZoneInfo, *, nudges: bool = True) -> str:
+    """The answer to a snooze (with nudges off, the reminder would not come: it says so)."""
+    if not nudges:
+        when = when_text(due, tz)
+        return f"⏰ Snoozed {what} to {when} — but your nudges are off, so it won't come: `settings nudges on`."
     return f"⏰ I'll remind you about {what} again {when_text(due, tz)}."
