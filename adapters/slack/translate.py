@@ -109,8 +109,10 @@ def installation_of(body: Mapping[str, Any]) -> str:
     return team_of(body)
 
 
-def actor(team: str, user: str, *, display_name: str | None = None, timezone: str | None = None) -> Actor:
-    return Actor(Address(PLATFORM, team, user), display_name=display_name, timezone=timezone)
+def actor(
+    team: str, user: str, *, display_name: str | None = None, timezone: str | None = None, admin: bool = False
+) -> Actor:
+    return Actor(Address(PLATFORM, team, user), display_name=display_name, timezone=timezone, admin=admin)
 
 
 def actor_from_command(body: Mapping[str, Any], *, timezone: str | None = None) -> Actor:
@@ -465,6 +467,11 @@ def timezone_of_profile(user: Mapping[str, Any]) -> str | None:
     """``users.info`` / ``user_change`` carry the IANA zone as ``tz``."""
     tz = user.get("tz")
     return tz if isinstance(tz, str) and ("/" in tz or tz == "UTC") else None
+
+
+def admin_of_profile(user: Mapping[str, Any]) -> bool:
+    """A workspace admin or owner (``users.info``: ``is_admin``, ``is_owner``, ``is_primary_owner``)."""
+    return any(user.get(flag) is True for flag in ("is_admin", "is_owner", "is_primary_owner"))
 
 
 def display_name_of_profile(user: Mapping[str, Any]) -> str | None:

@@ -1,4 +1,5 @@
-"""Who a Slack user is, for the coach: their time zone and name from ``users.info``, cached."""
+"""Who a Slack user is, for the coach: their time zone, name and whether they are a workspace admin (an admin's
+``team add`` needs no consent), from ``users.info``, cached."""
 
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ class _Profile:
     timezone: str | None
     display_name: str | None
     fetched: float
+    admin: bool = False
 
 
 class Profiles:
@@ -55,7 +57,13 @@ class Profiles:
         profile = self._cache.get((team, user))
         if profile is None or self._monotonic() - profile.fetched > self._ttl:
             profile = await self._fetch(client, team, user, display_name, stale=profile)
-        return translate.actor(team, user, display_name=profile.display_name or display_name, timezone=profile.timezone)
+        return translate.actor(
+            team,
+            user,
+            display_name=profile.display_name or display_name,
+            timezone=profile.timezone,
+            admin=profile.admin,
+        )
 
     async def _fetch(
         self, client: AsyncWebClient, team: str, user: str, display_name: str | None, stale: _Profile | None
@@ -71,6 +79,7 @@ class Profiles:
                 profile.timezone,
                 profile.display_name,
                 self._monotonic() - self._ttl + self._retry_after_failure,
+                profile.admin,
             )
             self._cache[(team, user)] = profile
             return profile
@@ -80,7 +89,10 @@ class Profiles:
         """Store what Slack told us about a user (``users.info`` or a ``user_change`` event)."""
         user = str(info.get("id", ""))
         profile = _Profile(
-            translate.timezone_of_profile(info), translate.display_name_of_profile(info), self._monotonic()
+            translate.timezone_of_profile(info),
+            translate.display_name_of_profile(info),
+            self._monotonic(),
+            translate.admin_of_profile(info),
         )
         previous = self._cache.get((team, user))
         self._cache[(team, user)] = profile
