@@ -383,7 +383,7 @@ async def record_outcome(turn: Turn, command: c.RecordOutcome) -> Message:
         )
         await n.enqueue(session, user, [reminder], negotiation_id=negotiation.id)
     noted += [f"Noted: {_said(negotiation, field)}." for field in answered]
-    sections = [Section(lines=tuple(noted))] if noted else []
+    sections = [Section(lines=tuple(noted))]
     if hard and not was_hard:
         care = (
             book.HARD_WIN,
@@ -393,14 +393,15 @@ async def record_outcome(turn: Turn, command: c.RecordOutcome) -> Message:
             f"Tell the account owner: `handoff {number} @owner`.",
         )
         sections.append(Section(heading="Relationship care", lines=care))
-    if {"concessions_given", "concessions_received"} & set(answered) or not (command.walk or len(answered) == 1):
+    stepwise = command.walk or len(answered) == 1
+    if "concessions_received" in answered or not stepwise:  # the ledger, once both sides of it are in
         entry = await known.ledger(session, user, negotiation.counterpart_id)
         if entry is not None and entry.one_sided:
             sections.append(Section(heading="Concessions", lines=known.ledger_lines(entry, name)))
     step = next((f for f in c.OUTCOME_STEPS if getattr(negotiation, f) is None), None)
-    if step is not None and (command.walk or len(answered) == 1):
+    if step is not None and stepwise:
         return ask_step(turn, negotiation, step, sections)
-    return summary(turn, negotiation, sections, verb="Updated" if again else "Recorded")
+    return summary(turn, negotiation, sections, verb="Updated" if again and not stepwise else "Recorded")
 
 
 def _hard(negotiation: Negotiation) -> bool:
@@ -432,9 +433,11 @@ def ask_step(turn: Turn, negotiation: Negotiation, field: str, sections: list[Se
     questions.ask(turn.user, OUTCOME, now=turn.now, ttl=OUTCOME_TTL, negotiation=number, step=field)
     question = step.question.format(counterpart=negotiation.counterpart.name)
     typed = "Type your answer" if not step.choices else "Pick one or type it"
+    hint = f"{typed}; `skip` stops the questions (what you answered is kept)."
+    first, *rest = sections or [Section()]
     return Message(
         text=f"#{number} with {negotiation.counterpart.name}: {question}",
-        sections=(*sections, Section(lines=(f"{typed}; `skip` stops the questions (what you answered is kept).",))),
+        sections=(replace(first, lines=(*first.lines, hint)), *rest),
         buttons=(
             *(Button(label, f"outcome.{field}", f"outcome {number} {words}") for label, words in step.choices),
             Button("Skip", "outcome.skip", "skip"),

@@ -205,8 +205,9 @@ def _subject_and_when(rest: str, words: list[str], ctx: Context, usage: str) -> 
 
 def quoted(name: str) -> str:
     """``name`` in quotes, as the parsers read it back exactly (no "did you mean …?", no time read into it)."""
-    text = shlex.quote(name)
-    return text if text.startswith("'") else f'"{name}"'
+    if '"' not in name and "\\" not in name:
+        return f'"{name}"'
+    return shlex.quote(name)
 
 
 def _is_quoted(rest: str) -> bool:
@@ -640,10 +641,12 @@ def _subject_and_note(rest: str, usage: str) -> tuple[str, str | None]:
     if not rest:
         raise CommandError("Who was it with?", usage)
     if rest[0] in "\"'":
-        words = _split(rest, usage)
         quote = rest[0]
-        end = rest.index(quote, 1)
-        return words[0], rest[end + 1 :].strip(" :") or None
+        end = rest.find(quote, 1)
+        if end < 0:
+            raise CommandError("A quote is not closed.", usage)
+        # the name is what the quotes hold ("Acme Corp": …), never the colon after them
+        return " ".join(rest[1:end].split()), rest[end + 1 :].strip(" :") or None
     name, colon, note = rest.partition(":")
     if colon:
         return name.strip(), note.strip() or None
