@@ -64,6 +64,9 @@ async def greet(turn: Turn, command: c.Greet) -> Message:
 
 async def unknown_word(turn: Turn, command: c.UnknownWord) -> Message:
     """A word that is no command: "did you mean …?" for a near one (a typed ``yes`` runs it), else the list."""
+    if questions.word(command.word) in questions.YES | questions.NO and not command.rest:  # nothing to answer
+        stray = error("I haven't asked you anything just now (or the question has lapsed): nothing was changed.")
+        return replace(stray, personal=False)
     if not command.suggestions:
         return replace(error(f"I don't know “{command.word}”. Type `help` to see what I can do."), personal=False)
     runs = [f"{word} {command.rest}".strip() for word in command.suggestions]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -305,3 +305,73 @@ async def test_digest_cli_matches_the_chat_digest(coach, clock, dispatcher, data
         timeout=120,
     )
     assert missing.returncode == 2 and "no user 'nobody'" in missing.stderr
+
+
+def change(value: str) -> str:
+    """``3 (+1)`` → ``+1``; ``100% (+50 pts)`` → ``+50``."""
+    return value.rsplit("(", 1)[1].split(")")[0].replace(" pts", "").replace(" overdue", "")
+
+
+def number(value: str) -> float | None:
+    head = value.split(" (")[0].split(" ·")[0]
+    return None if head.startswith("—") else float(head.rstrip("%").split()[0])
+
+
+async def test_every_figure_of_the_week_before_is_what_that_weeks_digest_shows(coach, clock, dispatcher) -> None:
+    await two_weeks(coach, clock, dispatcher)
+    # Dan called Globex in W47 and left before W48: he counts in W47, and so in W48's "week before";
+    # Eve joins only now, with a W47 negotiation of her own: she counts for both weeks
+    clock.set(utc(2026, 11, 19, 9, 0))
+    await say(coach, DAN, "call Globex")
+    clock.set(utc(2026, 11, 21, 9, 0))
+    await say(coach, LENA, "team remove dan")
+    eve = make_actor("eve")
+    clock.set(utc(2026, 11, 18, 9, 0))
+    await say(coach, eve, "log Umbrella 2026-11-18 11:00")
+    await outcome(coach, eve, 1, opened_with_connection=False)
+    clock.set(utc(2026, 12, 1, 9, 0))
+    await join(coach, LENA, eve)
+    w48 = facts(await coach.handle_text(LENA, "digest 2026-W48"))
+    w47 = facts(await coach.handle_text(LENA, "digest 2026-W47"))
+    assert w47["Negotiations held"].startswith("3 ")  # Anna, Bob — and Eve, who joined after that week
+    assert w47["Touchpoints"].startswith("3 ")  # Anna's and Bob's follow-ups, Dan's call
+    for label in ("Negotiations held", "Touchpoints", "Hard wins", "Back-to-backs"):
+        delta = number(w48[label]) - number(w47[label])
+        assert change(w48[label]) == ("±0" if delta == 0 else f"{delta:+.0f}".replace("-", "−")), label
+    for label in ("Personal connection", "Follow-ups within 24 h"):
+        if number(w48[label]) is not None and number(w47[label]) is not None:
+            delta = number(w48[label]) - number(w47[label])
+            assert change(w48[label]) == ("±0" if delta == 0 else f"{delta:+.0f}".replace("-", "−")), label
+    # the chart's points are those digests' figures, and the running week is marked
+    this_week = await coach.handle_text(LENA, "digest this week")
+    assert this_week.text.endswith("(so far) — Lena's team")
+
+
+async def test_the_chart_history_has_held_connection_and_the_running_week(coach, clock, dispatcher, sessions) -> None:
+    from coaching.digest import build_digest
+    from coaching.leads import team_led_by
+    from coaching.models import User
+
+    await two_weeks(coach, clock, dispatcher)
+    clock.set(utc(2026, 11, 26, 9, 0))  # Thursday of W48: the running week
+    async with sessions() as session:
+        lena = await session.scalar(select(User).where(User.external_id == "lena"))
+        team = await team_led_by(session, lena)
+        digest = await build_digest(
+            session, team, Week(2026, 48), now=clock.now(), tz=ZoneInfo("Europe/Berlin"), contact_gap=timedelta(30)
+        )
+    *_, w47, w48 = digest.history
+    assert (w47.week, w47.held, w47.connection_rate, w47.partial) == ("2026-W47", 2, 0.5, False)
+    assert (w48.week, w48.held, w48.connection_rate, w48.partial) == ("2026-W48", 3, 1.0, True)
+    assert all(point.held == 0 and point.connection_rate is None for point in digest.history[:-2])
+
+
+async def test_empty_states_say_what_is_missing(coach, clock) -> None:
+    nobody = make_actor("nora")
+    await say(coach, nobody, "team add zed")
+    await say(coach, nobody, "team remove zed")  # the invitation withdrawn: a team with nobody
+    empty = await coach.handle_text(nobody, "digest")
+    assert "Nobody is on your team yet: invite your reps with `team add @name`." in empty.plain_text()
+    await say(coach, nobody, "team add zed")
+    waiting = await coach.handle_text(nobody, "digest")
+    assert "Invited, not joined yet: zed. They count from the moment they accept" in waiting.plain_text()

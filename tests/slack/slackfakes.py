@@ -83,6 +83,8 @@ class FakeSlackAPI:
     def __init__(self) -> None:
         self.calls: list[Call] = []
         self.timezones: dict[str, str] = {}
+        self.names: dict[str, str] = {}  # user id → the display name users.info gives
+        self.admins: set[str] = set()  # users.info says is_admin for these
         self.messages: dict[tuple[str, str], dict[str, Any]] = {}
         self.uploads: dict[str, bytes] = {}
         self._failures: dict[str, deque[Failure]] = defaultdict(deque)
@@ -227,6 +229,9 @@ class FakeSlackAPI:
         info = fixture("users_info")
         info["user"]["id"] = args.get("user")
         info["user"]["tz"] = self.timezones.get(args.get("user", ""), info["user"]["tz"])
+        if args.get("user") in self.names:
+            info["user"]["profile"]["display_name"] = self.names[args["user"]]
+        info["user"]["is_admin"] = args.get("user") in self.admins
         return info
 
     def _chat_postMessage(self, args: dict[str, Any]) -> dict[str, Any]:
