@@ -145,10 +145,19 @@ async def main(url: str) -> None:
             text("INSERT INTO workspaces (id, platform, external_id, created_at) VALUES (1, 'slack', 'T1', :now)"),
             {"now": NOW},
         )
+        # Counterparts are each rep's own; the digest's queries only join them by id, so 500 of one owner do.
         await connection.execute(
             text(
-                "INSERT INTO counterparts (workspace_id, name, name_key, long_term, created_at) "
-                "SELECT 1, 'Counterpart ' || g, 'counterpart ' || g, g % 4 = 0, :now FROM generate_series(1, 500) g"
+                "INSERT INTO users (id, workspace_id, external_id, timezone, timezone_set_by_user, role, lead_minutes,"
+                " nudges_enabled, created_at) VALUES (999999, 1, 'OWNER', 'UTC', false, 'sales', 30, true, :now)"
+            ),
+            {"now": NOW},
+        )
+        await connection.execute(
+            text(
+                "INSERT INTO counterparts (owner_id, name, name_key, long_term, created_at) "
+                "SELECT 999999, 'Counterpart ' || g, 'counterpart ' || g, g % 4 = 0, :now "
+                "FROM generate_series(1, 500) g"
             ),
             {"now": NOW},
         )

@@ -50,8 +50,10 @@ async def seed(sessions, engine) -> tuple[int, list[int]]:
         session.add(workspace)
         await session.flush()
         user = User(workspace_id=workspace.id, external_id="rep", timezone="UTC", quiet_start=None, quiet_end=None)
-        counterpart = Counterpart(workspace_id=workspace.id, name="Acme", name_key="acme")
-        session.add_all([user, counterpart])
+        session.add(user)
+        await session.flush()
+        counterpart = Counterpart(owner_id=user.id, name="Acme", name_key="acme")
+        session.add(counterpart)
         await session.flush()
         negotiations = [
             Negotiation(

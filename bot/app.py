@@ -59,7 +59,7 @@ async def build_runtime(settings: Settings, *, clock: Clock | None = None, migra
         await upgrade(engine)
     sessions = make_sessions(engine)
     clock = clock or SystemClock()
-    coach = Coach(sessions, clock, settings.coaching)
+    coach = Coach(sessions, clock, settings.coaching, admins=settings.admins)
     senders: dict[str, Sender] = {}
     dispatcher = Dispatcher(sessions, coach, senders, clock)
     return Runtime(settings, engine, sessions, clock, coach, dispatcher, senders)

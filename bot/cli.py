@@ -25,7 +25,7 @@ def _local_zone() -> str:
 
 
 async def _chat(settings: Settings, user: str, tz: str | None) -> None:
-    from adapters.console import PLATFORM, WORKSPACE, ConsoleSender, chat
+    from adapters.console import PLATFORM, WORKSPACE, ConsoleSender, chat, files_folder
     from bot.app import build_runtime
     from coaching.commands import Actor
     from coaching.ports import Address
@@ -33,13 +33,14 @@ async def _chat(settings: Settings, user: str, tz: str | None) -> None:
 
     if tz and zone(tz) is None:
         raise ConfigError(f"--tz {tz!r} is not an IANA time zone (e.g. Europe/Berlin)")
+    folder = files_folder(settings.chart_dir)
     runtime = await build_runtime(settings)
-    runtime.senders[PLATFORM] = ConsoleSender()
+    runtime.senders[PLATFORM] = ConsoleSender(user, folder)
     runtime.start_scheduler()
     actor = Actor(Address(PLATFORM, WORKSPACE, user), display_name=user, timezone=tz or _local_zone())
     try:
         await runtime.dispatcher.tick()
-        await chat(runtime.coach, actor, tick=runtime.dispatcher.tick)
+        await chat(runtime.coach, actor, tick=runtime.dispatcher.tick, folder=folder)
     finally:
         await runtime.close()
 

@@ -65,6 +65,9 @@ class Settings:
     microsoft_app_type: str = "MultiTenant"
     teams_emulator: bool = False  # DEALCOACH_TEAMS_EMULATOR=1: no app id, no auth, loopback only
     teams_service_urls: tuple[str, ...] = ()  # DEALCOACH_TEAMS_SERVICE_URLS: more allowed serviceUrl prefixes
+    # DEALCOACH_ADMINS: who manages this install besides what Slack reports (Teams AAD object ids, console names)
+    admins: frozenset[str] = frozenset()
+    chart_dir: str | None = None  # DEALCOACH_CHART_DIR: where `dealcoach chat` writes charts and files
     # PRODUCT.md's coaching defaults for this install (DEALCOACH_DURATION_MINUTES ... below)
     coaching: CoachDefaults = CoachDefaults()
 
@@ -136,6 +139,8 @@ class Settings:
             microsoft_app_type=get("MicrosoftAppType") or get("MICROSOFT_APP_TYPE") or "MultiTenant",
             teams_emulator=_flag("DEALCOACH_TEAMS_EMULATOR", get("DEALCOACH_TEAMS_EMULATOR")),
             teams_service_urls=_url_prefixes("DEALCOACH_TEAMS_SERVICE_URLS", get("DEALCOACH_TEAMS_SERVICE_URLS")),
+            admins=frozenset(part.strip() for part in (get("DEALCOACH_ADMINS") or "").split(",") if part.strip()),
+            chart_dir=get("DEALCOACH_CHART_DIR"),
         )
 
 

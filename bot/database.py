@@ -51,11 +51,23 @@ def alembic_config(url: str | None = None) -> Config:
 
 async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
     """Bring the schema to ``revision`` on this engine's database (runs inside the event loop)."""
+    await _migrate(engine, command.upgrade, revision)
 
+
+async def downgrade(engine: AsyncEngine, revision: str) -> None:
+    """Take the schema back to ``revision`` (tests of a migration's way back)."""
+    await _migrate(engine, command.downgrade, revision)
+
+
+async def _migrate(engine: AsyncEngine, step: Any, revision: str) -> None:
     def _run(connection: Connection) -> None:
         config = alembic_config()
         config.attributes["connection"] = connection
-        command.upgrade(config, revision)
+        step(config, revision)
 
-    async with engine.begin() as connection:
+    async with engine.connect() as connection:
         await connection.run_sync(_run)
+        await connection.commit()
+        if engine.dialect.name == "sqlite":
+            # migrations/env.py ran them with foreign keys off: this connection must not be pooled like that
+            await connection.invalidate()

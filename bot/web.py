@@ -72,9 +72,12 @@ def mount_adapters(app: web.Application, runtime: Runtime) -> None:
         from adapters import slack
 
         runtime.senders["slack"] = slack.setup(app, settings, runtime.coach, runtime.sessions)
-        log.info("Slack endpoint: POST /slack/events")
+    elif settings.slack_signing_secret:  # created, not installed yet: let Slack verify the request URL
+        from adapters import slack
+
+        slack.setup_verification(app, settings)
     else:
-        log.info("Slack is not configured (set SLACK_SIGNING_SECRET and SLACK_BOT_TOKEN): no /slack/events")
+        log.info("Slack is not configured (set SLACK_SIGNING_SECRET, then SLACK_BOT_TOKEN): no /slack/events")
     try:
         from adapters import teams
     except ImportError:  # the Teams adapter is not part of this build yet

@@ -11,7 +11,9 @@ log = logging.getLogger(__name__)
 
 
 def render_chart(history: list[WeekPoint], title: str) -> bytes | None:
-    """Follow-up rate (line) and commitments kept vs overdue (bars) per week; None if it cannot be drawn."""
+    """Per week: negotiations held and commitments kept vs overdue (bars), follow-ups within 24 h and the
+    personal-connection rate (lines); the running week is shaded and labelled "so far". None if it cannot be
+    drawn."""
     try:
         import matplotlib
 
@@ -20,32 +22,38 @@ def render_chart(history: list[WeekPoint], title: str) -> bytes | None:
     except ImportError:  # pragma: no cover - matplotlib is a dependency; the digest survives without it
         log.warning("matplotlib is not installed: digest without chart")
         return None
-    labels = [point.week.split("-")[1] for point in history]
+    labels = [point.week.split("-")[1] + ("\n(so far)" if point.partial else "") for point in history]
     positions = list(range(len(history)))
-    figure, bars = plt.subplots(figsize=(8, 3.6), dpi=100)
+    figure, bars = plt.subplots(figsize=(8, 3.8), dpi=100)
     try:
-        width = 0.38
-        bars.bar([x - width / 2 for x in positions], [p.kept for p in history], width, label="kept", color="#2e7d32")
-        bars.bar(
-            [x + width / 2 for x in positions], [p.overdue for p in history], width, label="overdue", color="#c62828"
+        width = 0.26
+        series = (
+            ("negotiations held", [p.held for p in history], "#78909c", -width),
+            ("commitments kept", [p.kept for p in history], "#2e7d32", 0.0),
+            ("commitments overdue", [p.overdue for p in history], "#c62828", width),
         )
-        bars.set_ylabel("commitments")
+        for label, values, color, offset in series:
+            bars.bar([x + offset for x in positions], values, width, label=label, color=color)
+        for x, point in zip(positions, history, strict=True):
+            if point.partial:  # the running week: its figures are still growing
+                bars.axvspan(x - 0.5, x + 0.5, color="#fff3cd", zorder=0)
+        bars.set_ylabel("count")
         bars.set_xticks(positions, labels)
-        rate = bars.twinx()
-        rates = [None if p.followup_rate is None else round(p.followup_rate * 100) for p in history]
-        rate.plot(
-            positions,
-            [float("nan") if r is None else r for r in rates],
-            marker="o",
-            color="#1565c0",
-            label="follow-ups ≤24 h",
-        )
-        rate.set_ylim(0, 105)
-        rate.set_ylabel("follow-ups within 24 h (%)")
-        handles = bars.get_legend_handles_labels()[0] + rate.get_legend_handles_labels()[0]
+        bars.set_xlim(-0.5, len(history) - 0.5)
         bars.yaxis.get_major_locator().set_params(integer=True)
+        rate = bars.twinx()
+        for label, values, color in (
+            ("follow-ups ≤24 h", [p.followup_rate for p in history], "#1565c0"),
+            ("personal connection", [p.connection_rate for p in history], "#ef6c00"),
+        ):
+            points = [float("nan") if r is None else round(r * 100) for r in values]
+            rate.plot(positions, points, marker="o", color=color, label=label, clip_on=False, zorder=3)
+        rate.set_ylim(-6, 106)  # a 0% week sits above the axis, where it can be seen, not on it
+        rate.set_yticks([0, 25, 50, 75, 100])
+        rate.set_ylabel("% of negotiations")
+        handles = bars.get_legend_handles_labels()[0] + rate.get_legend_handles_labels()[0]
         bars.set_title(title, fontsize=10)
-        figure.tight_layout(rect=(0, 0.08, 1, 1))
+        figure.tight_layout(rect=(0, 0.12, 1, 1))
         figure.legend(handles=handles, loc="lower center", ncol=3, fontsize=8, frameon=False)
         raw = io.BytesIO()
         figure.savefig(raw, format="png")

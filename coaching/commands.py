@@ -3,7 +3,9 @@
 Adapters build these from slash commands, messages, button clicks and forms (or the shared text
 parser, ``coaching.parser``); the coach handles them. Times are exact, aware datetimes; due dates are
 calendar days in the user's time zone. A command whose moment was read from words carries ``notes``: how it was
-read (a corrected typo, a bare hour read as 15:00, a weekday moved to next week), for the confirmation.
+read (a corrected typo, a bare hour read as 15:00, a weekday moved to next week), for the confirmation. A command
+that names a counterpart carries ``exact``: the name was typed in quotes, so it is taken as it is, never read as
+a near miss of another name ("did you mean …?").
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ class Actor:
     display_name: str | None = None
     timezone: str | None = None  # IANA name from the platform's profile, if it gave one
     locale: str | None = None  # the platform's locale ("en-US", "de-DE"), if it gave one: day/month order
+    admin: bool = False  # the platform says they manage this workspace (Slack: is_admin or is_owner)
 
 
 @dataclass(frozen=True)
@@ -44,6 +47,7 @@ class LogNegotiation(Command):
     repeat: bool | None = None  # frame: will we deal with them again?
     long_term_value: str | None = None  # frame: what could a long-term partnership bring?
     notes: tuple[str, ...] = field(default=(), compare=False)
+    exact: bool = field(default=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -74,6 +78,20 @@ class RecordOutcome(Command):
     concessions_received: int | None = None
     observations: str | None = None  # personal observations about the counterpart
     settled: tuple[str, ...] | None = None  # issues on the table that were settled
+    walk: bool = False  # ``done``: ask the outcome questions one at a time
+    anyway: bool = False  # it was logged for later, but it happened already (``done <id> anyway``)
+
+
+# The outcome questions ``done`` asks, in order: the negotiation's field each one fills.
+OUTCOME_STEPS = (
+    "outcome",
+    "opened_with_connection",
+    "sentiment",
+    "hard_win",
+    "concessions_given",
+    "concessions_received",
+    "observations",
+)
 
 
 @dataclass(frozen=True)
@@ -127,6 +145,7 @@ class RecordCoffee(Command):
     counterpart: str
     when: datetime | None = None
     notes: tuple[str, ...] = field(default=(), compare=False)
+    exact: bool = field(default=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -147,6 +166,44 @@ class MarkCounterpart(Command):
 
     counterpart: str
     long_term: bool
+    exact: bool = field(default=False, compare=False)
+
+
+@dataclass(frozen=True)
+class ListCounterparts(Command):
+    """``counterparts``: my directory."""
+
+
+@dataclass(frozen=True)
+class ShowCounterpart(Command):
+    """``counterpart <name>``: what I know about them."""
+
+    counterpart: str
+    exact: bool = field(default=False, compare=False)
+
+
+@dataclass(frozen=True)
+class RenameCounterpart(Command):
+    """``counterpart <old> rename <new>``."""
+
+    counterpart: str
+    new_name: str
+    exact: bool = field(default=False, compare=False)
+
+
+@dataclass(frozen=True)
+class MergeCounterparts(Command):
+    """``counterpart <a> merge <b>``: a's history moves to b, and a is gone."""
+
+    counterpart: str
+    into: str
+    exact: bool = field(default=False, compare=False)
+    into_exact: bool = field(default=False, compare=False)
+
+
+@dataclass(frozen=True)
+class ListDue(Command):
+    """``due``: long-term counterparts I am due (or overdue) to contact."""
 
 
 @dataclass(frozen=True)
@@ -161,7 +218,24 @@ class TeamRemove(Command):
 
 @dataclass(frozen=True)
 class TeamList(Command):
-    pass
+    """``team`` / ``team list``: my team (members and invitations) if I lead one, my lead, invitations to me."""
+
+
+@dataclass(frozen=True)
+class TeamAccept(Command):
+    """``team accept [<lead>]``: join the team of a lead who invited me (the only one, when I name nobody)."""
+
+    lead: str | None = None
+
+
+@dataclass(frozen=True)
+class TeamDecline(Command):
+    lead: str | None = None
+
+
+@dataclass(frozen=True)
+class TeamLeave(Command):
+    """``team leave``: off my lead's team; they no longer see my figures for the weeks from now on."""
 
 
 @dataclass(frozen=True)
@@ -176,12 +250,14 @@ class RecordTouchpoint(Command):
     counterpart: str
     kind: str  # call | note
     note: str | None = None
+    exact: bool = field(default=False, compare=False)
 
 
 @dataclass(frozen=True)
 class SnoozeCounterpart(Command):
     counterpart: str
     days: int = 14
+    exact: bool = field(default=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -190,6 +266,7 @@ class AnswerLinks(Command):
 
     counterpart: str
     answers: tuple[bool, ...]
+    exact: bool = field(default=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -207,7 +284,24 @@ class Handoff(Command):
 
 @dataclass(frozen=True)
 class Acknowledge(Command):
-    """``ok``: the "Got it" button; nothing to do but say so."""
+    """``ok``: the "Got it" button; nothing to do but say so. (``skip`` too, once its question has lapsed.)"""
+
+
+@dataclass(frozen=True)
+class Greet(Command):
+    """``hi``, ``thanks``: small talk, answered in kind with a hint."""
+
+    thanks: bool = False
+
+
+@dataclass(frozen=True)
+class UnknownWord(Command):
+    """A first word that is no command. ``suggestions``: command words it is close to ("did you mean …?");
+    ``rest``: what followed it, to run with a suggestion."""
+
+    word: str
+    suggestions: tuple[str, ...] = ()
+    rest: str = ""
 
 
 @dataclass(frozen=True)

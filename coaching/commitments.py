@@ -72,7 +72,9 @@ async def commit(turn: Turn, command: c.AddCommitment) -> Message:
     who = "You" if command.side == "ours" else negotiation.counterpart.name
     due = f" by {due_text(commitment, tz, now)}" if due_on else ""
     lines = list(reading_lines(command.notes))
-    if planned:
+    if planned and not user.nudges_enabled:
+        lines.append(book.NUDGES_OFF)
+    elif planned:
         lines.append(
             "I'll remind you " + ", ".join([await _reminder_phrase(turn, p, commitment) for p in planned]) + "."
         )
@@ -169,7 +171,7 @@ async def snooze(turn: Turn, command: c.RemindLater) -> Message:
     arrival = await n.arrives(session, user, planned, budget=turn.defaults.daily_nudges)
     notes = reading_lines(command.notes)
     return Message(
-        text=remind_again(f"commitment #{commitment.number}", arrival, turn.tz, turn.now),
+        text=remind_again(f"commitment #{commitment.number}", arrival, turn.tz, turn.now, nudges=user.nudges_enabled),
         sections=(Section(lines=notes),) if notes else (),
         ref=f"commitment:{commitment.number}",
     )

@@ -2,7 +2,11 @@
 
 A digest is a fixed handful of aggregate queries grouped by rep — members, negotiations, commitments,
 touchpoints, counterparts due for contact, overdue commitments by counterpart — run for the week and
-the week before; the chart adds two small team-wide queries per week shown. Never a query per rep.
+the week before; the chart adds two team-wide queries for all the weeks it shows. Never a query per rep.
+
+Who counts for a week: the reps who are on the team now (they agreed to share their history, so a rep who
+joined today shows in last week's digest), and a rep who left, for the weeks before they left. The same rule
+for every week, so the week before in one digest is exactly what that week's own digest shows.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from coaching.messages import Attachment, Message, Section
-from coaching.models import Commitment, Counterpart, Negotiation, Team, TeamMember, Touchpoint, User
+from coaching.models import Commitment, Counterpart, Negotiation, Team, TeamInvitation, TeamMember, Touchpoint, User
 from coaching.timelang import say_day
 
 CHART_WEEKS = 8
@@ -130,6 +134,8 @@ class WeekPoint:
     followup_rate: float | None
     kept: int
     overdue: int
+    connection_rate: float | None = None
+    partial: bool = False  # the running week (so far)
 
 
 @dataclass
@@ -144,6 +150,7 @@ class Digest:
     previous: Figures
     highlights: list[str]
     history: list[WeekPoint] = field(default_factory=list)
+    invited: list[str] = field(default_factory=list)  # reps invited who haven't answered yet
 
 
 # -- queries -----------------------------------------------------------------------------------------
@@ -153,17 +160,30 @@ def _count(condition: object) -> object:
     return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)  # type: ignore[arg-type]
 
 
-async def members_during(session: AsyncSession, team: Team, start: datetime, end: datetime) -> list[User]:
-    """Reps who were on the team at any time in [start, end): one who left still counts for their weeks."""
+def _counts_for(start: datetime):  # type: ignore[no-untyped-def]
+    """A membership counts for the week starting at ``start``: current, or left after the week began."""
+    return or_(TeamMember.left_at.is_(None), TeamMember.left_at > start)
+
+
+async def members_during(session: AsyncSession, team: Team, start: datetime) -> list[User]:
+    """The reps who count for the week starting at ``start``: members now (their history is shared from the
+    moment they accepted, past weeks included), and those who left after that week began."""
     rows = await session.scalars(
         select(User)
         .join(TeamMember, TeamMember.user_id == User.id)
-        .where(
-            TeamMember.team_id == team.id,
-            TeamMember.joined_at < end,
-            or_(TeamMember.left_at.is_(None), TeamMember.left_at > start),
-        )
+        .where(TeamMember.team_id == team.id, _counts_for(start))
         .order_by(func.lower(func.coalesce(User.display_name, User.external_id)))
+    )
+    return list(rows)
+
+
+async def invited(session: AsyncSession, team: Team) -> list[str]:
+    """Reps invited to the team who haven't answered yet (they count once they accept)."""
+    rows = await session.scalars(
+        select(func.coalesce(User.display_name, User.external_id))
+        .join(TeamInvitation, TeamInvitation.user_id == User.id)
+        .where(TeamInvitation.team_id == team.id)
+        .order_by(TeamInvitation.invited_at)
     )
     return list(rows)
 
@@ -285,16 +305,15 @@ async def overdue_by_counterpart(
     """(counterpart, side, count) of commitments overdue at the cutoff, most first."""
     if not rep_ids:
         return []
-    counts = (
-        select(Commitment.counterpart_id, Commitment.side, func.count().label("overdue"))
-        .where(Commitment.owner_id.in_(rep_ids), _overdue(cutoff, tz))
-        .group_by(Commitment.counterpart_id, Commitment.side)
-        .subquery()
-    )
+    # Each rep has a counterpart of their own: the team's overdue commitments to "Globex" are counted across
+    # their copies by name (the first spelling shown).
+    overdue = func.count().label("overdue")
     rows = await session.execute(
-        select(Counterpart.name, counts.c.side, counts.c.overdue)
-        .join(counts, counts.c.counterpart_id == Counterpart.id)
-        .order_by(counts.c.overdue.desc(), Counterpart.name)
+        select(func.min(Counterpart.name), Commitment.side, overdue)
+        .join(Counterpart, Counterpart.id == Commitment.counterpart_id)
+        .where(Commitment.owner_id.in_(rep_ids), _overdue(cutoff, tz))
+        .group_by(Counterpart.name_key, Commitment.side)
+        .order_by(overdue.desc(), func.min(Counterpart.name))
         .limit(5)
     )
     return [(name, side, int(count)) for name, side, count in rows]
@@ -345,13 +364,15 @@ async def build_digest(
     start, end = week.bounds(tz)
     cutoff = min(end, now)
     previous_start, previous_end = week.shift(-1).bounds(tz)
-    reps = await members_during(session, team, start, end)
+    reps = await members_during(session, team, start)
     rep_ids = [rep.id for rep in reps]
+    # the week before with its own reps (those who left during it count there), as its own digest shows it
+    before_ids = [rep.id for rep in await members_during(session, team, previous_start)]
     current = await figures_by_rep(session, rep_ids, start, cutoff, tz, contact_gap)
-    before = await figures_by_rep(session, rep_ids, previous_start, previous_end, tz, None)
+    before = await figures_by_rep(session, before_ids, previous_start, min(previous_end, now), tz, None)
     lines = [RepWeek(rep.id, rep.display_name or rep.external_id, current[rep.id], before[rep.id]) for rep in reps]
     totals = sum((line.figures for line in lines), Figures())
-    previous = sum((line.previous for line in lines), Figures())
+    previous = sum(before.values(), Figures())
     overdue = await overdue_by_counterpart(session, rep_ids, cutoff, tz)
     names = {line.user_id: line.name for line in lines}
     conceding = [
@@ -372,27 +393,39 @@ async def build_digest(
         highlights=highlights(lines, totals, previous, overdue, conceding),
     )
     weeks = [week.shift(-back) for back in range(CHART_WEEKS - 1, -1, -1)]
-    digest.history = await history(session, rep_ids, weeks, now=now, tz=tz)
+    digest.history = await history(session, team, weeks, now=now, tz=tz)
+    digest.invited = await invited(session, team)
     return digest
 
 
 async def history(
-    session: AsyncSession, rep_ids: list[int], weeks: list[Week], *, now: datetime, tz: ZoneInfo
+    session: AsyncSession, team: Team, weeks: list[Week], *, now: datetime, tz: ZoneInfo
 ) -> list[WeekPoint]:
-    """Team totals for the chart, all weeks at once: one query over negotiations, one over commitments."""
+    """Team totals for the chart, all weeks at once: one query over negotiations, one over commitments, each
+    counting a rep for the weeks they count for (:func:`members_during`), so a point is that week's digest."""
     windows = [(shown, *shown.bounds(tz)) for shown in weeks]
     windows = [(shown, start, min(end, now)) for shown, start, end in windows]
-    if not rep_ids:
-        return [WeekPoint(shown.label, 0, None, 0, 0) for shown, _, _ in windows]
     first, last = windows[0][1], windows[-1][2]
-    in_week = [and_(Negotiation.starts_at >= start, Negotiation.starts_at < cutoff) for _, start, cutoff in windows]
+    members = select(TeamMember.user_id, TeamMember.left_at).where(TeamMember.team_id == team.id).subquery()
+
+    def counted(start: datetime):  # type: ignore[no-untyped-def]
+        """As :func:`members_during`: the rep is on the team now, or left after this week began."""
+        return or_(members.c.left_at.is_(None), members.c.left_at > start)
+
+    in_week = [
+        and_(Negotiation.starts_at >= start, Negotiation.starts_at < cutoff, counted(start))
+        for _, start, cutoff in windows
+    ]
     negotiations = (
         await session.execute(
             select(
                 *(_count(cond) for cond in in_week),
                 *(_count(and_(cond, Negotiation.followup_on_time.is_(True))) for cond in in_week),
-            ).where(
-                Negotiation.owner_id.in_(rep_ids),
+                *(_count(and_(cond, Negotiation.opened_with_connection.is_(True))) for cond in in_week),
+                *(_count(and_(cond, Negotiation.opened_with_connection.is_not(None))) for cond in in_week),
+            )
+            .join(members, members.c.user_id == Negotiation.owner_id)
+            .where(
                 Negotiation.status != "cancelled",
                 Negotiation.starts_at >= first,
                 Negotiation.starts_at < last,
@@ -400,14 +433,20 @@ async def history(
         )
     ).one()
     kept = [
-        and_(Commitment.status == "kept", Commitment.resolved_at >= start, Commitment.resolved_at < cutoff)
+        and_(
+            Commitment.status == "kept",
+            Commitment.resolved_at >= start,
+            Commitment.resolved_at < cutoff,
+            counted(start),
+        )
         for _, start, cutoff in windows
     ]
-    overdue = [_overdue(cutoff, tz) for _, _, cutoff in windows]
+    overdue = [and_(_overdue(cutoff, tz), counted(start)) for _, start, cutoff in windows]
     commitments = (
         await session.execute(
-            select(*(_count(cond) for cond in kept), *(_count(cond) for cond in overdue)).where(
-                Commitment.owner_id.in_(rep_ids),
+            select(*(_count(cond) for cond in kept), *(_count(cond) for cond in overdue))
+            .join(members, members.c.user_id == Commitment.owner_id)
+            .where(
                 Commitment.created_at < last,
                 # implied by every condition below, and lets the index skip what was settled before the chart
                 or_(Commitment.status == "open", Commitment.resolved_at >= first),
@@ -417,11 +456,18 @@ async def history(
     ).one()
     count = len(windows)
     points = []
-    for i, (shown, _, _) in enumerate(windows):
+    for i, (shown, _, cutoff) in enumerate(windows):
         held, on_time = int(negotiations[i]), int(negotiations[count + i])
+        opened, known = int(negotiations[2 * count + i]), int(negotiations[3 * count + i])
         points.append(
             WeekPoint(
-                shown.label, held, on_time / held if held else None, int(commitments[i]), int(commitments[count + i])
+                shown.label,
+                held,
+                on_time / held if held else None,
+                int(commitments[i]),
+                int(commitments[count + i]),
+                opened / known if known else None,
+                partial=cutoff < shown.bounds(tz)[1],
             )
         )
     return points
@@ -546,8 +592,18 @@ def digest_message(digest: Digest, tz: ZoneInfo, chart: bytes | None = None, kin
     )
     if digest.reps:
         sections.append(Section(heading="Per rep", lines=tuple(rep_line(line) for line in digest.reps)))
-    else:
-        sections.append(Section(lines=("No reps in the team that week. Add them with `team add @name`.",)))
+    if digest.invited:
+        names = ", ".join(digest.invited)
+        sections.append(
+            Section(
+                heading="Waiting for an answer",
+                lines=(
+                    f"Invited, not joined yet: {names}. They count from the moment they accept, past weeks included.",
+                ),
+            )
+        )
+    elif not digest.reps:
+        sections.append(Section(lines=("Nobody is on your team yet: invite your reps with `team add @name`.",)))
     attachments = ()
     if chart:
         attachments = (Attachment(f"digest-{digest.week.label}.png", "image/png", chart, f"Last {CHART_WEEKS} weeks"),)

@@ -10,19 +10,31 @@ The rooms (``coaching/negotiations.py``, ``commitments.py``, ``relationships.py`
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping
+from dataclasses import replace
 from typing import Any, TypeVar
 
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from coaching import commands as c
-from coaching import commitments, guide, leads, negotiations, privacy, questions, relationships, settings, store
+from coaching import (
+    commitments,
+    directory,
+    guide,
+    leads,
+    negotiations,
+    privacy,
+    questions,
+    relationships,
+    settings,
+    store,
+)
 from coaching import nudges as n
 from coaching.messages import Attachment, Message, error
 from coaching.models import Nudge, User, Workspace
 from coaching.parser import CommandError, Context, parse_command
-from coaching.ports import Abandon, Address, Clock
+from coaching.ports import Abandon, Address, Clock, Personal
 from coaching.room import Answer, CoachDefaults, Composed, Composer, Defer, Handler, Skip, Turn
 
 __all__ = ["Coach", "CoachDefaults", "Composed", "Defer", "Skip"]  # the last four live in coaching.room
@@ -30,7 +42,7 @@ __all__ = ["Coach", "CoachDefaults", "Composed", "Defer", "Skip"]  # the last fo
 log = logging.getLogger(__name__)
 
 AlsoInTransaction = Callable[[AsyncSession], Awaitable[None]]
-ROOMS = (guide, negotiations, commitments, relationships, leads, privacy, settings)
+ROOMS = (guide, negotiations, commitments, relationships, directory, leads, privacy, settings)
 K = TypeVar("K")
 V = TypeVar("V")
 
@@ -52,6 +64,11 @@ SNOOZES: dict[str, Handler] = _merged(getattr(room, "SNOOZES", {}) for room in R
 ANSWERS: dict[str, Answer] = _merged(getattr(room, "ANSWERS", {}) for room in ROOMS)  # question kind → answer
 
 
+def personal(reply: Message) -> Message:
+    """The one rule for where an answer may be shown: what a room did not mark is the person's own."""
+    return reply if reply.personal is not None else replace(reply, personal=True)
+
+
 def handler_for(command: c.Command) -> Handler:
     if isinstance(command, c.RemindLater):  # one command word, snoozing the nudges of two rooms
         return SNOOZES.get(command.about, SNOOZES["negotiation"])
@@ -59,22 +76,36 @@ def handler_for(command: c.Command) -> Handler:
 
 
 class Coach:
+    """``admins``: platform user ids of the people who manage this install (``DEALCOACH_ADMINS``: Teams AAD
+    object ids, console names), besides those their platform reports (an actor's ``admin``: Slack's
+    ``is_admin``/``is_owner``). An admin's ``team add`` needs no consent."""
+
     def __init__(
-        self, sessions: async_sessionmaker[AsyncSession], clock: Clock, defaults: CoachDefaults | None = None
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        clock: Clock,
+        defaults: CoachDefaults | None = None,
+        *,
+        admins: Collection[str] = (),
     ) -> None:
         self.sessions = sessions
         self.clock = clock
+        self.admins = frozenset(admins)
         self.defaults = defaults or CoachDefaults()
         self.timing = self.defaults.timing
         self._new_user = self.defaults.new_user()  # the defaults are frozen: built once, not per command
 
     # -- entry points -------------------------------------------------------------------------------
 
-    async def handle_text(self, actor: c.Actor, text: str, *, also: AlsoInTransaction | None = None) -> Message:
+    async def handle_text(
+        self, actor: c.Actor, text: str, *, also: AlsoInTransaction | None = None, shared: bool = False
+    ) -> Message:
         """Parse what the user typed (in their time zone) and handle it.
 
         ``also(session)`` runs inside the command's transaction just before it commits (an adapter marks its
         inbox row handled there, so a command is applied once or not at all); if it raises, nothing is stored.
+        ``shared``: asked where others read the answer; an answer that shows the person's own data is not
+        given (nor anything stored): :class:`~coaching.ports.Personal` is raised instead.
         """
 
         async def run(turn: Turn) -> Message:
@@ -92,11 +123,13 @@ class Coach:
                     return done
             return await self._dispatch(turn, parse_command(actor, text, self.context(turn.user)))
 
-        return await self._run(actor, run, also)
+        return await self._run(actor, run, also, shared)
 
-    async def handle(self, command: c.Command, *, also: AlsoInTransaction | None = None) -> Message:
-        """Handle a structured command (a form's); ``also`` as for :meth:`handle_text`."""
-        return await self._run(command.actor, lambda turn: self._dispatch(turn, command), also)
+    async def handle(
+        self, command: c.Command, *, also: AlsoInTransaction | None = None, shared: bool = False
+    ) -> Message:
+        """Handle a structured command (a form's); ``also`` and ``shared`` as for :meth:`handle_text`."""
+        return await self._run(command.actor, lambda turn: self._dispatch(turn, command), also, shared)
 
     @staticmethod
     async def _dispatch(turn: Turn, command: c.Command) -> Message:
@@ -104,17 +137,25 @@ class Coach:
         return await handler_for(command)(turn, command)
 
     async def _run(
-        self, actor: c.Actor, run: Callable[[Turn], Awaitable[Message]], also: AlsoInTransaction | None = None
+        self,
+        actor: c.Actor,
+        run: Callable[[Turn], Awaitable[Message]],
+        also: AlsoInTransaction | None = None,
+        shared: bool = False,
     ) -> Message:
         try:
             async with self.sessions() as session, session.begin():
                 user = await self._ensure_user(session, actor)
-                reply = await run(self.turn(session, user))
+                reply = personal(await run(self.turn(session, user, actor)))
+                if shared and reply.personal:
+                    raise Personal(type(reply).__name__)
                 if also is not None:
                     await also(session)
                 return reply
         except CommandError as problem:
-            return error(problem.message, problem.usage, problem.field)
+            if shared:  # what the person typed is about their own data, or it would not have got this far
+                raise Personal("error") from None
+            return personal(error(problem.message, problem.usage, problem.field))
         except Abandon:
             raise
         except Exception:
@@ -124,9 +165,10 @@ class Coach:
     def context(self, user: User) -> Context:
         return Context(now=self.clock.now(), tz=n.user_zone(user), dates=store.date_order(user))
 
-    def turn(self, session: AsyncSession, user: User) -> Turn:
+    def turn(self, session: AsyncSession, user: User, actor: c.Actor | None = None) -> Turn:
         """What a room's handler or composer gets: this transaction, the person, now, and the install's defaults."""
-        return Turn(session, user, self.clock.now(), n.user_zone(user), self.defaults)
+        admin = actor is not None and (actor.admin or actor.address.user in self.admins)
+        return Turn(session, user, self.clock.now(), n.user_zone(user), self.defaults, admin)
 
     async def _ensure_user(self, session: AsyncSession, actor: c.Actor) -> User:
         return await store.ensure_user(
@@ -199,7 +241,7 @@ class Coach:
         if composer is not None and composer.chain is not None:
             await composer.chain(turn, nudge)
         # Checked before composing: a digest is a dozen queries and a chart, wasted if it has to wait.
-        if not user.nudges_enabled:
+        if not user.nudges_enabled and not (composer is not None and composer.colleague):
             return Skip("nudges are off")
         if not nudge.exempt_quiet:
             until = n.quiet_until(user, turn.now)

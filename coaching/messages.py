@@ -47,7 +47,10 @@ class Message:
     ref: str | None = None  # what the message is about, e.g. "negotiation:4" (for updates)
     attachments: tuple[Attachment, ...] = ()
     extra: dict[str, str] = field(default_factory=dict, compare=False)
-    personal: bool = False  # shows the person's own data: in a shared chat it is answered privately
+    # Shows the person's own data, so a shared chat gets it privately. Each room says so for what it returns
+    # (False: help, a greeting, a team invitation's confirmation); None means the room did not say, and the
+    # coach then reads it as personal (``coaching.engine``), so adapters only ever see True or False.
+    personal: bool | None = None
 
     @property
     def is_error(self) -> bool:

@@ -1,5 +1,6 @@
-"""The stored domain: workspaces, people, counterparts, negotiations, commitments, touchpoints and
-the nudge outbox. All times are stored in UTC."""
+"""The stored domain: workspaces, people, their counterparts, negotiations, commitments, touchpoints, teams
+and the nudge outbox. All times are stored in UTC. Everything a person typed hangs off their user row
+(``ondelete="CASCADE"``), so forgetting a person forgets it all."""
 
 from __future__ import annotations
 
@@ -97,17 +98,21 @@ class User(Base):
 
 
 class Counterpart(Base):
-    """The other side of a negotiation (a company or a person), shared within a workspace."""
+    """The other side of a negotiation (a company or a person) in one rep's own directory: what they typed,
+    their flags (long-term, the stay-in-touch snooze, the lever-of-links answers). Nobody else sees it; a
+    colleague who deals with the same company has a counterpart of their own."""
 
     __tablename__ = "counterparts"
-    __table_args__ = (UniqueConstraint("workspace_id", "name_key", name="uq_counterparts_workspace_name"),)
+    __table_args__ = (UniqueConstraint("owner_id", "name_key", name="uq_counterparts_owner_name"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    owner_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     name: Mapped[str] = mapped_column(String(200))
     name_key: Mapped[str] = mapped_column(String(200))  # case-folded name, for lookups
     long_term: Mapped[bool] = mapped_column(Boolean, default=False)
     last_touchpoint_at: Mapped[datetime | None]
+    links: Mapped[dict[str, Any] | None]  # {"procurement": [true, false, ...]} lever-of-links answers, per role
+    snoozed_until: Mapped[datetime | None]  # off the stay-in-touch list until then
     created_at: Mapped[datetime] = mapped_column(default=_now)
 
 
@@ -163,18 +168,34 @@ class Team(Base):
 
 
 class TeamMember(Base):
-    """A rep's membership; a rep is in at most one team per workspace (users are per workspace).
-    ``left_at`` keeps a rep who left in the digests of the weeks they were there."""
+    """A rep who accepted a lead's invitation (or whom a workspace admin added). A rep is on at most one team
+    at a time; ``left_at`` closes a membership, and a rep who left counts for the weeks before they left.
+    Once a rep is a member, their history counts for past weeks too: that is what they agreed to share."""
 
     __tablename__ = "team_members"
-    __table_args__ = (UniqueConstraint("user_id", name="uq_team_members_user"),)
+    __table_args__ = (UniqueConstraint("team_id", "user_id", name="uq_team_members_team_user"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"), index=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
-    joined_at: Mapped[datetime]
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    joined_at: Mapped[datetime]  # when they accepted (or an admin added them)
     left_at: Mapped[datetime | None]
 
+    user: Mapped[User] = relationship(lazy="joined")
+
+
+class TeamInvitation(Base):
+    """A lead asked a rep to join their team; the rep accepts or declines (``team accept|decline <lead>``)."""
+
+    __tablename__ = "team_invitations"
+    __table_args__ = (UniqueConstraint("team_id", "user_id", name="uq_team_invitations_team_user"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    invited_at: Mapped[datetime]
+
+    team: Mapped[Team] = relationship(lazy="joined")
     user: Mapped[User] = relationship(lazy="joined")
 
 
@@ -213,17 +234,17 @@ class Commitment(Base):
     negotiation: Mapped[Negotiation] = relationship(lazy="joined")
 
 
-class Relationship(Base):
-    """One rep's view of one counterpart: lever-of-links answers and a stay-in-touch snooze."""
+class Handoff(Base):
+    """A hand-off note a rep sent a colleague (the account owner) about one of their negotiations: the
+    colleague gets exactly this note and the negotiation's headline, nothing else the rep keeps."""
 
-    __tablename__ = "relationships"
-    __table_args__ = (UniqueConstraint("user_id", "counterpart_id", name="uq_relationships_user_counterpart"),)
+    __tablename__ = "handoffs"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
-    counterpart_id: Mapped[int] = mapped_column(ForeignKey("counterparts.id", ondelete="CASCADE"), index=True)
-    links: Mapped[dict[str, Any] | None]  # {"procurement": [true, false, ...]} answers in question order
-    snoozed_until: Mapped[datetime | None]
+    negotiation_id: Mapped[int] = mapped_column(ForeignKey("negotiations.id", ondelete="CASCADE"), index=True)
+    recipient_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    note: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=_now)
 
 
 class NegotiationIssue(Base):

@@ -3,7 +3,10 @@ nudges — and the pre-call reminder, the follow-up prompt and its reminder that
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete, func, select
@@ -12,11 +15,11 @@ from coaching import commands as c
 from coaching import counterparts as known
 from coaching import nudges as n
 from coaching import playbook as book
-from coaching import store
+from coaching import questions, store
 from coaching.messages import Button, Message, Section
 from coaching.models import Commitment, Counterpart, Negotiation, Nudge, Touchpoint
-from coaching.parser import CHANNELS, USAGE, CommandError, moment_words
-from coaching.room import Composed, Composer, Handler, Skip, Turn, check_moment
+from coaching.parser import ALIASES, CHANNELS, PARSERS, USAGE, CommandError, command_text, moment_words
+from coaching.room import Answer, Composed, Composer, Handler, Skip, Turn, check_moment
 from coaching.texts import (
     arrival_note,
     commitment_line,
@@ -45,7 +48,15 @@ async def log_negotiation(turn: Turn, command: c.LogNegotiation) -> Message:
     if not 1 <= duration <= 1440:
         raise CommandError("A negotiation lasts between 1 minute and 24 hours.", field="duration_minutes")
     check_moment(turn, command.when, "when")
-    counterpart = await store.counterpart(session, workspace_id=user.workspace_id, name=name)
+    counterpart = await known.resolve(
+        turn,
+        name,
+        words=lambda other: command_text(replace(command, counterpart=other), turn.context),
+        exact=command.exact,
+        creates=True,
+    )
+    if isinstance(counterpart, Message):
+        return counterpart  # "Did you mean Initech?"
     negotiation = Negotiation(
         created_at=now,
         owner_id=user.id,
@@ -72,7 +83,14 @@ async def log_negotiation(turn: Turn, command: c.LogNegotiation) -> Message:
         f"({duration} min, {channel})."
     )
     lines: list[str] = list(reading_lines(command.notes))
-    if held:
+    if not user.nudges_enabled:  # nothing below would come: say so, and how to change it
+        lines.append(
+            f"That time has passed, so I take it the call happened: record it with `done {negotiation.number}`."
+            if held
+            else "No pre-call reminder or follow-up prompt will come."
+        )
+        lines.append(book.NUDGES_OFF)
+    elif held:
         lines.append("That time has passed, so I take it the call happened: the follow-up prompt is on its way.")
     else:
         precall = next((p for p in planned if p.kind == n.PRECALL), None)
@@ -173,46 +191,52 @@ async def _coffee_suggestion(turn: Turn, negotiation: Negotiation, counterpart: 
 
 
 async def list_negotiations(turn: Turn, command: c.ListNegotiations) -> Message:
+    """``list``: *Upcoming* (still ahead), *Awaiting outcome* (held, no outcome yet) and *Recent* (done)."""
     session, user, now, tz = turn.session, turn.user, turn.now, turn.tz
+    mine = Negotiation.owner_id == user.id
+    scheduled = Negotiation.status == "scheduled"
     upcoming = (
         await session.scalars(
             select(Negotiation)
-            .where(
-                Negotiation.owner_id == user.id,
-                Negotiation.status == "scheduled",
-                Negotiation.starts_at >= now - timedelta(days=7),
-            )
+            .where(mine, scheduled, Negotiation.starts_at > now)
             .order_by(Negotiation.starts_at)
             .limit(25)
+        )
+    ).all()
+    awaiting = (
+        await session.scalars(
+            select(Negotiation)
+            .where(mine, scheduled, Negotiation.starts_at <= now)
+            .order_by(Negotiation.starts_at.desc())
+            .limit(10)
         )
     ).all()
     recent = (
         await session.scalars(
             select(Negotiation)
-            .where(Negotiation.owner_id == user.id, Negotiation.status == "done")
-            .order_by(Negotiation.starts_at.desc())
+            .where(mine, Negotiation.status == "done")
+            .order_by(Negotiation.done_at.desc(), Negotiation.starts_at.desc())
             .limit(5)
         )
     ).all()
-    if not upcoming and not recent:
+    if not upcoming and not awaiting and not recent:
         return Message(text="No negotiations yet. Log one: `log Acme tomorrow 3pm`.")
 
     def line(neg: Negotiation) -> str:
         state = ""
         if neg.status == "scheduled" and neg.starts_at <= now:
-            state = " — held? `done " + str(neg.number) + "`"
+            state = f" — how did it go? `done {neg.number}`"
         elif neg.status == "done":
-            state = " — done" + (f": {neg.outcome}" if neg.outcome else "")
+            state = " — " + (neg.outcome or "held") + ("" if neg.followup_sent_at else ", no follow-up yet")
         return (
             f"#{neg.number} {neg.counterpart.name} — {when_text(neg.starts_at, tz, now)}, "
             f"{neg.duration_minutes} min, {neg.channel}{state}"
         )
 
     sections = []
-    if upcoming:
-        sections.append(Section(heading="Upcoming", lines=tuple(line(x) for x in upcoming)))
-    if recent:
-        sections.append(Section(heading="Recently done", lines=tuple(line(x) for x in recent)))
+    for heading, rows in (("Upcoming", upcoming), ("Awaiting outcome", awaiting), ("Recent", recent)):
+        if rows:
+            sections.append(Section(heading=heading, lines=tuple(line(x) for x in rows)))
     return Message(text=f"Your negotiations ({tz.key} time):", sections=tuple(sections))
 
 
@@ -233,8 +257,88 @@ async def frame(turn: Turn, command: c.Frame) -> Message:
     )
 
 
+@dataclass(frozen=True)
+class Step:
+    """One outcome question ``done`` asks: its words, its buttons (label → ``outcome`` words), and how a typed
+    answer reads (→ ``outcome`` words, or None when it is no answer to this question)."""
+
+    question: str
+    choices: tuple[tuple[str, str], ...]
+    read: Callable[[str], str | None]
+
+
+def _choice(prefix: str, words: dict[str, str]) -> Callable[[str], str | None]:
+    return lambda said: f"{prefix} {words[said]}" if said in words else None
+
+
+def _yes_no(prefix: str) -> Callable[[str], str | None]:
+    words = {**dict.fromkeys(questions.YES, "yes"), **dict.fromkeys(questions.NO, "no")}
+    return _choice(prefix, words)
+
+
+def _count(prefix: str, low: int, high: int) -> Callable[[str], str | None]:
+    return _choice(prefix, {str(i): str(i) for i in range(low, high + 1)} | {"none": "0", "zero": "0"})
+
+
+def _noticed(said: str) -> str | None:
+    return f"noticed {said}" if said else None
+
+
+NOTHING = frozenset({"nothing", "none", "-", "nothing to add", "n/a"}) | questions.NO  # to "anything you noticed?"
+
+
+_RESULTS = {"agreed": "agreed", "agree": "agreed", "deal": "agreed", "partial": "partial", "partly": "partial",
+            "no-deal": "no-deal", "no deal": "no-deal", "nodeal": "no-deal", "postponed": "postponed",
+            "later": "postponed", "1": "agreed", "2": "partial", "3": "no-deal", "4": "postponed"}  # fmt: skip
+STEPS: dict[str, Step] = {
+    "outcome": Step(
+        "how did it end?",
+        (
+            ("Agreed", "result agreed"),
+            ("Partial", "result partial"),
+            ("No deal", "result no-deal"),
+            ("Postponed", "result postponed"),
+        ),
+        _choice("result", _RESULTS),
+    ),  # fmt: skip
+    "opened_with_connection": Step(
+        "did you open with personal connection — the first minutes on them, not the deal?",
+        (("Yes", "connection yes"), ("No", "connection no")),
+        _yes_no("connection"),
+    ),
+    "sentiment": Step(
+        "how did {counterpart} feel about it, from 1 (upset) to 5 (happy)?",
+        tuple((str(i), f"sentiment {i}") for i in range(1, 6)),
+        _count("sentiment", 1, 5),
+    ),
+    "hard_win": Step(
+        "was it a hard win — did they give more than they expected to?",
+        (("Yes", "hard-win yes"), ("No", "hard-win no")),
+        _yes_no("hard-win"),
+    ),
+    "concessions_given": Step(
+        "how many concessions did you give?", tuple((str(i), f"gave {i}") for i in range(4)), _count("gave", 0, 100)
+    ),
+    "concessions_received": Step(
+        "and how many did you get in return?", tuple((str(i), f"got {i}") for i in range(4)), _count("got", 0, 100)
+    ),
+    "observations": Step(
+        "anything personal you noticed about them — a holiday, a new role, what they care about? "
+        "I'll bring it up before your next call.",
+        (),
+        _noticed,
+    ),
+}
+assert tuple(STEPS) == c.OUTCOME_STEPS
+OUTCOME = "outcome"  # the question: one of STEPS, about one negotiation
+OUTCOME_TTL = timedelta(hours=2)
+SKIP = frozenset({"skip", "stop", "enough", "that's all", "thats all", "later", "skip it"})
+
+
 async def record_outcome(turn: Turn, command: c.RecordOutcome) -> Message:
-    session, user = turn.session, turn.user
+    """``done <id>`` (then one question at a time), ``outcome <id> …`` and the outcome form: whatever is given is
+    stored at once, so ``skip`` keeps it. A hard win (or sentiment ≤ 2) brings the repair plan right away."""
+    session, user, now = turn.session, turn.user, turn.now
     negotiation = await turn.negotiation(command.negotiation)
     if negotiation.status == "cancelled":
         raise CommandError(f"#{negotiation.number} was cancelled; log it again if it happened.")
@@ -246,28 +350,44 @@ async def record_outcome(turn: Turn, command: c.RecordOutcome) -> Message:
     ):
         if value is not None and not 0 <= value <= 100:
             raise CommandError("Concessions are counted 0 to 100.", field=field)
+    name, number = negotiation.counterpart.name, negotiation.number
+    ahead = negotiation.status == "scheduled" and negotiation.starts_at > now
+    if ahead and command.walk and not command.anyway:  # "done" on a call that hasn't started: ask first
+        again = f"done {number} anyway" + (f" {command.notes.strip()}" if command.notes else "")
+        questions.suggest(user, now=now, yes=again)
+        return Message(
+            text=f"#{number} with {name} is still ahead: {when_text(negotiation.starts_at, turn.tz, now)}. "
+            "Has it happened already?",
+            sections=(
+                Section(
+                    lines=(
+                        f"Say yes and I'll record it as held just now; or move it with `reschedule {number} <when>`.",
+                    )
+                ),
+            ),  # fmt: skip
+            buttons=(Button("Yes, it's over", "outcome.held", again, "primary"),),
+            ref=f"negotiation:{number}",
+        )
+    noted: list[str] = []
+    if ahead:  # it happened earlier than logged: it ended just now
+        noted.append(f"Recorded as held just now (it was logged for {when_text(negotiation.starts_at, turn.tz, now)}).")
+        negotiation.starts_at = now - timedelta(minutes=negotiation.duration_minutes)
     again = negotiation.status == "done"
-    now = turn.now
+    was_hard = _hard(negotiation)
     negotiation.status = "done"
     negotiation.done_at = negotiation.done_at or now
     if command.notes:
         notes = command.notes.strip()[:4000]
         negotiation.notes = f"{negotiation.notes}\n{notes}" if again and negotiation.notes else notes
-    for field in (
-        "outcome",
-        "opened_with_connection",
-        "sentiment",
-        "hard_win",
-        "concessions_given",
-        "concessions_received",
-        "observations",
-    ):
+    answered = []
+    for field in c.OUTCOME_STEPS:
         value = getattr(command, field)
         if value is not None:
             setattr(negotiation, field, value)
+            answered.append(field)
     if command.settled:
         await known.settle_issues(session, negotiation, command.settled)
-    hard = bool(negotiation.hard_win) or (negotiation.sentiment is not None and negotiation.sentiment <= 2)
+    hard = _hard(negotiation)
     if hard:
         await n.plan_repair(session, user, negotiation, now)
     # The call is over: no pre-call reminder, no "how did it go?" — but keep the follow-up reminder.
@@ -280,32 +400,111 @@ async def record_outcome(turn: Turn, command: c.RecordOutcome) -> Message:
             followup_at + turn.timing.followup_reminder_after,
         )
         await n.enqueue(session, user, [reminder], negotiation_id=negotiation.id)
-    lines = []
-    if negotiation.followup_sent_at is None:
-        lines.append(
-            f"Send {negotiation.counterpart.name} a personal note within a day, then `followup {negotiation.number}`."
-        )
-    lines.append(f"Promises made? `commit {negotiation.number} ours|theirs <what> by <when>`.")
-    sections = [Section(lines=tuple(lines))]
-    if hard:
+    noted += [f"Noted: {_said(negotiation, field)}." for field in answered]
+    sections = [Section(lines=tuple(noted))]
+    if hard and not was_hard:
         care = (
             book.HARD_WIN,
-            "I'll remind you to send a personal note tomorrow and to check in two weeks from now.",
-            f"Tell the account owner: `handoff {negotiation.number} @owner`.",
+            "I'll remind you to send a personal note tomorrow and to check in two weeks from now."
+            if user.nudges_enabled
+            else book.NUDGES_OFF,
+            f"Tell the account owner: `handoff {number} @owner`.",
         )
         sections.append(Section(heading="Relationship care", lines=care))
-    entry = await known.ledger(session, user, negotiation.counterpart_id)
-    if entry is not None and entry.one_sided:
-        sections.append(Section(heading="Concessions", lines=known.ledger_lines(entry, negotiation.counterpart.name)))
-    verb = "Updated" if again else "Recorded"
+    stepwise = command.walk or len(answered) == 1
+    if "concessions_received" in answered or not stepwise:  # the ledger, once both sides of it are in
+        entry = await known.ledger(session, user, negotiation.counterpart_id)
+        if entry is not None and entry.one_sided:
+            sections.append(Section(heading="Concessions", lines=known.ledger_lines(entry, name)))
+    step = next((f for f in c.OUTCOME_STEPS if getattr(negotiation, f) is None), None)
+    if step is not None and stepwise:
+        return ask_step(turn, negotiation, step, sections)
+    return summary(turn, negotiation, sections, verb="Updated" if again and not stepwise else "Recorded")
+
+
+def _hard(negotiation: Negotiation) -> bool:
+    return bool(negotiation.hard_win) or (negotiation.sentiment is not None and negotiation.sentiment <= 2)
+
+
+def _said(negotiation: Negotiation, field: str) -> str:
+    """What one outcome answer reads like: ``sentiment 4/5``."""
+    value = getattr(negotiation, field)
+    if field == "outcome":
+        return value
+    if field == "opened_with_connection":
+        return "opened with personal connection" if value else "no personal opening"
+    if field == "sentiment":
+        return f"sentiment {value}/5"
+    if field == "hard_win":
+        return "a hard win" if value else "not a hard win"
+    if field == "concessions_given":
+        return f"gave {value}"
+    if field == "concessions_received":
+        return f"got {value}"
+    return f"you noticed “{value}”"
+
+
+def ask_step(turn: Turn, negotiation: Negotiation, field: str, sections: list[Section]) -> Message:
+    """The next outcome question, with its buttons (full ``outcome`` commands, so a click works even after the
+    question lapsed) and a Skip."""
+    step, number = STEPS[field], negotiation.number
+    questions.ask(turn.user, OUTCOME, now=turn.now, ttl=OUTCOME_TTL, negotiation=number, step=field)
+    question = step.question.format(counterpart=negotiation.counterpart.name)
+    typed = "Type your answer" if not step.choices else "Pick one or type it"
+    hint = f"{typed}; `skip` stops the questions (what you answered is kept)."
+    first, *rest = sections or [Section()]
     return Message(
-        text=f"{verb} the outcome of #{negotiation.number} with {negotiation.counterpart.name}.",
-        sections=tuple(sections),
+        text=f"#{number} with {negotiation.counterpart.name}: {question}",
+        sections=(replace(first, lines=(*first.lines, hint)), *rest),
         buttons=(
-            Button("Follow-up sent", "negotiation.followup", f"followup {negotiation.number}"),
-            Button("Add commitment", "form.commitment", f"commit {negotiation.number} ours "),
+            *(Button(label, f"outcome.{field}", f"outcome {number} {words}") for label, words in step.choices),
+            Button("Skip", "outcome.skip", "skip"),
         ),
-        ref=f"negotiation:{negotiation.number}",
+        ref=f"negotiation:{number}",
+    )
+
+
+def summary(turn: Turn, negotiation: Negotiation, sections: list[Section], *, verb: str = "Recorded") -> Message:
+    """The outcome as recorded, and what to do next: the personal note, the promises made."""
+    number, name = negotiation.number, negotiation.counterpart.name
+    said = [_said(negotiation, f) for f in c.OUTCOME_STEPS[:-1] if getattr(negotiation, f) is not None]
+    lines = []
+    if negotiation.followup_sent_at is None:
+        lines.append(f"Send {name} a personal note within a day, then `followup {number}`.")
+    lines.append(f"Promises made? `commit {number} ours|theirs <what> by <when>`.")
+    return Message(
+        text=f"{verb} the outcome of #{number} with {name}" + (": " + " · ".join(said) if said else "") + ".",
+        sections=(*sections, Section(lines=tuple(lines))),
+        buttons=(
+            Button("Follow-up sent", "negotiation.followup", f"followup {number}"),
+            Button("Add commitment", "form.commitment", f"commit {number} ours "),
+        ),
+        ref=f"negotiation:{number}",
+    )
+
+
+async def answer_outcome(turn: Turn, question: dict[str, Any], text: str) -> Message | questions.Rerun | None:
+    """A typed answer to an outcome question: ``4`` → ``outcome 3 sentiment 4``; ``skip`` ends it (what was
+    answered is kept); a command word is read as that command; anything else gets a hint and the question
+    stays open."""
+    step, number = STEPS.get(question.get("step", "")), question.get("negotiation")
+    if step is None or not isinstance(number, int):
+        return None
+    said = questions.word(text)
+    if said in SKIP or (not step.choices and said in NOTHING):
+        questions.settle(turn.user)
+        negotiation = await turn.negotiation(number)
+        return summary(turn, negotiation, [Section(lines=("OK, no more questions.",))])
+    first = said.split(" ", 1)[0]
+    if first in PARSERS or first in ALIASES:
+        return None  # a command: it runs, and ends the questions
+    words = step.read(said if step.choices else " ".join(text.split())[:4000])
+    if words is not None:
+        return questions.Rerun(f"outcome {number} {words}")
+    choices = ", ".join(label for label, _ in step.choices)
+    return Message(
+        text=f"I didn't get that. Answer {choices or 'in a few words'} — or `skip`.",
+        ref=f"negotiation:{number}",
     )
 
 
@@ -437,7 +636,7 @@ async def snooze(turn: Turn, command: c.RemindLater) -> Message:
             words = f"later negotiation {negotiation.number} {moment_words(before, tz)}"
             buttons = (Button(label, "nudge.snooze", words),)
     return Message(
-        text=remind_again(what, arrival, tz, now),
+        text=remind_again(what, arrival, tz, now, nudges=user.nudges_enabled),
         sections=(Section(lines=tuple(lines)),) if lines else (),
         buttons=buttons,
         ref=f"negotiation:{negotiation.number}",
@@ -462,18 +661,16 @@ async def prep(turn: Turn, command: c.Prep) -> Message:
     counterpart = negotiation.counterpart
     sections = [_frame_section(negotiation)]
     tabled = await known.issue_lines(session, user, negotiation)
-    sections.append(
-        Section(
-            heading="What's on the table",
-            lines=(
-                *tabled,
-                "Agreement issues: " + "; ".join(book.AGREEMENT_ISSUES) + ".",
-                "Relationship issues: " + "; ".join(book.RELATIONSHIP_ISSUES) + ".",
-                f"Mark yours: `issues {negotiation.number} price, long-term goals`.",
-            ),
+    if tabled:  # the rep's own issues; the catalogue was only there to help them name these
+        on_table = (*tabled, f"More on the table? `issues {negotiation.number} <issue>, …`")
+    else:
+        on_table = (
+            "Agreement issues: " + "; ".join(book.AGREEMENT_ISSUES) + ".",
+            "Relationship issues: " + "; ".join(book.RELATIONSHIP_ISSUES) + ".",
+            f"Mark yours: `issues {negotiation.number} price, long-term goals`.",
         )
-    )
-    answers = await known.links_for(session, user, counterpart.id)
+    sections.append(Section(heading="What's on the table", lines=on_table))
+    answers = known.links_for(user, counterpart)
     sections.append(Section(heading=f"Lever of links ({user.role})", lines=known.leverage_lines(user.role, answers)))
     history = (
         await session.scalars(
@@ -607,7 +804,8 @@ async def compose_nudge(turn: Turn, nudge: Nudge) -> Composed:
             text=f"How did #{number} with {name} go?",
             sections=(Section(lines=(book.FOLLOWUP_PROMPT.format(counterpart=name),)),),
             buttons=(
-                Button("Log outcome", "form.outcome", f"done {number}", "primary"),
+                Button("Log outcome", "outcome.start", f"done {number}", "primary"),
+                Button("Outcome form", "form.outcome", f"outcome {number} "),
                 Button("Add commitment", "form.commitment", f"commit {number} ours "),
                 Button("Follow-up sent", "negotiation.followup", f"followup {number}"),
                 Button("Remind me in 1 h", "nudge.snooze", f"later negotiation {number} 60"),
@@ -670,4 +868,5 @@ HANDLERS: dict[type[c.Command], Handler] = {
     c.CancelNegotiation: cancel,
 }
 SNOOZES: dict[str, Handler] = {"negotiation": snooze, "note": snooze, "check-in": snooze}
+ANSWERS: dict[str, Answer] = {OUTCOME: answer_outcome}
 COMPOSERS: dict[str, Composer] = {kind: Composer(compose_nudge) for kind in n.NEGOTIATION_KINDS}

@@ -34,11 +34,14 @@ REPAIR_CHECKIN = "repair_checkin"  # ...and a check-in two weeks later
 REPAIR_KINDS = (REPAIR_NOTE, REPAIR_CHECKIN)
 HANDOFF = "handoff"  # a note to the account owner about a held negotiation
 DIGEST = "digest"  # a team lead's weekly digest
+TEAM_INVITE = "team_invite"  # a lead invites a rep to their team
+TEAM_NEWS = "team_news"  # a change on a team (accepted, declined, left …), told to whom it concerns
 EXPORT = "export"  # a data export, asked for just now (not a nudge, but it travels the outbox to carry a file)
 STAY_IN_TOUCH_TIME = time(10, 0)  # Monday, local
 DUE_TIME_LEAD = timedelta(hours=1)  # a commitment due at a time: reminded this long before, overdue this long after
-# The weekly digest, hand-offs and exports are not coaching nudges about the rep's own work: no daily budget.
-UNBUDGETED_KINDS = (DIGEST, HANDOFF, EXPORT)
+# The weekly digest, hand-offs, exports and team messages are not coaching nudges about the rep's own work:
+# no daily budget.
+UNBUDGETED_KINDS = (DIGEST, HANDOFF, EXPORT, TEAM_INVITE, TEAM_NEWS)
 
 
 @dataclass(frozen=True)

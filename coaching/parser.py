@@ -15,6 +15,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from rapidfuzz import fuzz, process
+
 from coaching import commands as c
 from coaching import timelang as tl
 from coaching.digest import Week
@@ -48,10 +50,12 @@ USAGE: dict[str, Usage] = {
         "log <counterpart> <when> [for <duration>] [via video|phone|email|in-person]",
         "log a negotiation, e.g. `log Acme tomorrow 3pm for 45 minutes via phone`",
     ),
-    "list": Usage("list", "your upcoming and recent negotiations"),
+    "list": Usage("list", "your negotiations: upcoming, awaiting an outcome, recent"),
     "prep": Usage("prep <negotiation id>", "a prep brief: frame, issues, leverage, history, commitments"),
     "frame": Usage("frame <negotiation id> repeat|one-off", "will you deal with them again?"),
-    "done": Usage("done <negotiation id> [notes]", "the call is over: record how it went"),
+    "done": Usage(
+        "done <negotiation id> [notes]", "the call is over: I ask how it went, one question at a time (`skip` stops)"
+    ),
     "followup": Usage("followup <negotiation id> [note]", "you sent the personal follow-up"),
     "reschedule": Usage("reschedule <negotiation id> <when>", "move a negotiation; its reminders move too"),
     "cancel": Usage("cancel <negotiation id>", "call a negotiation off; its reminders stop"),
@@ -61,8 +65,8 @@ USAGE: dict[str, Usage] = {
     ),
     "outcome": Usage(
         "outcome <negotiation id> [result agreed|partial|no-deal|postponed] [connection yes|no] [sentiment 1-5] "
-        "[hard-win yes|no] [gave <n>] [got <n>] [settled <issue>, …]",
-        "record how it went, e.g. `outcome 3 connection yes sentiment 4 gave 1 got 2 settled price`",
+        "[hard-win yes|no] [gave <n>] [got <n>] [settled <issue>, …] [noticed <what you noticed>]",
+        "record how it went in one line, e.g. `outcome 3 connection yes sentiment 4 gave 1 got 2 settled price`",
     ),
     "issues": Usage(
         "issues <negotiation id> <agreement or relationship issue>, …",
@@ -84,16 +88,25 @@ USAGE: dict[str, Usage] = {
     "links": Usage(
         "links <counterpart> yes|no yes|no yes|no yes|no", "answer the lever-of-links questions (`prep` lists them)"
     ),
+    "counterparts": Usage("counterparts", "your counterparts: last contact, long-term, due, open commitments"),
     "counterpart": Usage(
-        "counterpart <name> long-term on|off", "a relationship to keep warm: flagged when you've been out of touch"
+        "counterpart <name> | counterpart <name> long-term on|off | counterpart <old> rename <new> | "
+        "counterpart <a> merge <b>",
+        "one counterpart's history, ledger, commitments and notes; mark it long-term; rename it; fold a into b",
     ),
-    "team": Usage("team add <@user> | team remove <@user> | team list", "team leads: who is on your team"),
+    "due": Usage("due", "long-term counterparts you are due to contact"),
+    "team": Usage(
+        "team add <@user> | team remove <@user> | team list | team | team accept <lead> | team decline <lead> | "
+        "team leave",
+        "team leads invite reps (the rep accepts); reps see their lead and invitations, accept, decline or leave",
+    ),
     "digest": Usage("digest [last week | this week | 2026-W48]", "team leads: the weekly digest (default: last week)"),
     "later": Usage(
         "later negotiation|commitment|note|check-in <id> [<minutes>|tomorrow|week|<when>]",
         "remind me again later (snooze) [10 minutes]",
     ),
     "ok": Usage("ok", "got it"),
+    "skip": Usage("skip", "stop the questions I'm asking (what you answered is kept)"),
     "export": Usage("export", "everything DealCoach stores about you, as a file"),
     "forget-me": Usage("forget-me [confirm]", "delete everything DealCoach stores about you"),
     "help": Usage("help [command]", "this list, or one command in detail"),
@@ -106,7 +119,14 @@ ALIASES = {
     "?": "help",
     "ls": "list",
     "commitment": "commitments",
+    "directory": "counterparts",
+    "overdue": "due",
 }
+# Small talk: answered kindly, with a hint (not commands, so not in ``help``).
+GREETINGS = frozenset({"hi", "hello", "hey", "hallo", "hiya", "yo", "morning", "moin", "servus", "good morning"})
+THANKS = frozenset({"thanks", "thank you", "thx", "ty", "cheers", "thanks a lot", "great thanks", "danke"})
+# A setting typed on its own (``timezone Berlin``, ``nudges off``) means ``settings …``.
+SETTING_WORDS = frozenset({"timezone", "tz", "nudges", "quiet"})
 CHANNELS = ("video", "phone", "email", "in-person")
 _CHANNEL_ALIASES = {
     "in person": "in-person",
@@ -184,9 +204,15 @@ def _subject_and_when(rest: str, words: list[str], ctx: Context, usage: str) -> 
     return split.subject, reading
 
 
-def _quoted(name: str) -> str:
-    quoted = shlex.quote(name)
-    return quoted if quoted.startswith("'") else f'"{name}"'
+def quoted(name: str) -> str:
+    """``name`` in quotes, as the parsers read it back exactly (no "did you mean …?", no time read into it)."""
+    if '"' not in name and "\\" not in name:
+        return f'"{name}"'
+    return shlex.quote(name)
+
+
+def _is_quoted(rest: str) -> bool:
+    return rest.lstrip()[:1] in ("'", '"')
 
 
 def moment_words(moment: datetime, tz: ZoneInfo) -> str:
@@ -203,7 +229,7 @@ def command_text(command: c.Command, ctx: Context) -> str:
     """Words that read back to exactly ``command`` with no question: a quoted name and an ISO moment with its
     offset (what a Yes button runs). For the commands that carry a moment read from words."""
     if isinstance(command, c.LogNegotiation):
-        text = f"log {_quoted(command.counterpart)} {_iso(command.when, ctx)}"
+        text = f"log {quoted(command.counterpart)} {_iso(command.when, ctx)}"
         if command.duration_minutes:
             text += f" for {command.duration_minutes} minutes"
         return text + (f" via {command.channel}" if command.channel else "")
@@ -213,7 +239,7 @@ def command_text(command: c.Command, ctx: Context) -> str:
         due = _iso(command.due_at, ctx) if command.due_at else (command.due.isoformat() if command.due else "")
         return f"commit {command.negotiation} {command.side} {command.text}" + (f" by {due}" if due else "")
     if isinstance(command, c.RecordCoffee):
-        return f"coffee {_quoted(command.counterpart)}" + (f" {_iso(command.when, ctx)}" if command.when else "")
+        return f"coffee {quoted(command.counterpart)}" + (f" {_iso(command.when, ctx)}" if command.when else "")
     if isinstance(command, c.RemindLater) and command.at is not None:
         return f"later {command.about} {command.number} {_iso(command.at, ctx)}"
     raise ValueError(f"no words for {type(command).__name__}")
@@ -281,6 +307,7 @@ def _log(actor: c.Actor, rest: str, usage: str, ctx: Context) -> c.Command:
             duration_minutes=duration,
             channel=channel,
             notes=notes_of(moment),
+            exact=_is_quoted(rest),
         )
 
     return _asked(reading, build, ctx, subject)
@@ -345,6 +372,7 @@ def read_due(text: str, ctx: Context) -> tl.Moment:
 
 
 _SETTINGS = ("timezone", "tz", "lead", "quiet", "nudges", "role", "dates")
+_SPACED = ("quiet", "timezone", "tz")  # values that may be typed with spaces: "7pm - 8am", "New York"
 _DATE_ORDER_WORDS = {"day-first": "dmy", "month-first": "mdy", "year-first": "ymd"}
 
 
@@ -359,7 +387,7 @@ def _settings(actor: c.Actor, rest: str, usage: str, ctx: Context) -> c.Command:
             raise CommandError(f"There is no setting “{words[i - 1]}”.", usage)
         end = i
         # quiet hours may be typed with spaces ("7pm - 8am"); every other value is one word
-        while end < len(words) and words[end].lower() not in _SETTINGS and (key == "quiet" or end == i):
+        while end < len(words) and words[end].lower() not in _SETTINGS and (key in _SPACED or end == i):
             end += 1
         value = " ".join(words[i:end])
         i = end
@@ -432,17 +460,18 @@ def _coffee(actor: c.Actor, rest: str, usage: str, ctx: Context) -> c.Command:
     words = _split(rest, usage)
     if not words:
         raise CommandError("Who did you have coffee with?", usage)
+    exact = _is_quoted(rest)
     if len(words) == 1:
-        return c.RecordCoffee(actor, counterpart=words[0])
+        return c.RecordCoffee(actor, counterpart=words[0], exact=exact)
     subject, reading = _subject_and_when(rest, words, ctx, usage)
     if isinstance(reading, tl.Problem):  # all name, no time: now
-        return c.RecordCoffee(actor, counterpart=" ".join(words))
+        return c.RecordCoffee(actor, counterpart=" ".join(words), exact=exact)
     if isinstance(reading, tl.Moment) and subject == " ".join(words[:-1]) and words[-1][:1].isupper():
         # "coffee Acme Sun": with the time optional, a capitalised last word may be the name's
         reading = tl.Ask(reading, f"“{words[-1]}” could be part of the name.", "split")
 
     def build(moment: tl.Moment) -> c.Command:
-        return c.RecordCoffee(actor, counterpart=subject, when=moment.at, notes=notes_of(moment))
+        return c.RecordCoffee(actor, counterpart=subject, when=moment.at, notes=notes_of(moment), exact=exact)
 
     return _asked(reading, build, ctx, subject)
 
@@ -461,15 +490,33 @@ def _member(text: str, usage: str) -> str:
     return text.lstrip("@")
 
 
+def _lead(text: str) -> str | None:
+    """The lead a rep answers: a mention's user id, or a name as typed (``@lena``, ``Lena Meyer``); None if
+    nobody is named (the only invitation is meant)."""
+    text = " ".join(text.split())
+    match = _MENTION.fullmatch(text)
+    if match:
+        return match.group(1)
+    return text.lstrip("@").strip("\"'") or None
+
+
 def _team(actor: c.Actor, rest: str, usage: str, ctx: Context) -> c.Command:
     action, _, who = rest.strip().partition(" ")
     action = action.lower()
     if action in ("list", "ls", ""):
         return c.TeamList(actor)
-    if action == "add":
+    if action in ("add", "invite"):
         return c.TeamAdd(actor, member=_member(who, usage))
     if action in ("remove", "rm", "delete"):
         return c.TeamRemove(actor, member=_member(who, usage))
+    if action in ("accept", "join"):
+        return c.TeamAccept(actor, lead=_lead(who))
+    if action in ("decline", "reject"):
+        return c.TeamDecline(actor, lead=_lead(who))
+    if action == "leave":
+        if who.strip():
+            raise CommandError("`team leave` takes no name: it takes you off your lead's team.", usage)
+        return c.TeamLeave(actor)
     raise CommandError(f"`team {action}` is not something I can do.", usage)
 
 
@@ -488,12 +535,50 @@ def _digest(actor: c.Actor, rest: str, usage: str, ctx: Context) -> c.Command:
     raise CommandError(f"“{rest}” is not a week: try `digest`, `digest this week` or `digest 2026-W48`.", usage)
 
 
+def _name_and_rest(text: str, usage: str) -> tuple[str, bool, str]:
+    """``"Acme Corp" rename Acme`` → ("Acme Corp", True, "rename Acme"); an unquoted name runs to the end."""
+    text = text.strip()
+    if _is_quoted(text):
+        quote = text[0]
+        end = text.find(quote, 1)
+        if end < 0:
+            raise CommandError("A quote is not closed.", usage)
+        return " ".join(text[1:end].split()), True, text[end + 1 :].strip()
+    return " ".join(text.split()), False, ""
+
+
+_COUNTERPART_ACTION = re.compile(
+    r"(?P<name>.+?)\s+(?:(?P<longterm>long-?term)\s+(?P<flag>on|off|yes|no)|(?P<verb>rename|merge)\s+(?P<other>.+))",
+    flags=re.IGNORECASE | re.DOTALL,
+)
+
+
 def _counterpart(actor: c.Actor, rest: str, usage: str, ctx: Context) -> c.Command:
-    match = re.fullmatch(r"(?P<name>.+?)\s+long-?term\s+(?P<flag>on|off|yes|no)", rest.strip(), flags=re.IGNORECASE)
-    if not match:
-        raise CommandError("Say which counterpart and on or off, e.g. `counterpart Acme long-term on`.", usage)
-    name = match.group("name").strip().strip("\"'")
-    return c.MarkCounterpart(actor, counterpart=name, long_term=match.group("flag").lower() in ("on", "yes"))
+    rest = rest.strip()
+    if not rest:
+        raise CommandError("Which counterpart? `counterparts` lists yours.", usage)
+    name, exact, tail = _name_and_rest(rest, usage)
+    if not exact:
+        match = _COUNTERPART_ACTION.fullmatch(rest)
+        name, tail = (" ".join(match.group("name").split()), rest[match.end("name") :].strip()) if match else (name, "")
+    match = _COUNTERPART_ACTION.fullmatch(f"x {tail}") if tail else None
+    if tail and match is None:
+        raise CommandError(f"I can't read “{tail}” here.", usage)
+    if not name:
+        raise CommandError("Which counterpart? `counterparts` lists yours.", usage)
+    if match is None:
+        return c.ShowCounterpart(actor, counterpart=name, exact=exact)
+    if match.group("longterm"):
+        long_term = match.group("flag").lower() in ("on", "yes")
+        return c.MarkCounterpart(actor, counterpart=name, long_term=long_term, exact=exact)
+    other, other_exact, left = _name_and_rest(match.group("other"), usage)
+    if left or not other:
+        raise CommandError(f"Quote names with spaces around the {match.group('verb').lower()}.", usage)
+    if len(other) > 200:
+        raise CommandError("That counterpart name is too long (200 characters at most).", usage)
+    if match.group("verb").lower() == "rename":
+        return c.RenameCounterpart(actor, counterpart=name, new_name=other, exact=exact)
+    return c.MergeCounterparts(actor, counterpart=name, into=other, exact=exact, into_exact=other_exact)
 
 
 _YES = {"yes": True, "y": True, "true": True, "on": True, "no": False, "n": False, "false": False, "off": False}
@@ -510,9 +595,25 @@ _OUTCOME_HINTS = {  # a known word with a value it doesn't take: say what it tak
 }
 
 
+def _anyway(tail: str) -> tuple[bool, str]:
+    """``anyway`` first: it was logged for later but happened already."""
+    head, _, rest = tail.strip().partition(" ")
+    return (True, rest.strip()) if head.lower() == "anyway" else (False, tail.strip())
+
+
+def _done(actor: c.Actor, number: int, tail: str, _ctx: Context) -> c.Command:
+    anyway, notes = _anyway(tail)
+    return c.RecordOutcome(actor, negotiation=number, notes=notes or None, walk=True, anyway=anyway)
+
+
 def _outcome(actor: c.Actor, number: int, tail: str, _ctx: Context) -> c.Command:
     usage = USAGE["outcome"].usage
     fields: dict[str, object] = {}
+    fields["anyway"], tail = _anyway(tail)
+    noticed = re.search(r"\bnoticed\s+(?P<text>.+)$", tail, flags=re.IGNORECASE | re.DOTALL)
+    if noticed:
+        fields["observations"] = noticed.group("text").strip()[:4000]
+        tail = tail[: noticed.start()]
     settled = re.search(r"\bsettled\s+(?P<list>.+)$", tail, flags=re.IGNORECASE)
     if settled:
         fields["settled"] = tuple(x.strip() for x in settled.group("list").split(",") if x.strip())
@@ -533,7 +634,7 @@ def _outcome(actor: c.Actor, number: int, tail: str, _ctx: Context) -> c.Command
             fields["concessions_given" if key == "gave" else "concessions_received"] = int(value)
         else:
             raise CommandError(_OUTCOME_HINTS.get(key, f"I can't read “{key} {value}” here."), usage)
-    if not fields:
+    if len(fields) == 1:  # only ``anyway``
         raise CommandError("What happened? e.g. `outcome 3 connection yes sentiment 4`", usage)
     return c.RecordOutcome(actor, negotiation=number, **fields)  # type: ignore[arg-type]
 
@@ -557,10 +658,12 @@ def _subject_and_note(rest: str, usage: str) -> tuple[str, str | None]:
     if not rest:
         raise CommandError("Who was it with?", usage)
     if rest[0] in "\"'":
-        words = _split(rest, usage)
         quote = rest[0]
-        end = rest.index(quote, 1)
-        return words[0], rest[end + 1 :].strip(" :") or None
+        end = rest.find(quote, 1)
+        if end < 0:
+            raise CommandError("A quote is not closed.", usage)
+        # the name is what the quotes hold ("Acme Corp": …), never the colon after them
+        return " ".join(rest[1:end].split()), rest[end + 1 :].strip(" :") or None
     name, colon, note = rest.partition(":")
     if colon:
         return name.strip(), note.strip() or None
@@ -570,7 +673,7 @@ def _subject_and_note(rest: str, usage: str) -> tuple[str, str | None]:
 def _touch(kind: str) -> Parser:
     def parse(actor: c.Actor, rest: str, usage: str, _ctx: Context) -> c.Command:
         name, note = _subject_and_note(rest, usage)  # the note's text is optional: "I sent them a note"
-        return c.RecordTouchpoint(actor, counterpart=name, kind=kind, note=note)
+        return c.RecordTouchpoint(actor, counterpart=name, kind=kind, note=note, exact=_is_quoted(rest))
 
     return parse
 
@@ -584,7 +687,7 @@ def _snooze(actor: c.Actor, rest: str, usage: str, _ctx: Context) -> c.Command:
             raise CommandError("Snooze for 1 to 365 days.", usage)
     if not words:
         raise CommandError("Which counterpart?", usage)
-    return c.SnoozeCounterpart(actor, counterpart=" ".join(words), days=days)
+    return c.SnoozeCounterpart(actor, counterpart=" ".join(words), days=days, exact=_is_quoted(rest))
 
 
 def _links(actor: c.Actor, rest: str, usage: str, _ctx: Context) -> c.Command:
@@ -594,7 +697,7 @@ def _links(actor: c.Actor, rest: str, usage: str, _ctx: Context) -> c.Command:
         answers.insert(0, _YES[words.pop().lower()])
     if not words or not answers:
         raise CommandError("Name the counterpart, then yes or no for each question.", usage)
-    return c.AnswerLinks(actor, counterpart=" ".join(words), answers=tuple(answers))
+    return c.AnswerLinks(actor, counterpart=" ".join(words), answers=tuple(answers), exact=_is_quoted(rest))
 
 
 _SNOOZE = re.compile(r"(?P<m>\d{1,4}) ?(?:m|min|mins|minutes?)?|(?P<h>\d{1,2}) ?(?:h|hrs?|hours?)")
@@ -645,7 +748,7 @@ PARSERS: dict[str, Parser] = {
     "list": _no_args(lambda actor: c.ListNegotiations(actor)),
     "prep": _with_number("negotiation", lambda a, n, _t, _c: c.Prep(a, negotiation=n)),
     "frame": _with_number("negotiation", _frame),
-    "done": _with_number("negotiation", lambda a, n, t, _c: c.RecordOutcome(a, negotiation=n, notes=t or None)),
+    "done": _with_number("negotiation", _done),
     "followup": _with_number("negotiation", lambda a, n, t, _c: c.FollowUpSent(a, negotiation=n, note=t or None)),
     "reschedule": _with_number("negotiation", _reschedule),
     "cancel": _with_number("negotiation", lambda a, n, _t, _c: c.CancelNegotiation(a, negotiation=n)),
@@ -662,9 +765,12 @@ PARSERS: dict[str, Parser] = {
     "note": _touch("note"),
     "snooze": _snooze,
     "links": _links,
+    "counterparts": _no_args(lambda actor: c.ListCounterparts(actor)),
     "counterpart": _counterpart,
+    "due": _no_args(lambda actor: c.ListDue(actor)),
     "later": _later,
     "ok": _no_args(lambda actor: c.Acknowledge(actor)),
+    "skip": _no_args(lambda actor: c.Acknowledge(actor)),
     "export": _no_args(lambda actor: c.ExportMyData(actor)),
     "forget-me": lambda actor, rest, usage, _ctx: _forget(actor, rest, usage),
     "team": _team,
@@ -685,12 +791,24 @@ def parse_command(actor: c.Actor, text: str, ctx: Context) -> c.Command:
         return c.Help(actor)
     if len(text) > 4000:
         raise CommandError("That message is too long for me (4,000 characters at most).")
+    said = " ".join(text.lower().split()).strip(" .!?,:;")
+    if said in GREETINGS or said in THANKS:
+        return c.Greet(actor, thanks=said in THANKS)
     name, _, rest = text.partition(" ")
     name = ALIASES.get(name.lower(), name.lower())
+    if name in SETTING_WORDS:  # "timezone Berlin", "nudges off"
+        name, rest = "settings", text
     parser = PARSERS.get(name)
     if parser is None:
-        raise CommandError(f"I don't know “{text.split()[0]}”. Type `help` to see what I can do.")
+        word = text.split()[0]
+        return c.UnknownWord(actor, word=word[:40], suggestions=command_words_like(word), rest=rest.strip())
     command = parser(actor, rest.strip(), USAGE[name].usage, ctx)
     if isinstance(command, c.ConfirmMoment):  # the line as typed, for the question's Edit button
         command = replace(command, typed=text)
     return command
+
+
+def command_words_like(word: str) -> tuple[str, ...]:
+    """Command words ``word`` is probably a typo of (``setting`` → settings, ``comit`` → commit)."""
+    found = process.extract(word.lower(), list(PARSERS), scorer=fuzz.ratio, limit=2, score_cutoff=75)
+    return tuple(choice for choice, _, _ in found)

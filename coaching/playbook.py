@@ -67,6 +67,22 @@ LEVERAGE_QUESTIONS: dict[str, tuple[str, ...]] = {
     ),
 }
 LEVER_OF_LINKS = "Links beyond this deal are leverage — and a reason to keep the relationship healthy."
+# What a leverage score means for the conversation (by how many of the four questions were a yes).
+LEVERAGE_MEANING = {
+    "low": (
+        "What it means: few links beyond this deal, so either side can walk away. Negotiate this one on its "
+        "merits, and look for links to build (service, spare parts, process integration) before the next round."
+    ),
+    "some": (
+        "What it means: there are links beyond this deal. Name them in the conversation — what you build together "
+        "is worth more to both sides than a point on price."
+    ),
+    "strong": (
+        "What it means: strong links, so you both have a lot to lose. Open with the relationship issues and "
+        "negotiate collaboratively; don't spend that leverage on a hard win."
+    ),
+}
+NUDGES_OFF = "Your nudges are off, so I won't remind you of this. `settings nudges on` turns them back on."
 COFFEE_SUGGESTION = (
     "No informal touchpoint with {counterpart} in the last {days} days. Propose a short coffee chat before "
     "the formal negotiation — no agenda, just to connect."

@@ -91,3 +91,9 @@ class CalendarFeeds(Protocol):
         conditionally when ``etag``/``last_modified`` of the last fetch are given. Never raises for
         anything the network or the provider does: every end is a :class:`FeedResult`."""
         ...
+
+
+class Personal(Abandon):
+    """Raised by the coach, instead of answering, when a command asked in a shared chat (``shared=True``)
+    would answer with the person's own data: the command is rolled back, and the adapter may run it again
+    where only that person reads the answer (Teams: their personal chat)."""

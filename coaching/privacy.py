@@ -15,10 +15,13 @@ from coaching.messages import Attachment, Button, Message, Section
 from coaching.models import (
     Commitment,
     Counterpart,
+    Handoff,
     Negotiation,
     NegotiationIssue,
     Nudge,
-    Relationship,
+    Team,
+    TeamInvitation,
+    TeamMember,
     Touchpoint,
     User,
 )
@@ -26,7 +29,7 @@ from coaching.nudges import EXPORT
 from coaching.room import Composed, Composer, Handler, Turn
 
 FORGOTTEN = "forgotten"  # the kind of forget-me's final reply: adapters drop what they keep of the person too
-_SKIP = {"id", "owner_id", "user_id", "workspace_id", "conversation_ref", "dm_channel"}
+_SKIP = {"id", "owner_id", "user_id", "workspace_id", "conversation_ref", "dm_channel", "recipient_id", "team_id"}
 
 
 def _row(obj: Any, **extra: Any) -> dict[str, Any]:
@@ -39,6 +42,16 @@ def _row(obj: Any, **extra: Any) -> dict[str, Any]:
     return {**out, **extra}
 
 
+async def _who(session: AsyncSession, user_id: int) -> str | None:
+    user = await session.get(User, user_id)
+    return (user.display_name or user.external_id) if user else None
+
+
+async def _lead_of(session: AsyncSession, team_id: int) -> str | None:
+    lead_id = await session.scalar(select(Team.lead_id).where(Team.id == team_id))
+    return await _who(session, lead_id) if lead_id else None
+
+
 async def request_export(turn: Turn, command: c.ExportMyData) -> Message:
     """The export goes out through the outbox as a direct message with a file (Slack replies can't carry one)."""
     now, user = turn.now, turn.user
@@ -49,8 +62,8 @@ async def request_export(turn: Turn, command: c.ExportMyData) -> Message:
 
 async def export_message(session: AsyncSession, user: User) -> Message:
     """Everything DealCoach stores about ``user``, as a message with one JSON file."""
-    in_workspace = select(Counterpart).where(Counterpart.workspace_id == user.workspace_id)
-    counterparts = {cp.id: cp.name for cp in await session.scalars(in_workspace)}
+    own = (await session.scalars(select(Counterpart).where(Counterpart.owner_id == user.id))).all()
+    counterparts = {cp.id: cp.name for cp in own}
     negotiations = (await session.scalars(select(Negotiation).where(Negotiation.owner_id == user.id))).all()
     issues = (
         await session.scalars(
@@ -59,7 +72,11 @@ async def export_message(session: AsyncSession, user: User) -> Message:
     ).all()
     commitments = (await session.scalars(select(Commitment).where(Commitment.owner_id == user.id))).all()
     touchpoints = (await session.scalars(select(Touchpoint).where(Touchpoint.user_id == user.id))).all()
-    links = (await session.scalars(select(Relationship).where(Relationship.user_id == user.id))).all()
+    handoffs = (
+        await session.scalars(select(Handoff).where(Handoff.negotiation_id.in_([x.id for x in negotiations])))
+    ).all()
+    memberships = (await session.scalars(select(TeamMember).where(TeamMember.user_id == user.id))).all()
+    invitations = (await session.scalars(select(TeamInvitation).where(TeamInvitation.user_id == user.id))).all()
     by_negotiation = {x.id: x.number for x in negotiations}
     data = {
         "user": _row(user),
@@ -76,9 +93,15 @@ async def export_message(session: AsyncSession, user: User) -> Message:
             for x in commitments
         ],
         "touchpoints": [_row(x, counterpart=counterparts.get(x.counterpart_id)) for x in touchpoints],
-        "relationships": [_row(x, counterpart=counterparts.get(x.counterpart_id)) for x in links],
+        "counterparts": [_row(x) for x in own],
+        "handoffs_sent": [
+            _row(x, negotiation=by_negotiation.get(x.negotiation_id), to=await _who(session, x.recipient_id))
+            for x in handoffs
+        ],
+        "teams": [_row(x, lead=await _lead_of(session, x.team_id)) for x in memberships]
+        + [_row(x, lead=await _lead_of(session, x.team_id), invitation=True) for x in invitations],
     }
-    for record in (*data["negotiations"], *data["commitments"], *data["touchpoints"], *data["relationships"]):
+    for record in (*data["negotiations"], *data["commitments"], *data["touchpoints"], *data["handoffs_sent"]):
         record.pop("counterpart_id", None)
         record.pop("negotiation_id", None)
     body = json.dumps(data, indent=2, ensure_ascii=False).encode()
@@ -98,9 +121,9 @@ async def compose_export(turn: Turn, nudge: Nudge) -> Composed:
 async def forget_me(turn: Turn, command: c.ForgetMe) -> Message:
     if not command.confirmed:
         return Message(
-            text="This deletes everything DealCoach stores about you: negotiations, commitments, notes, "
-            "settings and pending reminders. It can't be undone. Type `forget-me confirm` to go ahead "
-            "(`export` first if you want a copy).",
+            text="This deletes everything DealCoach stores about you: negotiations, counterparts, commitments, "
+            "notes, settings, your team memberships and pending reminders. It can't be undone. "
+            "Type `forget-me confirm` to go ahead (`export` first if you want a copy).",
             buttons=(Button("Delete my data", "privacy.forget", "forget-me confirm", "danger"),),
         )
     await turn.session.execute(

@@ -24,6 +24,8 @@ NO = frozenset({"no", "n", "nope", "cancel", "wrong", "stop"})
 
 
 RECEIPT_TTL = timedelta(minutes=30)
+SUGGESTION = "suggestion"  # "Did you mean …?": ``yes`` runs the suggestion, ``no`` runs ``no`` or changes nothing
+SUGGESTION_TTL = timedelta(minutes=30)
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,12 @@ def same_words(a: str, b: str) -> bool:
 def ask(user: User, kind: str, *, now: datetime, ttl: timedelta, **about: Any) -> None:
     """Remember that ``user`` was asked a question of ``kind``; ``about`` must be JSON-serialisable."""
     user.awaiting = {"kind": kind, "until": (now + ttl).isoformat(), **about}
+
+
+def suggest(user: User, *, now: datetime, yes: str, no: str | None = None) -> None:
+    """Ask "Did you mean …?": a typed ``yes`` handles ``yes`` (a command's words), ``no`` handles ``no`` (or
+    nothing, when None). Answered by :func:`coaching.guide.answer_suggestion`."""
+    ask(user, SUGGESTION, now=now, ttl=SUGGESTION_TTL, yes=yes, no=no)
 
 
 def awaited(user: User, now: datetime) -> dict[str, Any] | None:

@@ -3,7 +3,7 @@ stay-in-touch list, the lever of links, issues on the table, hand-off notes and 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
@@ -16,40 +16,15 @@ from coaching import playbook as book
 from coaching import store
 from coaching.digest import Week
 from coaching.messages import Button, Message, Section
-from coaching.models import Counterpart, Negotiation, NegotiationIssue, Nudge, Relationship, Touchpoint, User
+from coaching.models import Counterpart, Handoff, Negotiation, NegotiationIssue, Nudge, Touchpoint, User
 from coaching.nudges import HANDOFF, REPAIR_CHECKIN, REPAIR_NOTE, STAY_IN_TOUCH
-from coaching.parser import USAGE, CommandError
+from coaching.parser import USAGE, CommandError, command_text, quoted
 from coaching.ports import Address
 from coaching.room import Composed, Composer, Handler, Skip, Turn, check_moment
 from coaching.texts import day_text, reading_lines, when_soon, when_text
 
 SOON = 0.7  # a counterpart is listed from 70% of the contact gap (21 of 30 days), flagged past all of it
 MAX_LISTED = 10
-
-
-async def relationship(session: AsyncSession, user: User, counterpart: Counterpart) -> Relationship:
-    found = await session.scalar(
-        select(Relationship).where(Relationship.user_id == user.id, Relationship.counterpart_id == counterpart.id)
-    )
-    if found is None:
-        await store.insert_ignore(
-            session,
-            Relationship.__table__,
-            [{"user_id": user.id, "counterpart_id": counterpart.id}],
-            unique=["user_id", "counterpart_id"],
-        )
-        found = await session.scalar(
-            select(Relationship).where(Relationship.user_id == user.id, Relationship.counterpart_id == counterpart.id)
-        )
-    assert found is not None
-    return found
-
-
-async def known_counterpart(session: AsyncSession, user: User, name: str) -> Counterpart:
-    found = await store.find_counterpart(session, workspace_id=user.workspace_id, name=name)
-    if found is None:
-        raise CommandError(f"I don't know a counterpart called “{name}”. Names come from `log`.")
-    return found
 
 
 # -- touchpoints and coffee --------------------------------------------------------------------------
@@ -59,9 +34,15 @@ async def record_touchpoint(turn: Turn, command: c.RecordTouchpoint) -> Message:
     name = " ".join(command.counterpart.split())
     if not name:
         raise CommandError("Who was it with?", USAGE[command.kind].usage)
-    counterpart = await store.counterpart(turn.session, workspace_id=turn.user.workspace_id, name=name)
-    now = turn.now
     note = (command.note or "").strip()[:4000] or None
+
+    def words(other: str) -> str:
+        return f"{command.kind} {quoted(other)}" + (f": {note}" if note else "")
+
+    counterpart = await known.resolve(turn, name, words=words, exact=command.exact, creates=True)
+    if isinstance(counterpart, Message):
+        return counterpart
+    now = turn.now
     turn.session.add(
         Touchpoint(
             created_at=now, user_id=turn.user.id, counterpart_id=counterpart.id, kind=command.kind, at=now, note=note
@@ -80,7 +61,15 @@ async def record_coffee(turn: Turn, command: c.RecordCoffee) -> Message:
     now = turn.now
     at = command.when or now
     check_moment(turn, at, "when")
-    counterpart = await store.counterpart(turn.session, workspace_id=turn.user.workspace_id, name=name)
+    counterpart = await known.resolve(
+        turn,
+        name,
+        words=lambda other: command_text(replace(command, counterpart=other), turn.context),
+        exact=command.exact,
+        creates=True,
+    )
+    if isinstance(counterpart, Message):
+        return counterpart
     turn.session.add(
         Touchpoint(created_at=now, user_id=turn.user.id, counterpart_id=counterpart.id, kind="coffee", at=at)
     )
@@ -101,24 +90,40 @@ async def record_coffee(turn: Turn, command: c.RecordCoffee) -> Message:
 
 
 async def mark_counterpart(turn: Turn, command: c.MarkCounterpart) -> Message:
-    """``counterpart <name> long-term on|off``."""
-    counterpart = await store.counterpart(turn.session, workspace_id=turn.user.workspace_id, name=command.counterpart)
-    if command.long_term:
-        await known.start_long_term(turn.session, turn.user, counterpart, turn.now)
-    else:
+    """``counterpart <name> long-term on|off``: the rep's own flag (a colleague's counterpart of the same name is
+    theirs, and stays as they set it)."""
+    flag = "on" if command.long_term else "off"
+    counterpart = await known.resolve(
+        turn,
+        command.counterpart,
+        words=lambda other: f"counterpart {quoted(other)} long-term {flag}",
+        exact=command.exact,
+        creates=True,
+    )
+    if isinstance(counterpart, Message):
+        return counterpart
+    if not command.long_term:
         counterpart.long_term = False
-    if command.long_term:
-        return Message(
-            text=f"{counterpart.name} is a long-term relationship: I'll flag it when you've been out of touch "
-            f"for {turn.timing.contact_gap.days} days. A call, a note or a card beats an automated email."
-        )
-    return Message(text=f"{counterpart.name} is no longer marked long-term.")
+        return Message(text=f"{counterpart.name} is no longer marked long-term.")
+    await known.start_long_term(turn.session, turn.user, counterpart, turn.now)
+    lines = (book.NUDGES_OFF,) if not turn.user.nudges_enabled else ()
+    return Message(
+        text=f"{counterpart.name} is a long-term relationship: I'll flag it when you've been out of touch "
+        f"for {turn.timing.contact_gap.days} days. A call, a note or a card beats an automated email.",
+        sections=(Section(lines=lines),) if lines else (),
+    )
 
 
 async def snooze_counterpart(turn: Turn, command: c.SnoozeCounterpart) -> Message:
-    counterpart = await known_counterpart(turn.session, turn.user, command.counterpart)
-    link = await relationship(turn.session, turn.user, counterpart)
-    link.snoozed_until = turn.now + timedelta(days=command.days)
+    counterpart = await known.resolve(
+        turn,
+        command.counterpart,
+        words=lambda other: f"snooze {quoted(other)} {command.days}",
+        exact=command.exact,
+    )
+    if isinstance(counterpart, Message):
+        return counterpart
+    counterpart.snoozed_until = turn.now + timedelta(days=command.days)
     return Message(text=f"I won't list {counterpart.name} as due for contact for {command.days} days.")
 
 
@@ -130,7 +135,7 @@ class Due:
 
 
 async def due_for_contact(session: AsyncSession, user: User, now: datetime, timing: n.Timing) -> list[Due]:
-    """Long-term counterparts this rep deals with, coming due for contact: three aggregate queries."""
+    """The rep's long-term counterparts coming due for contact: three aggregate queries."""
     negotiated = (
         select(Negotiation.counterpart_id, func.max(Negotiation.starts_at).label("last"))
         .where(Negotiation.owner_id == user.id, Negotiation.status != "cancelled", Negotiation.starts_at <= now)
@@ -145,14 +150,12 @@ async def due_for_contact(session: AsyncSession, user: User, now: datetime, timi
     for counterpart_id, moment in [*await session.execute(negotiated), *await session.execute(touched)]:
         if counterpart_id not in last or last[counterpart_id] < moment:
             last[counterpart_id] = moment
-    snoozed = set(
-        await session.scalars(
-            select(Relationship.counterpart_id).where(Relationship.user_id == user.id, Relationship.snoozed_until > now)
-        )
-    )
     counterparts = await session.scalars(
         select(Counterpart).where(
-            Counterpart.id.in_(last.keys()), Counterpart.long_term.is_(True), Counterpart.id.not_in(snoozed)
+            Counterpart.owner_id == user.id,
+            Counterpart.id.in_(last.keys()),
+            Counterpart.long_term.is_(True),
+            (Counterpart.snoozed_until.is_(None)) | (Counterpart.snoozed_until <= now),
         )
     )
     due = [
@@ -163,18 +166,47 @@ async def due_for_contact(session: AsyncSession, user: User, now: datetime, timi
     return sorted(due, key=lambda d: d.last_contact or datetime.min.replace(tzinfo=now.tzinfo))
 
 
-async def home_section(turn: Turn) -> Message | None:
-    """What an app home shows of staying in touch: who is due for contact, if anybody."""
-    now = turn.now
-    due = await due_for_contact(turn.session, turn.user, now, turn.timing)
-    if not due:
-        return None
-    lines = tuple(
-        f"{d.counterpart} — last contact {(now - d.last_contact).days} days ago" + (" ⚠" if d.overdue else "")
+def _due_lines(due: list[Due], now: datetime) -> tuple[str, ...]:
+    return tuple(
+        f"{d.counterpart} — last contact {(now - d.last_contact).days} days ago" + (" ⚠ overdue" if d.overdue else "")
         for d in due
         if d.last_contact
     )
-    return Message(text="Due for a personal touch", sections=(Section(lines=lines),))
+
+
+async def home_section(turn: Turn) -> Message | None:
+    """What an app home shows of staying in touch: who is due for contact, if anybody."""
+    due = await due_for_contact(turn.session, turn.user, turn.now, turn.timing)
+    if not due:
+        return None
+    return Message(text="Due for a personal touch", sections=(Section(lines=_due_lines(due, turn.now)),))
+
+
+async def list_due(turn: Turn, command: c.ListDue) -> Message:
+    """``due``: who I'm due (⚠ overdue) to contact, on demand — the weekly list's people, today."""
+    due = await due_for_contact(turn.session, turn.user, turn.now, turn.timing)
+    gap = turn.timing.contact_gap.days
+    if not due:
+        return Message(
+            text="Nobody is due for a personal touch.",
+            sections=(
+                Section(
+                    lines=(
+                        f"I track your long-term counterparts: one is due after {round(gap * SOON)} days without "
+                        f"contact, overdue after {gap}. Mark one with `counterpart <name> long-term on`.",
+                    )
+                ),
+            ),
+        )
+    overdue = sum(1 for d in due if d.overdue)
+    buttons = []
+    for item in due[:5]:
+        buttons.append(Button(f"Log call: {item.counterpart}", "touch.call", f"call {quoted(item.counterpart)}"))
+    return Message(
+        text=f"{len(due)} relationship(s) due for a personal touch" + (f", {overdue} overdue." if overdue else "."),
+        sections=(Section(lines=(book.STAY_IN_TOUCH, *_due_lines(due, turn.now))),),
+        buttons=tuple(buttons),
+    )
 
 
 async def chain_stay_in_touch(turn: Turn, nudge: Nudge) -> None:
@@ -192,11 +224,11 @@ async def compose_stay_in_touch(turn: Turn, nudge: Nudge) -> Composed:
         days = "never" if item.last_contact is None else f"{(now - item.last_contact).days} days ago"
         flag = " ⚠" if item.overdue else ""
         lines.append(f"{item.counterpart} — last contact {days}{flag}")
-        quoted = f'"{item.counterpart}"'
+        name = quoted(item.counterpart)
         buttons += [
-            Button(f"Log call: {item.counterpart}", "touch.call", f"call {quoted}"),
-            Button(f"Log note: {item.counterpart}", "touch.note", f"note {quoted}:"),
-            Button(f"Snooze: {item.counterpart}", "touch.snooze", f"snooze {quoted} 14"),
+            Button(f"Log call: {item.counterpart}", "touch.call", f"call {name}"),
+            Button(f"Log note: {item.counterpart}", "touch.note", f"note {name}:"),
+            Button(f"Snooze: {item.counterpart}", "touch.snooze", f"snooze {name} 14"),
         ]
     if len(due) > MAX_LISTED:
         lines.append(f"…and {len(due) - MAX_LISTED} more.")
@@ -219,9 +251,13 @@ async def answer_links(turn: Turn, command: c.AnswerLinks) -> Message:
             f"Answer all {len(questions)} {role} questions with yes or no, in order (`prep <id>` lists them).",
             USAGE["links"].usage,
         )
-    counterpart = await known_counterpart(turn.session, turn.user, command.counterpart)
-    link = await relationship(turn.session, turn.user, counterpart)
-    link.links = {**(link.links or {}), role: list(command.answers)}
+    said = " ".join("yes" if answer else "no" for answer in command.answers)
+    counterpart = await known.resolve(
+        turn, command.counterpart, words=lambda other: f"links {quoted(other)} {said}", exact=command.exact
+    )
+    if isinstance(counterpart, Message):
+        return counterpart
+    counterpart.links = {**(counterpart.links or {}), role: list(command.answers)}
     score = sum(command.answers)
     return Message(
         text=f"Lever of links with {counterpart.name}: {score}/{len(questions)}.",
@@ -259,16 +295,23 @@ async def handoff(turn: Turn, command: c.Handoff) -> Message:
     owner = await store.ensure_user(session, address=address, new=turn.defaults.new_user())
     if owner.id == user.id:
         raise CommandError("Hand it to the account owner, not to yourself.", USAGE["handoff"].usage)
-    note = (command.note or "").strip()[:1000]
-    key = f"{HANDOFF}:{negotiation.id}:{owner.id}"
+    note = (command.note or "").strip()[:1000] or None
+    sent = Handoff(negotiation_id=negotiation.id, recipient_id=owner.id, note=note, created_at=turn.now)
+    session.add(sent)
+    await session.flush()
+    key = f"{HANDOFF}:{negotiation.id}:{owner.id}:{sent.id}"
     await n.enqueue(
         session, owner, [n.Planned(HANDOFF, key, turn.now, exempt_quiet=False)], negotiation_id=negotiation.id
     )
-    if note:
-        negotiation.observations = ((negotiation.observations or "") + f"\nHand-off note: {note}").strip()
+    shared = "your note and " if note else ""
     return Message(
         text=f"I'll send {owner.display_name or owner.external_id} a hand-off note about "
         f"{negotiation.counterpart.name} (#{negotiation.number}).",
+        sections=(
+            Section(
+                lines=(f"They see {shared}the headline only (who, when, hard win or sentiment) — not your own notes.",)
+            ),
+        ),
         ref=f"negotiation:{negotiation.number}",
     )
 
@@ -305,8 +348,8 @@ async def compose_repair(turn: Turn, nudge: Nudge) -> Composed:
         text=f"Check in with {name}?",
         sections=(Section(lines=(book.REPAIR_CHECKIN.format(counterpart=name), book.ENGAGE)),),
         buttons=(
-            Button("Log call", "touch.call", f'call "{name}"', "primary"),
-            Button("Log note", "touch.note", f'note "{name}":'),
+            Button("Log call", "touch.call", f"call {quoted(name)}", "primary"),
+            Button("Log note", "touch.note", f"note {quoted(name)}:"),
             Button("Remind me in a week", "nudge.snooze", f"later check-in {number} week"),
         ),
         kind=nudge.kind,
@@ -315,10 +358,13 @@ async def compose_repair(turn: Turn, nudge: Nudge) -> Composed:
 
 
 async def compose_handoff(turn: Turn, nudge: Nudge) -> Composed:
-    """The note to the account owner (the nudge's user), written in their time zone."""
+    """The note to the account owner (the nudge's user), written in their time zone: the negotiation's headline
+    and exactly the note the rep sent — none of the notes and observations the rep keeps for themselves."""
     negotiation = await _held(turn, nudge)
     if negotiation is None:
         return Skip("negotiation gone")
+    parts = nudge.key.split(":")
+    sent = await turn.session.get(Handoff, int(parts[3])) if len(parts) > 3 and parts[3].isdigit() else None
     sender = await turn.session.get(User, negotiation.owner_id)
     assert sender is not None
     reasons = []
@@ -337,10 +383,8 @@ async def compose_handoff(turn: Turn, nudge: Nudge) -> Composed:
             reason=reason,
         )
     ]
-    if negotiation.notes:
-        lines.append(f"Notes: {negotiation.notes}")
-    if negotiation.observations:
-        lines.append(f"Observations: {negotiation.observations}")
+    if sent is not None and sent.note:
+        lines.append(f"Their note: {sent.note}")
     return Message(
         text=f"Hand-off: {negotiation.counterpart.name}",
         sections=(Section(lines=tuple(lines)),),
@@ -350,6 +394,7 @@ async def compose_handoff(turn: Turn, nudge: Nudge) -> Composed:
 
 
 HANDLERS: dict[type[c.Command], Handler] = {
+    c.ListDue: list_due,
     c.RecordTouchpoint: record_touchpoint,
     c.RecordCoffee: record_coffee,
     c.MarkCounterpart: mark_counterpart,

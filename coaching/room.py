@@ -49,13 +49,15 @@ class CoachDefaults:
 class Turn:
     """One command (or one due nudge) being handled: its transaction, whose it is, and when.
 
-    ``now`` is read once per turn; ``tz`` is the person's zone as the turn began."""
+    ``now`` is read once per turn; ``tz`` is the person's zone as the turn began; ``admin``: the person manages
+    this workspace or tenant (their platform says so, or ``DEALCOACH_ADMINS`` names them)."""
 
     session: AsyncSession
     user: User
     now: datetime
     tz: ZoneInfo
     defaults: CoachDefaults
+    admin: bool = False
 
     @property
     def timing(self) -> n.Timing:
@@ -112,6 +114,7 @@ class Composer:
     # Weekly rows line up next week's before anything else, so nudges off or quiet hours never break the rhythm.
     chain: Callable[[Turn, Nudge], Awaitable[None]] | None = None
     asked_for: bool = False  # asked for just now (an export): not a nudge, sent whatever the settings
+    colleague: bool = False  # a colleague's message (a team invitation): sent with nudges off too, not at night
 
 
 class Coaching(Protocol):

@@ -3,18 +3,86 @@ their nudges when those change."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
+from functools import cache
+from zoneinfo import available_timezones
 
+from rapidfuzz import fuzz, process
 from sqlalchemy import select
 
 from coaching import commands as c
 from coaching import nudges as n
-from coaching import store
-from coaching.messages import Message, Section
+from coaching import questions, store
+from coaching.messages import Button, Message, Section
 from coaching.models import Commitment, Negotiation, User
 from coaching.parser import USAGE, CommandError, quiet_hours
 from coaching.room import Composer, Handler, Turn
 from coaching.timelang import DATE_ORDERS
+
+MAX_ZONES = 5
+
+
+@cache
+def _cities() -> dict[str, list[str]]:
+    """IANA zones by their place, as people type it (``new york`` → America/New_York); legacy aliases left out."""
+    places: dict[str, list[str]] = {}
+    for name in sorted(available_timezones()):
+        if "/" not in name or name.startswith(("Etc/", "SystemV/", "posix/", "right/")):
+            continue
+        places.setdefault(name.rsplit("/", 1)[1].replace("_", " ").lower(), []).append(name)
+    return places
+
+
+def zones_like(text: str) -> list[str]:
+    """The IANA zones ``text`` probably means: ``Berlin`` → Europe/Berlin, ``new york`` → America/New_York,
+    ``europe/berlin`` → Europe/Berlin, ``Berln`` → Europe/Berlin (rapidfuzz)."""
+    key = " ".join(text.replace("_", " ").split()).lower()
+    exact = [name for name in available_timezones() if name.lower() == key.replace(" ", "_")]
+    if exact:
+        return exact
+    place = key.rsplit("/", 1)[-1]
+    cities = _cities()
+    if place in cities:
+        return cities[place][:MAX_ZONES]
+    near = process.extract(place, list(cities), scorer=fuzz.ratio, score_cutoff=80, limit=MAX_ZONES)
+    return [zone for city, _, _ in near for zone in cities[city]][:MAX_ZONES]
+
+
+def _words(command: c.ChangeSettings) -> str:
+    """The settings command as words (what a "did you mean" Yes runs)."""
+    parts = ["settings"]
+    if command.timezone:
+        parts.append(f"timezone {command.timezone}")
+    if command.lead_minutes is not None:
+        parts.append(f"lead {command.lead_minutes}")
+    if command.quiet is not None:
+        parts.append(f"quiet {command.quiet}")
+    if command.nudges is not None:
+        parts.append("nudges " + ("on" if command.nudges else "off"))
+    for option in ("role", "dates"):
+        if getattr(command, option):
+            parts.append(f"{option} {getattr(command, option)}")
+    return " ".join(parts)
+
+
+def _which_zone(turn: Turn, command: c.ChangeSettings) -> Message:
+    """A time zone that is no IANA name: offer the ones that match (a typed yes takes the first)."""
+    zones = zones_like(command.timezone or "")
+    if not zones:
+        raise CommandError(
+            f"“{command.timezone}” is not a time zone I know. Use an IANA name like Europe/Berlin "
+            "(continent/city, as in your computer's settings).",
+            USAGE["settings"].usage,
+        )
+    runs = [_words(replace(command, timezone=zone)) for zone in zones]
+    questions.suggest(turn.user, now=turn.now, yes=runs[0])
+    shown = " or ".join(zones)
+    return Message(
+        text=f"“{command.timezone}” is not a time zone name. Did you mean {shown}?",
+        sections=(Section(lines=(f"Say yes for {zones[0]}." if len(zones) == 1 else "Pick one.",)),),
+        buttons=tuple(Button(zone, "settings.timezone", run) for zone, run in zip(zones, runs, strict=True)),
+    )
 
 
 async def change_settings(turn: Turn, command: c.ChangeSettings) -> Message:
@@ -23,10 +91,7 @@ async def change_settings(turn: Turn, command: c.ChangeSettings) -> Message:
     changed = []
     if command.timezone is not None:
         if store.zone(command.timezone) is None:
-            raise CommandError(
-                f"“{command.timezone}” is not a time zone I know. Use an IANA name like Europe/Berlin.",
-                USAGE["settings"].usage,
-            )
+            return _which_zone(turn, command)
         user.timezone, user.timezone_set_by_user = command.timezone, True
         changed.append("time zone")
     if command.lead_minutes is not None:
@@ -58,7 +123,12 @@ async def change_settings(turn: Turn, command: c.ChangeSettings) -> Message:
         ("Dates", _dates(user)),
     )
     text = ("Updated " + ", ".join(changed) + ".") if changed else "Your settings:"
-    return Message(text=text, sections=(Section(facts=facts),))
+    sections = [Section(facts=facts)]
+    if not user.nudges_enabled:
+        sections.append(
+            Section(lines=("Nudges are off: no reminders, prompts or weekly lists come. `settings nudges on`.",))
+        )
+    return Message(text=text, sections=tuple(sections))
 
 
 _ORDER_EXAMPLES = {

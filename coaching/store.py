@@ -103,24 +103,25 @@ def valid_locale(text: str | None) -> str | None:
     return text if isinstance(text, str) and len(text) <= 35 and _LOCALE.fullmatch(text) else None
 
 
-def _name_key(name: str) -> str:
+def name_key(name: str) -> str:
+    """How counterpart names compare: case and spacing ignored (``ACME  corp`` is ``acme corp``)."""
     return " ".join(name.casefold().split())
 
 
-async def find_counterpart(session: AsyncSession, *, workspace_id: int, name: str) -> Counterpart | None:
-    """The workspace's counterpart of that name (case and spacing ignored), if there is one."""
+async def find_counterpart(session: AsyncSession, *, owner_id: int, name: str) -> Counterpart | None:
+    """The person's own counterpart of that name (case and spacing ignored), if they have one."""
     return await session.scalar(
-        select(Counterpart).where(Counterpart.workspace_id == workspace_id, Counterpart.name_key == _name_key(name))
+        select(Counterpart).where(Counterpart.owner_id == owner_id, Counterpart.name_key == name_key(name))
     )
 
 
-async def counterpart(session: AsyncSession, *, workspace_id: int, name: str) -> Counterpart:
-    """The workspace's counterpart of that name, created on first mention."""
-    found = await find_counterpart(session, workspace_id=workspace_id, name=name)
+async def counterpart(session: AsyncSession, *, owner_id: int, name: str) -> Counterpart:
+    """The person's own counterpart of that name, created on first mention."""
+    found = await find_counterpart(session, owner_id=owner_id, name=name)
     if found is None:
-        row = {"workspace_id": workspace_id, "name": name.strip(), "name_key": _name_key(name)}
-        await insert_ignore(session, Counterpart.__table__, [row], unique=["workspace_id", "name_key"])
-        found = await find_counterpart(session, workspace_id=workspace_id, name=name)
+        row = {"owner_id": owner_id, "name": " ".join(name.split())[:200], "name_key": name_key(name)[:200]}
+        await insert_ignore(session, Counterpart.__table__, [row], unique=["owner_id", "name_key"])
+        found = await find_counterpart(session, owner_id=owner_id, name=name)
     assert found is not None
     return found
 

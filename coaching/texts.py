@@ -84,8 +84,12 @@ def arrival_note(arrival: Arrival) -> str:
     return " (after your quiet hours)" if arrival.quiet else ""
 
 
-def remind_again(what: str, arrival: Arrival, tz: ZoneInfo, now: datetime) -> str:
-    """The answer to a snooze: when the nudge will really come, and why that is not when it was asked for."""
+def remind_again(what: str, arrival: Arrival, tz: ZoneInfo, now: datetime, *, nudges: bool = True) -> str:
+    """The answer to a snooze: when the nudge will really come, and why that is not when it was asked for
+    (with nudges off, the reminder would not come: it says so)."""
+    if not nudges:
+        when = when_text(arrival.asked, tz, now)
+        return f"⏰ Snoozed {what} to {when} — but your nudges are off, so it won't come: `settings nudges on`."
     text = f"⏰ I'll remind you about {what} again {when_soon(arrival.at, tz, now)}"
     if arrival.budget:
         text += f": you asked for {when_text(arrival.asked, tz, now)}, but that day's nudges are used up"

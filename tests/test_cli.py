@@ -136,3 +136,67 @@ def test_settings_repr_masks_secrets() -> None:
     settings = Settings.from_env({"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s3cret", "PORT": "8080"})
     assert "xoxb-1" not in repr(settings) and "s3cret" not in repr(settings)
     assert settings.port == 8080 and settings.slack_enabled
+
+
+def test_the_console_writes_charts_into_a_folder_of_its_own_and_says_where(tmp_path: Path) -> None:
+    charts = tmp_path / "charts"
+    lines = ["team add bob", "digest this week"]
+    result = subprocess.run(
+        [*DEALCOACH, "chat", "--user", "lena", "--tz", "Europe/Berlin"],
+        input="\n".join(lines) + "\n",
+        capture_output=True,
+        text=True,
+        env=env_for(tmp_path, DEALCOACH_CHART_DIR=str(charts)),
+        timeout=60,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    [chart] = list(charts.glob("digest-*.png"))
+    assert f"saved to {chart}" in result.stdout
+    assert list(tmp_path.glob("*.png")) == []  # never into the folder it runs in
+    default = subprocess.run(
+        [*DEALCOACH, "chat", "--user", "lena", "--tz", "Europe/Berlin"],
+        input="digest this week\n",
+        capture_output=True,
+        text=True,
+        env=env_for(tmp_path),
+        timeout=60,
+        cwd=tmp_path,
+    )
+    saved = Path(default.stdout.split("saved to ", 1)[1].split()[0])
+    assert saved.exists() and saved.parent.name.startswith("dealcoach-") and saved.parent != tmp_path
+    assert list(tmp_path.glob("*.png")) == []
+
+
+async def test_two_terminals_on_one_database_each_show_only_their_own_nudges(sessions, clock, tmp_path: Path) -> None:
+    import io
+
+    from sqlalchemy import select
+
+    from adapters.console import ConsoleSender, chat
+    from coaching.engine import Coach
+    from coaching.models import Nudge
+    from coaching.outbox import Dispatcher
+    from tests.conftest import make_actor
+
+    coach = Coach(sessions, clock)
+    anna, bob = make_actor("anna"), make_actor("bob")
+    terminals = {}
+    for who in (anna, bob):
+        out = io.StringIO()
+        sender = ConsoleSender(who.address.user, tmp_path, out=out)
+        dispatcher = Dispatcher(sessions, coach, {"console": sender}, clock, worker=who.address.user)
+        terminals[who.address.user] = (out, dispatcher)
+    await coach.handle_text(bob, "log Globex yesterday 4pm")  # Bob's follow-up prompt is due at once
+
+    out, dispatcher = terminals["anna"]
+    await chat(coach, anna, tick=dispatcher.tick, folder=tmp_path, stdin=io.StringIO("list\n"), out=out)
+    assert "Globex" not in out.getvalue()  # Anna's terminal ticked first, and left Bob's nudge alone
+    async with sessions() as session:
+        followup = await session.scalar(select(Nudge).where(Nudge.kind == "followup"))
+    assert (followup.status, followup.attempts, followup.claimed_by) == ("pending", 0, None)
+
+    out, dispatcher = terminals["bob"]
+    clock.advance(seconds=1)  # Bob's terminal ticks a moment later
+    await dispatcher.tick()
+    assert "🔔 How did #1 with Globex go?" in out.getvalue()

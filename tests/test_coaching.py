@@ -272,6 +272,7 @@ async def test_the_leads_digest_names_a_rep_who_keeps_conceding(coach, dispatche
     lead, rep = make_actor("lena"), make_actor("sam")
     clock.set(utc(2026, 11, 2, 8, 0))
     await say(coach, lead, "team add sam")
+    await say(coach, rep, "team accept lena")  # only a rep who accepted counts in the lead's digest
     await journey(coach, dispatcher, clock, sender, rep, "sales")
     digest = await say(coach, lead, "digest 2026-W45")
     assert "Sam keeps conceding to Globex: 4 given, none received in 8 weeks." in digest.plain_text()

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -39,6 +39,12 @@ async def say(coach: Coach, actor, text: str) -> str:
     return reply.plain_text()
 
 
+async def join(coach: Coach, lead, rep) -> None:
+    """``team add`` is an invitation: the rep accepts it."""
+    await say(coach, lead, f"team add {rep.address.user}")
+    await say(coach, rep, f"team accept {lead.address.user}")
+
+
 async def outcome(coach: Coach, actor, number: int, **fields) -> None:
     reply = await coach.handle(c.RecordOutcome(actor, negotiation=number, **fields))
     assert not reply.is_error, reply.plain_text()
@@ -49,7 +55,7 @@ async def two_weeks(coach: Coach, clock: FakeClock, dispatcher: Dispatcher) -> N
     clock.set(utc(2026, 11, 16, 8, 0))
     for rep in (ANNA, BOB, CARA, DAN):
         await coach.handle_text(rep, "help")  # the reps have used the bot: their time zones are known
-        await say(coach, LENA, f"team add {rep.address.user}")
+        await join(coach, LENA, rep)
     # W47 — Anna: held Tue 09:00, opened with connection, follow-up on time; two commitments.
     clock.set(utc(2026, 11, 17, 9, 0))
     await say(coach, ANNA, "log Acme 2026-11-17 09:00")
@@ -157,14 +163,14 @@ async def test_the_previous_week_and_on_demand_give_the_same_numbers(coach, cloc
 
 
 async def test_one_digest_per_lead_per_week_across_restarts(coach, clock, dispatcher, sender, sessions) -> None:
-    await say(coach, LENA, "team add anna")
+    await join(coach, LENA, ANNA)
     for restart in range(3):  # a new process each time, on the same database
         fresh = Coach(sessions, clock)
         again = Dispatcher(sessions, fresh, {"console": sender}, clock, worker=f"restart-{restart}")
         await fresh.handle_text(LENA, "team add anna")
         clock.set(utc(2026, 11, 30, 8, 0 + restart))
         await again.tick()
-    assert sender.kinds() == ["digest"]
+    assert [kind for kind in sender.kinds() if kind != "team_news"] == ["digest"]
     async with sessions() as session:
         keys = (await session.scalars(select(Nudge.key).where(Nudge.kind == "digest").order_by(Nudge.key))).all()
     lead_id = keys[0].split(":")[1]
@@ -186,26 +192,31 @@ async def test_a_rep_who_left_counts_only_for_their_weeks(coach, clock, dispatch
 
 async def test_an_empty_week(coach, clock) -> None:
     clock.set(utc(2026, 11, 16, 8, 0))
-    await say(coach, LENA, "team add anna")
+    await join(coach, LENA, ANNA)
     clock.set(utc(2026, 12, 1, 8, 0))
     digest = await coach.handle_text(LENA, "digest 2026-W48")
     assert facts(digest)["Negotiations held"] == "0 (±0)"
     assert facts(digest)["Follow-ups within 24 h"] == "—"
-    assert lines(digest, "Per rep") == ["anna — no activity"]
-    assert lines(digest, "Highlights") == ["No activity logged by anna."]
+    assert lines(digest, "Per rep") == ["Anna — no activity"]
+    assert lines(digest, "Highlights") == ["No activity logged by Anna."]
 
 
 async def test_leads_see_only_their_own_team(coach, clock, dispatcher) -> None:
     await two_weeks(coach, clock, dispatcher)
     otto, eve = make_actor("otto"), make_actor("eve")
-    await say(coach, otto, "team add eve")
+    await join(coach, otto, eve)
     await say(coach, eve, "log Umbrella 2026-11-24 10:00")
     clock.set(utc(2026, 12, 1, 9, 0))
     digest = await coach.handle_text(otto, "digest")
     assert [line.split(" — ")[0] for line in lines(digest, "Per rep")] == ["Eve"]
     assert facts(digest)["Negotiations held"] == "1 (+1)"
+    # Anna is on Lena's team: Otto's add is an invitation, and Anna decides (she is not moved)
     taken = await coach.handle_text(otto, "team add anna")
-    assert taken.is_error and taken.text == "Anna is already on Lena's team; a rep is on one team at a time."
+    assert taken.text == "Invited Anna to your team."
+    assert "Anna is on another lead's team at the moment; moving is their call." in taken.plain_text()
+    assert [line.split(" — ")[0] for line in lines(await coach.handle_text(otto, "digest"), "Per rep")] == ["Eve"]
+    assert "Your lead" in (await coach.handle_text(ANNA, "team")).plain_text()
+    assert (await coach.handle_text(otto, "team remove anna")).text == "Withdrew your invitation to Anna."
     assert (await coach.handle_text(otto, "team remove anna")).is_error
     rep = await coach.handle_text(ANNA, "digest")
     assert rep.is_error and "for team leads" in rep.text
@@ -221,8 +232,8 @@ async def test_week_edges_follow_the_leads_time_zone_and_dst(coach, clock) -> No
     assert (start.astimezone(UTC), end.astimezone(UTC)) == (utc(2026, 10, 18, 22, 0), utc(2026, 10, 25, 23, 0))
     clock.set(utc(2026, 10, 19, 8, 0))
     ny_lead = make_actor("nora", "America/New_York")
-    for lead in (LENA, ny_lead):
-        await say(coach, lead, "team add anna" if lead is LENA else "team add bob")
+    await join(coach, LENA, ANNA)
+    await join(coach, ny_lead, BOB)
     clock.set(utc(2026, 10, 26, 12, 0))
     await say(coach, ANNA, "log Acme 2026-10-25 23:30")  # Sunday night, after the change: still W43
     await say(coach, ANNA, "log Initech 2026-10-26 00:30")  # Monday: W44
@@ -239,15 +250,15 @@ async def test_week_edges_follow_the_leads_time_zone_and_dst(coach, clock) -> No
     [("digest 2026-W60", "has no week 60"), ("digest someday", "is not a week"), ("digest 2027-W10", "hasn't started")],
 )
 async def test_digest_bad_weeks(coach, text: str, fragment: str) -> None:
-    await say(coach, LENA, "team add anna")
+    await join(coach, LENA, ANNA)
     reply = await coach.handle_text(LENA, text)
     assert reply.is_error and fragment in reply.text
 
 
 async def test_team_commands_accept_mentions_and_report_bad_ones(coach) -> None:
     slack_lead = make_actor("U0LEAD")
-    assert (await coach.handle_text(slack_lead, "team add <@U0ANNA|anna>")).text.startswith("Added U0ANNA")
-    assert (await coach.handle_text(slack_lead, "team add @U0BOB")).text.startswith("Added U0BOB")
+    assert (await coach.handle_text(slack_lead, "team add <@U0ANNA|anna>")).text.startswith("Invited U0ANNA")
+    assert (await coach.handle_text(slack_lead, "team add @U0BOB")).text.startswith("Invited U0BOB")
     assert (await coach.handle_text(slack_lead, "team add")).is_error
     assert (await coach.handle_text(slack_lead, "team fire <@U0BOB>")).is_error
     listing = (await coach.handle_text(slack_lead, "team list")).plain_text()
@@ -294,3 +305,73 @@ async def test_digest_cli_matches_the_chat_digest(coach, clock, dispatcher, data
         timeout=120,
     )
     assert missing.returncode == 2 and "no user 'nobody'" in missing.stderr
+
+
+def change(value: str) -> str:
+    """``3 (+1)`` → ``+1``; ``100% (+50 pts)`` → ``+50``."""
+    return value.rsplit("(", 1)[1].split(")")[0].replace(" pts", "").replace(" overdue", "")
+
+
+def number(value: str) -> float | None:
+    head = value.split(" (")[0].split(" ·")[0]
+    return None if head.startswith("—") else float(head.rstrip("%").split()[0])
+
+
+async def test_every_figure_of_the_week_before_is_what_that_weeks_digest_shows(coach, clock, dispatcher) -> None:
+    await two_weeks(coach, clock, dispatcher)
+    # Dan called Globex in W47 and left before W48: he counts in W47, and so in W48's "week before";
+    # Eve joins only now, with a W47 negotiation of her own: she counts for both weeks
+    clock.set(utc(2026, 11, 19, 9, 0))
+    await say(coach, DAN, "call Globex")
+    clock.set(utc(2026, 11, 21, 9, 0))
+    await say(coach, LENA, "team remove dan")
+    eve = make_actor("eve")
+    clock.set(utc(2026, 11, 18, 9, 0))
+    await say(coach, eve, "log Umbrella 2026-11-18 11:00")
+    await outcome(coach, eve, 1, opened_with_connection=False)
+    clock.set(utc(2026, 12, 1, 9, 0))
+    await join(coach, LENA, eve)
+    w48 = facts(await coach.handle_text(LENA, "digest 2026-W48"))
+    w47 = facts(await coach.handle_text(LENA, "digest 2026-W47"))
+    assert w47["Negotiations held"].startswith("3 ")  # Anna, Bob — and Eve, who joined after that week
+    assert w47["Touchpoints"].startswith("3 ")  # Anna's and Bob's follow-ups, Dan's call
+    for label in ("Negotiations held", "Touchpoints", "Hard wins", "Back-to-backs"):
+        delta = number(w48[label]) - number(w47[label])
+        assert change(w48[label]) == ("±0" if delta == 0 else f"{delta:+.0f}".replace("-", "−")), label
+    for label in ("Personal connection", "Follow-ups within 24 h"):
+        if number(w48[label]) is not None and number(w47[label]) is not None:
+            delta = number(w48[label]) - number(w47[label])
+            assert change(w48[label]) == ("±0" if delta == 0 else f"{delta:+.0f}".replace("-", "−")), label
+    # the chart's points are those digests' figures, and the running week is marked
+    this_week = await coach.handle_text(LENA, "digest this week")
+    assert this_week.text.endswith("(so far) — Lena's team")
+
+
+async def test_the_chart_history_has_held_connection_and_the_running_week(coach, clock, dispatcher, sessions) -> None:
+    from coaching.digest import build_digest
+    from coaching.leads import team_led_by
+    from coaching.models import User
+
+    await two_weeks(coach, clock, dispatcher)
+    clock.set(utc(2026, 11, 26, 9, 0))  # Thursday of W48: the running week
+    async with sessions() as session:
+        lena = await session.scalar(select(User).where(User.external_id == "lena"))
+        team = await team_led_by(session, lena)
+        digest = await build_digest(
+            session, team, Week(2026, 48), now=clock.now(), tz=ZoneInfo("Europe/Berlin"), contact_gap=timedelta(30)
+        )
+    *_, w47, w48 = digest.history
+    assert (w47.week, w47.held, w47.connection_rate, w47.partial) == ("2026-W47", 2, 0.5, False)
+    assert (w48.week, w48.held, w48.connection_rate, w48.partial) == ("2026-W48", 3, 1.0, True)
+    assert all(point.held == 0 and point.connection_rate is None for point in digest.history[:-2])
+
+
+async def test_empty_states_say_what_is_missing(coach, clock) -> None:
+    nobody = make_actor("nora")
+    await say(coach, nobody, "team add zed")
+    await say(coach, nobody, "team remove zed")  # the invitation withdrawn: a team with nobody
+    empty = await coach.handle_text(nobody, "digest")
+    assert "Nobody is on your team yet: invite your reps with `team add @name`." in empty.plain_text()
+    await say(coach, nobody, "team add zed")
+    waiting = await coach.handle_text(nobody, "digest")
+    assert "Invited, not joined yet: zed. They count from the moment they accept" in waiting.plain_text()

@@ -124,3 +124,19 @@ async def test_the_digest_comes_at_the_installs_digest_time(sessions, clock, sen
     clock.set(datetime(2026, 11, 30, 7, 30, tzinfo=UTC))
     await dispatcher.tick()
     assert sender.kinds().count("digest") == 1
+
+
+async def test_the_service_takes_its_admins_from_dealcoach_admins(database_url) -> None:
+    from bot.app import build_runtime
+
+    settings = Settings.from_env({"DATABASE_URL": database_url, "DEALCOACH_ADMINS": " aad-lena-1 , lena ,"})
+    assert settings.admins == {"aad-lena-1", "lena"}
+    runtime = await build_runtime(settings, migrate=False)
+    try:
+        teams_admin = make_actor("aad-lena-1", "UTC")  # a Teams user's id is their AAD object id
+        added = await runtime.coach.handle_text(teams_admin, "team add anna")
+        assert added.text.startswith("Added anna to your team. As a workspace admin")
+        invited = await runtime.coach.handle_text(make_actor("otto", "UTC"), "team add bob")
+        assert invited.text == "Invited bob to your team."
+    finally:
+        await runtime.close()

@@ -41,7 +41,8 @@ async def test_precall_then_followup_then_one_reminder(coach, dispatcher, clock,
     assert sender.kinds() == ["precall", "followup"]
     followup = sender.sent[-1][1]
     assert {b.value.strip() for b in followup.buttons} == {
-        "done 1",
+        "done 1",  # the outcome questions, one at a time
+        "outcome 1",  # the outcome form (console: the structured line to complete)
         "commit 1 ours",
         "followup 1",
         "later negotiation 1 60",
@@ -187,14 +188,15 @@ async def test_done_and_followup_settle_the_negotiation_nudges(coach, dispatcher
     await at(clock, dispatcher, utc(2026, 11, 26, 13, 30))
     await at(clock, dispatcher, utc(2026, 11, 26, 15, 0))  # call just ended
     done = await coach.handle_text(anna, "done 1 agreed on a pilot; they worry about support")
-    assert done.text == "Recorded the outcome of #1 with Acme."
+    assert done.text == "#1 with Acme: how did it end?"  # the first outcome question
+    assert (await coach.handle_text(anna, "skip")).text == "Recorded the outcome of #1 with Acme."
     await at(clock, dispatcher, utc(2026, 11, 26, 16, 0))
     assert sender.kinds() == ["precall"]  # no "how did it go?" after the outcome is in
     await coach.handle_text(anna, "followup 1 thanked them for the plant tour")
     await at(clock, dispatcher, utc(2026, 11, 28, 16, 0))
     assert sender.kinds() == ["precall"]  # and no follow-up reminder once it is sent
     listing = await coach.handle_text(anna, "list")
-    assert "#1 Acme — Thu 26 Nov 15:00, 60 min, video — done" in listing.plain_text()
+    assert "#1 Acme — Thu 26 Nov 15:00, 60 min, video — held" in listing.plain_text()
 
 
 async def test_nudges_off_means_no_nudges(coach, dispatcher, clock, sender, anna) -> None:

@@ -101,8 +101,25 @@ def test_other_commands() -> None:
     assert parse("list") == c.ListNegotiations(ACTOR)
     assert parse("prep #4") == c.Prep(ACTOR, negotiation=4)
     assert parse("done 4 went well, they want a pilot") == c.RecordOutcome(
-        ACTOR, negotiation=4, notes="went well, they want a pilot"
+        ACTOR, negotiation=4, notes="went well, they want a pilot", walk=True
     )
+    assert parse("done 4 anyway") == c.RecordOutcome(ACTOR, negotiation=4, walk=True, anyway=True)
+    assert parse("outcome 4 sentiment 2 noticed back from parental leave") == c.RecordOutcome(
+        ACTOR, negotiation=4, sentiment=2, observations="back from parental leave"
+    )
+    assert parse("counterparts") == c.ListCounterparts(ACTOR)
+    assert parse("due") == c.ListDue(ACTOR)
+    assert parse('counterpart "Acme Corp" rename Acme') == c.RenameCounterpart(
+        ACTOR, counterpart="Acme Corp", new_name="Acme"
+    )
+    assert parse("counterpart Initec merge Initech") == c.MergeCounterparts(ACTOR, counterpart="Initec", into="Initech")
+    assert parse("counterpart Zephyr Secret Holdings") == c.ShowCounterpart(ACTOR, counterpart="Zephyr Secret Holdings")
+    assert parse("team accept <@U0LEAD|lena>") == c.TeamAccept(ACTOR, lead="U0LEAD")
+    assert parse("team decline Lena Meyer") == c.TeamDecline(ACTOR, lead="Lena Meyer")
+    assert parse("team accept") == c.TeamAccept(ACTOR)
+    assert parse("team leave") == c.TeamLeave(ACTOR)
+    assert parse("timezone New York") == c.ChangeSettings(ACTOR, timezone="New York")
+    assert parse("Hi!") == c.Greet(ACTOR) and parse("thank you") == c.Greet(ACTOR, thanks=True)
     assert parse("kept 2") == c.ResolveCommitment(ACTOR, commitment=2, kept=True)
     assert parse("missed 2") == c.ResolveCommitment(ACTOR, commitment=2, kept=False)
     assert parse("frame 4 one-off") == c.Frame(ACTOR, negotiation=4, repeat=False)
@@ -146,13 +163,25 @@ def test_other_commands() -> None:
         ("coffee tomorrow 3pm", "Who is it with?"),
         ("settings colour blue", "no setting"),
         ("settings nudges", "needs a value"),
-        ("dance", "I don't know “dance”"),
+        ("team leave now", "takes no name"),
+        ("counterpart", "Which counterpart"),
+        ('counterpart "Acme" frobnicate', "I can't read"),
     ],
 )
 def test_bad_input_gets_a_specific_error(text: str, fragment: str) -> None:
     with pytest.raises(CommandError) as raised:
         parse(text)
     assert fragment in raised.value.message
+
+
+def test_a_word_that_is_no_command_comes_with_the_ones_it_is_close_to() -> None:
+    assert parse("setting timezone Berlin") == c.UnknownWord(
+        ACTOR, word="setting", suggestions=("settings",), rest="timezone Berlin"
+    )
+    assert parse("comit 3 ours send it") == c.UnknownWord(
+        ACTOR, word="comit", suggestions=("commit",), rest="3 ours send it"
+    )
+    assert parse("dance") == c.UnknownWord(ACTOR, word="dance")
 
 
 async def _counts(sessions) -> tuple[int, int, int]:

@@ -1,16 +1,23 @@
-"""The terminal console: the third adapter. You type commands, see replies, and see nudges when due."""
+"""The terminal console: the third adapter. You type commands, see replies, and see your own nudges when due.
+
+Several terminals may share one database (``dealcoach chat --user anna`` next to ``--user bob``): each shows only
+the nudges of its own person and leaves the others' for their own terminal. Files that come with a message (the
+digest's chart, an export) are written into a folder of their own (``DEALCOACH_CHART_DIR``, else a new temporary
+folder), and the path is printed.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import sys
+import tempfile
 from pathlib import Path
 from typing import TextIO
 
 from coaching.commands import Actor
 from coaching.engine import Coach
 from coaching.messages import Message
-from coaching.ports import Address
+from coaching.ports import Address, DeliveryError
 
 PLATFORM = "console"
 WORKSPACE = "local"
@@ -29,29 +36,52 @@ def render(message: Message) -> str:
     return "\n".join(out).replace("`", "")
 
 
-def save_attachments(message: Message, folder: Path | None = None) -> str:
-    """Files that come with a message (the digest's chart) go next to you, in the current folder."""
+def files_folder(configured: str | None = None) -> Path:
+    """Where this terminal writes the files that come with messages: ``configured`` (created if need be), else a
+    temporary folder of its own — never the folder you happen to run it in."""
+    if configured:
+        folder = Path(configured).expanduser()
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder
+    return Path(tempfile.mkdtemp(prefix="dealcoach-"))
+
+
+def save_attachments(message: Message, folder: Path) -> str:
+    """Files that come with a message (the digest's chart) go into ``folder``; the lines that say where."""
     saved = []
     for attachment in message.attachments:
-        path = (folder or Path.cwd()) / attachment.filename
+        path = folder / Path(attachment.filename).name  # a file name, never a path out of the folder
         path.write_bytes(attachment.data)
         saved.append(f"  📎 {attachment.title or attachment.filename}: saved to {path}")
     return "\n".join(saved)
 
 
 class ConsoleSender:
-    """Prints nudges for the person at this terminal."""
+    """Prints the nudges of the person at this terminal (``user``); another person's nudge is left for their
+    own terminal: it stays in the outbox, due again at once, without using up an attempt."""
 
-    def __init__(self, out: TextIO = sys.stdout) -> None:
+    def __init__(self, user: str, folder: Path, out: TextIO = sys.stdout) -> None:
+        self.user = user
+        self.folder = folder
         self.out = out
 
     async def send(self, address: Address, message: Message) -> None:
-        files = save_attachments(message)
+        if address.user != self.user:
+            raise DeliveryError(f"for {address.user}'s terminal", waiting=True, retry_after=0.001)
+        files = save_attachments(message, self.folder)
         self.out.write(f"\n🔔 {render(message)}\n" + (files + "\n" if files else "") + "\n")
         self.out.flush()
 
 
-async def chat(coach: Coach, actor: Actor, *, tick, stdin: TextIO = sys.stdin, out: TextIO = sys.stdout) -> None:
+async def chat(
+    coach: Coach,
+    actor: Actor,
+    *,
+    tick,
+    folder: Path,
+    stdin: TextIO = sys.stdin,
+    out: TextIO = sys.stdout,
+) -> None:
     """Read commands line by line until EOF or ``quit``; after each reply, deliver whatever is due."""
     interactive = stdin.isatty()
     out.write(f"DealCoach — chatting as {actor.address.user}. Type `help`, or `quit` to leave.\n")
@@ -71,7 +101,7 @@ async def chat(coach: Coach, actor: Actor, *, tick, stdin: TextIO = sys.stdin, o
         if not interactive:
             out.write(f"> {text}\n")
         reply = await coach.handle_text(actor, text)
-        files = save_attachments(reply)
+        files = save_attachments(reply, folder)
         out.write(render(reply) + "\n" + (files + "\n" if files else ""))
         out.flush()
         await tick()  # whatever the command made due (a follow-up for a past call) shows at once

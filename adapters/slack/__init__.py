@@ -229,6 +229,38 @@ class _InstalledTokens:
 
 
 SLACK = web.AppKey("dealcoach.slack", SlackAdapter)
+NOT_INSTALLED = "slack: a request arrived before the app is installed: set SLACK_BOT_TOKEN and restart"
+
+
+def setup_verification(web_app: web.Application, settings: Settings) -> None:
+    """Only the signing secret is set (the app is created, not installed yet): ``POST /slack/events`` answers
+    Slack's URL verification, so the admin can verify the request URL before installing the app and copying its
+    bot token. Every request is signature-checked first; anything but the verification gets a 503."""
+    secret = settings.slack_signing_secret
+    if not secret:
+        raise ConfigError("SLACK_SIGNING_SECRET is required for the Slack endpoint")
+
+    async def handle(request: web.Request) -> web.Response:
+        with correlation.request():
+            if request.content_length is not None and request.content_length > inbound.MAX_BODY:
+                return _rejected(413, "body too large")
+            raw = await request.read()
+            try:
+                body = inbound.read(secret, raw, request.headers)
+            except inbound.Rejected as rejected:
+                return _rejected(rejected.status, rejected.reason)
+            if body.get("type") == "url_verification":
+                log.info("slack: answered Slack's URL verification")
+                return web.json_response({"challenge": body["challenge"]})
+            log.warning(NOT_INSTALLED)
+            return web.json_response({"error": "DealCoach is not installed in this workspace yet"}, status=503)
+
+    web_app.router.add_post(EVENTS_PATH, handle)
+    log.info(
+        "slack: POST %s answers Slack's URL verification; install the app, then set SLACK_BOT_TOKEN "
+        "(or SLACK_CLIENT_ID for OAuth) and restart",
+        EVENTS_PATH,
+    )
 
 
 def setup(
@@ -272,4 +304,4 @@ def setup(
     return adapter.sender
 
 
-__all__ = ["SLACK", "InboxConfig", "SlackAdapter", "setup"]
+__all__ = ["SLACK", "InboxConfig", "SlackAdapter", "setup", "setup_verification"]

@@ -115,9 +115,17 @@ def installation_of(body: Mapping[str, Any]) -> str:
 
 
 def actor(
-    team: str, user: str, *, display_name: str | None = None, timezone: str | None = None, locale: str | None = None
+    team: str,
+    user: str,
+    *,
+    display_name: str | None = None,
+    timezone: str | None = None,
+    locale: str | None = None,
+    admin: bool = False,
 ) -> Actor:
-    return Actor(Address(PLATFORM, team, user), display_name=display_name, timezone=timezone, locale=locale)
+    return Actor(
+        Address(PLATFORM, team, user), display_name=display_name, timezone=timezone, locale=locale, admin=admin
+    )
 
 
 def actor_from_command(body: Mapping[str, Any], *, timezone: str | None = None) -> Actor:
@@ -518,6 +526,11 @@ def timezone_of_profile(user: Mapping[str, Any]) -> str | None:
 def locale_of_profile(user: Mapping[str, Any]) -> str | None:
     """``users.info`` with ``include_locale=true`` carries the person's language as ``locale`` ("en-US")."""
     return valid_locale(user.get("locale"))
+
+
+def admin_of_profile(user: Mapping[str, Any]) -> bool:
+    """A workspace admin or owner (``users.info``: ``is_admin``, ``is_owner``, ``is_primary_owner``)."""
+    return any(user.get(flag) is True for flag in ("is_admin", "is_owner", "is_primary_owner"))
 
 
 def display_name_of_profile(user: Mapping[str, Any]) -> str | None:

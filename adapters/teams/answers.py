@@ -19,6 +19,7 @@ from adapters.teams.deps import Deps
 from adapters.teams.submissions import TypedText
 from coaching.commands import TeamAdd
 from coaching.messages import Message, Section
+from coaching.ports import Personal
 from coaching.privacy import FORGOTTEN
 
 log = logging.getLogger(__name__)
@@ -33,11 +34,14 @@ class Answered:
     ran: bool = True  # the coach handled a command (False: a picker, or no personal chat to answer in)
 
 
-async def ask(deps: Deps, request: Any) -> Message:
+async def ask(deps: Deps, request: Any, *, shared: bool = False) -> Message:
+    """The coach's answer (``shared``: only if it may be shown in a shared chat, else :class:`Personal`)."""
     try:
         if isinstance(request, TypedText):
-            return await deps.coach.handle_text(request.actor, request.text)
-        return await deps.coach.handle(request)
+            return await deps.coach.handle_text(request.actor, request.text, shared=shared)
+        return await deps.coach.handle(request, shared=shared)
+    except Personal:
+        raise
     except Exception:
         log.exception("teams: the coach failed on %s", type(request).__name__)
         return Message(text=SORRY, kind="error")
@@ -51,20 +55,24 @@ def _with_notes(answer: Message, notes: list[str]) -> Message:
 
 async def respond(deps: Deps, turn: TurnContext, request: Any) -> Answered:
     """Answer ``request``; in a shared chat, a personal answer goes to the asker's personal chat."""
-    reference = None
-    if not translate.is_personal(turn.activity) and private.shows_personal_data(request):
-        reference = await private.personal_chat(deps, turn)
-        if reference is None:  # nowhere to show the answer: don't run what it answers
-            refusal = Message(text=private.PRIVATE_ONLY)
-            await replies.reply(turn, refusal)
-            return Answered(refusal, ran=False)
+    shared = not translate.is_personal(turn.activity)
     resolution = await people.resolve(deps, turn, request)
     if resolution.reply is not None:
         await replies.send(turn, resolution.reply)
         return Answered(Message(text=resolution.reply.summary or ""), ran=False)
-    if isinstance(resolution.request, TeamAdd) and reference is None and not translate.is_personal(turn.activity):
-        await private.personal_chat(deps, turn)  # a new lead's weekly digest needs their personal chat
-    answer = private.marked(request, _with_notes(await ask(deps, resolution.request), resolution.notes))
+    reference = await deps.coach.conversation_ref(translate.address_of(turn.activity)) if shared else None
+    if isinstance(resolution.request, TeamAdd) and shared and reference is None:
+        reference = await private.personal_chat(deps, turn)  # a new lead's weekly digest needs their personal chat
+    try:  # no personal chat yet: only what may be shown here runs
+        answer = await ask(deps, resolution.request, shared=shared and reference is None)
+    except Personal:
+        reference = await private.personal_chat(deps, turn)
+        if reference is None:  # nowhere to show the answer: it did not run
+            refusal = Message(text=private.PRIVATE_ONLY)
+            await replies.reply(turn, refusal)
+            return Answered(refusal, ran=False)
+        answer = await ask(deps, resolution.request)
+    answer = _with_notes(answer, resolution.notes)
     if answer.kind == FORGOTTEN:  # the stored reference went too: the next activity must store it again
         deps.memo.forget(translate.address_of(turn.activity))
     privately = await private.deliver(deps, turn, answer, reference)

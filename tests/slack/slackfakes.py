@@ -84,6 +84,8 @@ class FakeSlackAPI:
         self.calls: list[Call] = []
         self.timezones: dict[str, str] = {}
         self.locales: dict[str, str] = {}  # users.info's locale (sent only with include_locale, as Slack does)
+        self.names: dict[str, str] = {}  # user id → the display name users.info gives
+        self.admins: set[str] = set()  # users.info says is_admin for these
         self.messages: dict[tuple[str, str], dict[str, Any]] = {}
         self.uploads: dict[str, bytes] = {}
         self._failures: dict[str, deque[Failure]] = defaultdict(deque)
@@ -230,6 +232,9 @@ class FakeSlackAPI:
         info["user"]["tz"] = self.timezones.get(args.get("user", ""), info["user"]["tz"])
         if str(args.get("include_locale")).lower() in ("1", "true"):
             info["user"]["locale"] = self.locales.get(args.get("user", ""), "de-DE")
+        if args.get("user") in self.names:
+            info["user"]["profile"]["display_name"] = self.names[args["user"]]
+        info["user"]["is_admin"] = args.get("user") in self.admins
         return info
 
     def _chat_postMessage(self, args: dict[str, Any]) -> dict[str, Any]:

@@ -85,10 +85,10 @@ async def test_log_then_every_nudge_once_with_working_buttons_and_forms(slack, s
     [followup] = posted(slack_api, "How did #1")
     channel, ts = dm_of(slack_api, followup)
     labels = [b["text"]["text"] for b in buttons(followup.args["blocks"])]
-    assert labels == ["Log outcome", "Add commitment", "Follow-up sent", "Remind me in 1 h"]
+    assert labels == ["Log outcome", "Outcome form", "Add commitment", "Follow-up sent", "Remind me in 1 h"]
 
-    # "Log outcome" opens the outcome form for negotiation 1
-    await slack.interaction(slack.click_payload(button(followup.args["blocks"], "Log outcome"), ts, channel))
+    # "Outcome form" opens the outcome form for negotiation 1 ("Log outcome" asks one question at a time)
+    await slack.interaction(slack.click_payload(button(followup.args["blocks"], "Outcome form"), ts, channel))
     await slack.settle()
     [opened] = slack_api.to("views.open")
     view = opened.args["view"]
@@ -113,11 +113,12 @@ async def test_log_then_every_nudge_once_with_working_buttons_and_forms(slack, s
     update = slack_api.to("chat.update")[-1]
     assert (update.args["channel"], update.args["ts"]) == (channel, ts)
     assert [b["text"]["text"] for b in buttons(update.args["blocks"])] == [
+        "Log outcome",
         "Add commitment",
         "Follow-up sent",
         "Remind me in 1 h",
     ]
-    assert "Log outcome" in block_text(update.args["blocks"])
+    assert "Outcome form" in block_text(update.args["blocks"])
     listed = await slack.ask("list")
     assert "Acme" in block_text(listed["blocks"])
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -13,7 +14,7 @@ from adapters.teams import TEAMS, Teams, setup
 from bot.config import Settings
 from coaching.commands import Actor, Command
 from coaching.messages import Button, Message, Section
-from coaching.ports import Address
+from coaching.ports import Address, Personal
 
 from .fakes import APP_ID, APP_PASSWORD, ISSUER, FakeConnector, FakeIssuer, FakeOneDrive
 
@@ -32,7 +33,17 @@ class FakeCoach:
     def _key(address: Address) -> tuple[str, str, str]:
         return (address.platform, address.workspace, address.user)
 
-    async def handle_text(self, actor: Actor, text: str) -> Message:
+    async def handle_text(self, actor: Actor, text: str, *, shared: bool = False) -> Message:
+        """Like the coach: ``help`` is for anyone; every other answer is the person's own (``Message.personal``),
+        and asked ``shared``, it is not given (:class:`Personal`)."""
+        reply = self._reply(actor, text)
+        personal = text.removeprefix("/negotiation").split()[:1] != ["help"]
+        if shared and personal:
+            self.texts.pop()
+            raise Personal("personal")
+        return replace(reply, personal=personal)
+
+    def _reply(self, actor: Actor, text: str) -> Message:
         self.texts.append((actor, text))
         words = text.removeprefix("/negotiation").split()
         if not words:
@@ -70,9 +81,11 @@ class FakeCoach:
             raise RuntimeError("engine exploded")
         return Message(text=f"ok: {' '.join(words)}")
 
-    async def handle(self, command: Command) -> Message:
+    async def handle(self, command: Command, *, shared: bool = False) -> Message:
+        if shared:
+            raise Personal("personal")
         self.commands.append(command)
-        return Message(text=f"Recorded {type(command).__name__}")
+        return Message(text=f"Recorded {type(command).__name__}", personal=True)
 
     async def upsert_user(
         self, actor: Actor, *, channel: str | None = None, conversation_ref: dict[str, Any] | None = None

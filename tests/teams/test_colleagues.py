@@ -66,8 +66,8 @@ async def test_team_add_at_sam_in_a_channel_adds_the_real_sam_who_then_receives_
     await post(client, recorded("channel_message_mentions", connector.url))  # "@DealCoach team add @Sam Lee"
 
     [reply] = connector.sent
-    assert reply.conversation_id.startswith(TEAM)  # answered in the thread: team membership is not private
-    assert "Added Sam Lee to your team." in reply.visible
+    assert reply.conversation_id.startswith(TEAM)  # answered in the thread: an invitation is not private
+    assert "Invited Sam Lee to your team." in reply.visible
     assert f"/members/{SAM['id']}" in connector.lookups[0]  # the mention's id, looked up in the team
     [created] = connector.created  # Sam had never talked to the bot: their 1:1 chat was opened
     assert created["members"] == [{"id": SAM["id"]}] and created["tenantID"] == TENANT  # (the SDK spells it so)
@@ -77,15 +77,30 @@ async def test_team_add_at_sam_in_a_channel_adds_the_real_sam_who_then_receives_
     assert sam_chat["user"]["id"] == SAM["id"] and sam_chat["serviceUrl"] == connector.url
     assert await names(sessions) == ["Lena Lead", "Sam Lee"]  # no phantom "sam"
 
+    # Sam is asked, in his own chat, and accepts there: only then is he on Lena's team
+    dispatcher = Dispatcher(sessions, coach, {"teams": teams.sender}, clock, worker="t")
+    await dispatcher.tick()
+    sam_chat_id = f"a:created-{SAM['aadObjectId']}"
+    [invitation] = [call for call in connector.sent if call.conversation_id == sam_chat_id]
+    assert "Lena Lead invites you to their team" in invitation.visible and "team accept" in invitation.visible
+    sam_says = activity(
+        connector.url, text="team accept", user=SAM["aadObjectId"], name="Sam Lee", conversation=sam_chat_id
+    )
+    await post(client, sam_says)
+    assert "You're on Lena Lead's team." in connector.sent[-1].visible
+    await dispatcher.tick()
+    assert any("Sam Lee accepted your invitation" in call.visible for call in connector.sent)
+
     connector.calls.clear()
     await post(client, channel(connector, "handoff 1 <at>Sam Lee</at> they were upset about the price", SAM))
     private, in_thread = connector.sent
     assert private.conversation_id == LENA_CHAT and "hand-off note" in private.visible  # about a deal
     assert in_thread.conversation_id.startswith(TEAM) and in_thread.text == SENT_PRIVATELY
-    await Dispatcher(sessions, coach, {"teams": teams.sender}, clock, worker="t").tick()
+    await dispatcher.tick()
 
-    [note] = [call for call in connector.sent if call.conversation_id == f"a:created-{SAM['aadObjectId']}"]
+    [note] = [call for call in connector.sent if call.conversation_id == sam_chat_id]
     assert "Acme" in note.visible and "Lena Lead" in note.visible
+    assert "they were upset about the price" in note.visible  # exactly the note she sent
 
 
 async def test_a_typed_name_is_matched_against_the_team_page_by_page(make_app, coach, connector, sessions):
@@ -95,7 +110,7 @@ async def test_a_typed_name_is_matched_against_the_team_page_by_page(make_app, c
     await post(client, channel(connector, "team add bert"))  # no mention: Bert Meyer, on the third page
 
     [reply] = connector.sent
-    assert "Added Bert Meyer to your team." in reply.visible
+    assert "Invited Bert Meyer to your team." in reply.visible
     assert sum("/pagedmembers" in path for path in connector.lookups) == 3
     assert await names(sessions) == ["Bert Meyer", "Lena Lead"]
     lena_chat = await coach.conversation_ref(Address("teams", TENANT, LEAD["user"]))
@@ -140,7 +155,7 @@ async def test_in_the_personal_chat_the_picker_finds_sam_by_opening_a_chat_with_
 
     body = await response.json()
     assert body["type"] == "application/vnd.microsoft.activity.message"
-    assert body["value"].startswith("Added Sam Lee to your team.")
+    assert body["value"].startswith("Invited Sam Lee to your team.")
     assert connector.created[0]["members"] == [{"id": SAM["aadObjectId"]}]  # the picker gives the AAD id
     sam_chat = await coach.conversation_ref(SAM_USER)
     assert sam_chat["user"]["id"] == SAM["id"]  # the Teams id, from the new chat's member lookup
@@ -212,7 +227,12 @@ async def test_team_remove_by_mention_removes_the_same_real_person(make_app, coa
     in_team(connector)
     client, _ = await make_app(coach)
     await post(client, recorded("channel_message_mentions", connector.url))
+    await post(client, channel(connector, "team remove <at>Sam Lee</at>", SAM))
+    assert "Withdrew your invitation to Sam Lee." in connector.sent[-1].visible  # he had not answered yet
 
+    await post(client, recorded("channel_message_mentions", connector.url))
+    sam_chat = f"a:created-{SAM['aadObjectId']}"
+    await post(client, activity(connector.url, text="team accept lena", user=SAM["aadObjectId"], conversation=sam_chat))
     await post(client, channel(connector, "team remove <at>Sam Lee</at>", SAM))
 
     assert "Removed Sam Lee from your team" in connector.sent[-1].visible

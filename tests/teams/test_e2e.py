@@ -85,8 +85,9 @@ async def test_followup_nudge_and_its_forms_round_trip(make_app, coach, connecto
     assert nudge.path == "/v3/conversations/a:personal-conversation-1/activities"
     assert "How did #1 with Acme go?" in nudge.visible
     actions = {a["title"]: a for a in nudge.card["actions"]}
-    outcome, commitment = actions["Log outcome"], actions["Add commitment"]
+    outcome, commitment = actions["Outcome form"], actions["Add commitment"]
     assert outcome["type"] == commitment["type"] == "Action.ShowCard"
+    assert actions["Log outcome"]["type"] == "Action.Execute"  # the outcome questions, one at a time
 
     saved = await submit(
         client,
@@ -114,7 +115,7 @@ async def test_followup_nudge_and_its_forms_round_trip(make_app, coach, connecto
     )
     listed = await say(client, connector, "commitments")
 
-    assert "Recorded the outcome of #1 with Acme." in saved.visible
+    assert "Recorded the outcome of #1 with Acme: agreed" in saved.visible
     assert "A hard win can be a future loss" in saved.visible  # hard win + low sentiment reached the engine
     assert "Commitment #1 (theirs): Acme \u2192 Send the SLA by Tue 01 Dec." in promised.visible
     assert "Send the SLA" in listed.visible
@@ -231,11 +232,11 @@ async def test_the_followup_card_keeps_its_forms_after_the_outcome_is_saved(
     await dispatcher_for(sessions, coach, teams, clock).tick()
     [followup] = connector.calls
 
-    bad, none = await click(client, connector, followup, "Log outcome", sentiment="7")
-    saved, still_none = await click(client, connector, followup, "Log outcome", outcome="agreed", sentiment="4")
+    bad, none = await click(client, connector, followup, "Outcome form", sentiment="7")
+    saved, still_none = await click(client, connector, followup, "Outcome form", outcome="agreed", sentiment="4")
 
     assert "sentiment" in bad.text
-    assert "Recorded the outcome of #1 with Acme." in saved.visible
+    assert "Recorded the outcome of #1 with Acme: agreed · sentiment 4/5." in saved.visible
     assert none == still_none == []  # "Add commitment" and "Follow-up sent" are still wanted on it
 
 

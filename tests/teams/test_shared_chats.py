@@ -8,8 +8,8 @@ from botbuilder.schema import Activity
 
 from adapters.teams import translate
 from adapters.teams.bot import HELLO_SHARED
-from adapters.teams.private import PERSONAL_DATA, PRIVATE_ONLY, SENT_PRIVATELY, command_word
-from coaching.parser import PARSERS
+from adapters.teams.private import PRIVATE_ONLY, SENT_PRIVATELY
+from coaching.commands import Actor
 from coaching.ports import Address
 
 from .fakes import LEAD, LENA, TEAM, TENANT, activity, recorded
@@ -134,11 +134,18 @@ async def test_removed_from_a_team_deletes_nobody(make_app, fake_coach, connecto
 
 @pytest.mark.parametrize(
     ("text", "private"),
-    [("help", False), ("team add @x", False), ("team", True), ("team list", True), ("ls", True), ("prep 4", True)],
+    [
+        ("help", False),
+        ("hi", False),
+        ("team add @x", False),
+        ("team", True),
+        ("team list", True),
+        ("ls", True),
+        ("prep 4", True),
+        ("counterparts", True),
+        ("blorp", False),
+    ],
 )
-def test_personal_data_is_decided_by_the_command_word(text, private):
-    assert PERSONAL_DATA.get(command_word(text), True) is private
-
-
-def test_every_command_the_coach_knows_is_in_the_personal_data_table():
-    assert set(PARSERS) - {"team"} <= set(PERSONAL_DATA)
+async def test_the_coach_marks_what_is_personal_and_the_adapter_only_reads_it(coach, text, private):
+    reply = await coach.handle_text(Actor(Address("teams", TENANT, "29:someone")), text)
+    assert reply.personal is private

@@ -71,7 +71,7 @@ async def test_the_commitment_forms_due_is_read_with_the_time_language(make_app,
     clock.set(EVENING)
     client, teams = await make_app(coach)
     await say(client, connector, "log Acme yesterday 16:30")
-    card = await say(client, connector, "done 1")
+    card = await say(client, connector, "outcome 1 result agreed connection yes")  # the whole outcome at once
     [form] = [a for a in card.card["actions"] if a["title"] == "Add commitment"]
     inputs = {i["id"]: i["type"] for i in form["card"]["body"]}
     assert inputs["due"] == "Input.Date" and inputs["due_time"] == "Input.Time"

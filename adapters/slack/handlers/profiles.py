@@ -1,4 +1,5 @@
-"""Who a Slack user is, for the coach: their time zone, name and locale from ``users.info``, cached."""
+"""Who a Slack user is, for the coach: their time zone, name, locale and whether they are a workspace admin (an
+admin's ``team add`` needs no consent), from ``users.info``, cached."""
 
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ class _Profile:
     display_name: str | None
     fetched: float
     locale: str | None = None  # "en-US": the day/month order of someone who hasn't set one
+    admin: bool = False
 
 
 class Profiles:
@@ -63,6 +65,7 @@ class Profiles:
             display_name=profile.display_name or display_name,
             timezone=profile.timezone,
             locale=profile.locale,
+            admin=profile.admin,
         )
 
     async def _fetch(
@@ -79,7 +82,8 @@ class Profiles:
                 profile.timezone,
                 profile.display_name,
                 self._monotonic() - self._ttl + self._retry_after_failure,
-                profile.locale,
+                locale=profile.locale,
+                admin=profile.admin,
             )
             self._cache[(team, user)] = profile
             return profile
@@ -94,7 +98,8 @@ class Profiles:
             translate.display_name_of_profile(info),
             self._monotonic(),
             # a user_change event carries no locale (only users.info with include_locale does): keep the known one
-            translate.locale_of_profile(info) or (previous.locale if previous else None),
+            locale=translate.locale_of_profile(info) or (previous.locale if previous else None),
+            admin=translate.admin_of_profile(info),
         )
         self._cache[(team, user)] = profile
         facts = (profile.timezone, profile.display_name, profile.locale)
