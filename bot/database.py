@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import fcntl
+import os
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
@@ -49,13 +54,37 @@ def alembic_config(url: str | None = None) -> Config:
     return config
 
 
+# Any number of replicas may start at once on one database: the upgrade is serialised, and whoever
+# comes second finds the schema at head. One fixed key for DealCoach's migrations ("DealCoac").
+MIGRATION_LOCK = 0x4465616C436F6163
+
+
 async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
-    """Bring the schema to ``revision`` on this engine's database (runs inside the event loop)."""
+    """Bring the schema to ``revision`` on this engine's database (runs inside the event loop), under a
+    lock: a PostgreSQL advisory lock held by the upgrade's own transaction, a file lock beside an
+    SQLite file."""
 
     def _run(connection: Connection) -> None:
+        if connection.dialect.name == "postgresql":  # released when this transaction ends
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
         config = alembic_config()
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
 
-    async with engine.begin() as connection:
+    async with _file_lock(engine), engine.begin() as connection:
         await connection.run_sync(_run)
+
+
+@contextlib.asynccontextmanager
+async def _file_lock(engine: AsyncEngine) -> AsyncIterator[None]:
+    """``<file>.migrate.lock`` held (flock) while an SQLite file is upgraded; other databases need none."""
+    database = engine.url.database
+    if engine.dialect.name != "sqlite" or not database or database == ":memory:" or database.startswith("file:"):
+        yield
+        return
+    descriptor = os.open(f"{database}.migrate.lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        await asyncio.to_thread(fcntl.flock, descriptor, fcntl.LOCK_EX)  # waits for another process's upgrade
+        yield
+    finally:
+        os.close(descriptor)  # closing releases the lock
