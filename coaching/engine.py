@@ -18,7 +18,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from coaching import commands as c
-from coaching import leads, privacy, relationships, store
+from coaching import leads, privacy, relationships, store, transient
 from coaching import nudges as n
 from coaching import playbook as book
 from coaching.messages import Attachment, Button, Message, Section
@@ -165,7 +165,9 @@ class Coach:
             return error(problem.message, problem.usage)
         except Abandon:
             raise
-        except Exception:
+        except Exception as problem:
+            if transient.is_transient(problem):  # nothing was stored; a caller that can retry will
+                return transient.not_saved(problem, f"{actor.address.platform} command")
             log.exception("command failed for %s user %s", actor.address.platform, actor.address.user)
             return error("Sorry, something went wrong on my side. Nothing was changed; please try again.")
 
