@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fcntl
+import functools
 import os
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -12,6 +13,8 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import event, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
@@ -88,3 +91,14 @@ async def _file_lock(engine: AsyncEngine) -> AsyncIterator[None]:
         yield
     finally:
         os.close(descriptor)  # closing releases the lock
+
+
+@functools.cache
+def script_heads() -> frozenset[str]:
+    """The revisions the migrations in this build end at."""
+    return frozenset(ScriptDirectory.from_config(alembic_config()).get_heads())
+
+
+def schema_revision(connection: Connection) -> str | None:
+    """The revision the database's schema is at (None before the first upgrade)."""
+    return MigrationContext.configure(connection).get_current_revision()
