@@ -44,22 +44,9 @@ async def _chat(settings: Settings, user: str, tz: str | None) -> None:
 
 
 async def _serve(settings: Settings) -> None:
-    from aiohttp import web
+    from bot.serve import serve
 
-    from bot.app import build_runtime
-    from bot.web import build_web_app
-
-    runtime = await build_runtime(settings)
-    app = build_web_app(runtime)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, host="0.0.0.0", port=settings.port)
-    await site.start()
-    logging.getLogger("dealcoach").info("DealCoach listening on http://0.0.0.0:%s", settings.port)
-    try:
-        await asyncio.Event().wait()
-    finally:
-        await runner.cleanup()
+    await serve(settings)
 
 
 async def _digest(settings: Settings, args: argparse.Namespace) -> str:

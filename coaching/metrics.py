@@ -46,3 +46,6 @@ INBOX_DEPTH = Gauge("dealcoach_inbox_depth", "Typed commands stored and not yet 
 INBOX_OLDEST_SECONDS = Gauge("dealcoach_inbox_oldest_seconds", "Age of the oldest unanswered command")
 OUTBOX_DEPTH = Gauge("dealcoach_outbox_depth", "Nudges due now (or claimed) and not yet sent")
 OUTBOX_OLDEST_SECONDS = Gauge("dealcoach_outbox_oldest_seconds", "How long the oldest due nudge has been due")
+CONNECTIONS_REFUSED = Counter(
+    "dealcoach_http_connections_refused", "Connections answered 503 and closed: DEALCOACH_MAX_CONNECTIONS were open"
+)

@@ -23,7 +23,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, time, timedelta
 
 from sqlalchemy import select, update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from coaching import transient
 from coaching.engine import Coach, Composed, Defer, Skip
@@ -113,6 +113,7 @@ class Dispatcher:
         """``concurrency``: sends in flight at once (and so the most a crash can repeat); ``lease``: how
         long a claim lasts when its process dies (DEALCOACH_LEASE_SECONDS)."""
         self.sessions = sessions
+        self._engine: AsyncEngine = sessions.kw["bind"]
         self.coach = coach
         self.senders = senders
         self.clock = clock
@@ -124,7 +125,7 @@ class Dispatcher:
         self._slots = asyncio.Semaphore(concurrency)
         self._marks: list[tuple[list[_Result], asyncio.Future[None]]] = []
         self._marking: asyncio.Task[None] | None = None
-        self._in_flight: set[int] = set()  # rows being sent right now: never released, whatever happens
+        self._held: set[int] = set()  # rows being sent or awaiting their mark: never released, whatever happens
         self._ticks = 0
         self._idle = asyncio.Event()
         self._idle.set()
@@ -132,33 +133,34 @@ class Dispatcher:
         self.totals: Counter[str] = Counter()  # this dispatcher's outcomes (tests); /metrics has the process's
 
     async def tick(self) -> TickReport:
-        """Send what is due now, batch by batch, until nothing due is left (or :meth:`close` was called)."""
+        """Send what is due now, batch by batch, until nothing due is left (or :meth:`close` was called).
+        The next batch is claimed and composed while the one before it is being sent."""
         report = TickReport()
         started = monotonic.perf_counter()
         self._ticks += 1
         self._idle.clear()
+        ahead: asyncio.Future[tuple[dict[int, datetime], list[_Job]]] | None = asyncio.ensure_future(self._prepare())
         try:
-            while not self._closing:
-                async with self.sessions() as session, session.begin():
-                    claimed = await claim_due(
-                        session, now=self.clock.now(), worker=self.worker, lease=self.lease, limit=self.batch
-                    )
+            while ahead is not None:
+                claimed, jobs = await ahead
+                ahead = None
                 if not claimed:
                     break
                 report.claimed += len(claimed)
-                try:
-                    jobs = await self._within_daily_budget(await self._compose(list(claimed)))
-                    outcomes = await asyncio.gather(*(self._deliver(job, claimed) for job in jobs))
-                except BaseException:
-                    await self._release(exclude=self._in_flight)  # others need not wait out the lease
-                    raise
+                if len(claimed) == self.batch and not self._closing:
+                    ahead = asyncio.ensure_future(self._prepare())
+                # the budget counts what went out before: checked now, after the batch before this one
+                jobs = await self._within_daily_budget(jobs)
+                outcomes = await asyncio.gather(*(self._deliver(job, claimed) for job in jobs))
                 for outcome in (o for some in outcomes for o in some):
                     setattr(report, outcome, getattr(report, outcome) + 1)
                     self.totals[outcome] += 1
-                if len(claimed) < self.batch:
-                    break
-        except Exception as problem:
-            if not transient.is_transient(problem):
+        except BaseException as problem:
+            if ahead is not None:
+                ahead.cancel()
+                await asyncio.gather(ahead, return_exceptions=True)
+            await self._release()  # what this tick claimed and did not send: others need not wait out the lease
+            if not isinstance(problem, Exception) or not transient.is_transient(problem):
                 raise
             transient.noted(problem, "nudge tick")  # the next tick tries again
         finally:
@@ -167,6 +169,16 @@ class Dispatcher:
                 self._idle.set()
             TICK_SECONDS.observe(monotonic.perf_counter() - started)
         return report
+
+    async def _prepare(self) -> tuple[dict[int, datetime], list[_Job]]:
+        """Claim the next batch and compose it."""
+        if self._closing:
+            return {}, []
+        async with self.sessions() as session, session.begin():
+            claimed = await claim_due(
+                session, now=self.clock.now(), worker=self.worker, lease=self.lease, limit=self.batch
+            )
+        return claimed, (await self._compose(list(claimed)) if claimed else [])
 
     async def close(self, grace: float = 0.0) -> None:
         """Stop claiming and sending. Sends in flight get ``grace`` seconds to finish and be marked; then
@@ -178,20 +190,20 @@ class Dispatcher:
                 await asyncio.wait_for(self._idle.wait(), grace)
         except TimeoutError:
             log.warning(
-                "nudges: %s send(s) still in flight after %ss; they keep their claim", len(self._in_flight), grace
+                "nudges: %s send(s) still in flight after %ss; they keep their claim", len(self._held), grace
             )
         if self._marking is not None:
             try:
                 await asyncio.wait_for(asyncio.shield(self._marking), max(grace, 0.5))
             except TimeoutError:
                 log.warning("nudges: could not record %s result(s) before stopping", len(self._marks))
-        await self._release(exclude=self._in_flight)
+        await self._release()
 
-    async def _release(self, *, exclude: set[int]) -> None:
+    async def _release(self) -> None:
         """Give back what this worker claimed and did not send (a claim is not an attempt)."""
         mine = [Nudge.claimed_by == self.worker, Nudge.status == "pending"]
-        if exclude:
-            mine.append(Nudge.id.not_in(list(exclude)))
+        if self._held:
+            mine.append(Nudge.id.not_in(list(self._held)))
         try:
             async with self.sessions() as session, session.begin():
                 released = await session.execute(
@@ -213,13 +225,15 @@ class Dispatcher:
             nudges = (await session.scalars(select(Nudge).where(Nudge.id.in_(ids)))).all()
             users = await session.scalars(select(User).where(User.id.in_({x.user_id for x in nudges})))
             by_id = {user.id: user for user in users}
-            # Warm the identity map so composing each nudge costs no further query.
+            # Warm the identity map so composing each nudge costs no further query (it holds objects weakly:
+            # ``warm`` keeps them there until the batch is composed).
             negotiation_ids = {x.negotiation_id for x in nudges if x.negotiation_id}
             commitment_ids = {x.commitment_id for x in nudges if x.commitment_id}
+            warm: list[object] = []
             if negotiation_ids:
-                (await session.scalars(select(Negotiation).where(Negotiation.id.in_(negotiation_ids)))).all()
+                warm += (await session.scalars(select(Negotiation).where(Negotiation.id.in_(negotiation_ids)))).all()
             if commitment_ids:
-                (await session.scalars(select(Commitment).where(Commitment.id.in_(commitment_ids)))).all()
+                warm += (await session.scalars(select(Commitment).where(Commitment.id.in_(commitment_ids)))).all()
             for nudge in nudges:
                 if nudge.claimed_by != self.worker or nudge.status != "pending":
                     continue  # reclaimed by another worker meanwhile
@@ -291,13 +305,12 @@ class Dispatcher:
         async with self._slots:
             if self._closing:
                 return []  # not started: close() releases the row
-            self._in_flight.add(job.nudge_id)
-            try:
-                outcome, values = await self._send(job)
-            finally:
-                self._in_flight.discard(job.nudge_id)
+            held = {job.nudge_id, *(other.nudge_id for other in job.merged)}
+            self._held.update(held)
+            outcome, values = await self._send(job)
             results = _with_merged(job, (outcome, values))
             await self._mark(results)
+            self._held.difference_update(held)  # only now: a row whose mark failed is never released
         if outcome == "sent":
             NUDGE_LAG_SECONDS.labels(job.address.platform).observe(
                 max((values["sent_at"] - due[job.nudge_id]).total_seconds(), 0.0)  # type: ignore[operator]
@@ -370,26 +383,23 @@ class Dispatcher:
                 done.set_result(None)
 
     async def _record(self, results: list[_Result]) -> None:
-        """Write results in one transaction, but only for rows this worker still holds."""
+        """Write results in one transaction (Core statements on a connection: this runs once every few
+        sends), but only for rows this worker still holds."""
+        nudges = Nudge.__table__
+        mine = nudges.c.claimed_by == self.worker
         sent = [values["id"] for outcome, values in results if outcome == "sent"]
-        async with self.sessions() as session, session.begin():
+        async with self._engine.begin() as connection:
             if sent:
-                await session.execute(
-                    update(Nudge)
-                    .where(Nudge.id.in_(sent), Nudge.claimed_by == self.worker)
+                await connection.execute(
+                    update(nudges)
+                    .where(nudges.c.id.in_(sent), mine)
                     .values(status="sent", sent_at=self.clock.now(), last_error=None)
-                    .execution_options(synchronize_session=False)
                 )
             for outcome, values in results:
                 if outcome == "sent":
                     continue
                 changes = {name: value for name, value in values.items() if name != "id"}
-                await session.execute(
-                    update(Nudge)
-                    .where(Nudge.id == values["id"], Nudge.claimed_by == self.worker)
-                    .values(**changes)
-                    .execution_options(synchronize_session=False)
-                )
+                await connection.execute(update(nudges).where(nudges.c.id == values["id"], mine).values(**changes))
 
 
 _Result = tuple[str, dict[str, object]]

@@ -197,6 +197,7 @@ class SlackAdapter:
         display work under way."""
         await self.inbox.stop(grace)
         await self.background.drain()
+        await self.sender.close()
 
 
 def _same_token_warning(record: logging.LogRecord) -> bool:
@@ -273,6 +274,7 @@ def setup(
         web_app.router.add_get(REDIRECT_PATH, adapter.handle_oauth)
 
     async def _start(_app: web.Application) -> None:
+        await adapter.sender.open()
         if start_inbox:
             await adapter.inbox.start()
 

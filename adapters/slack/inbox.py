@@ -591,7 +591,7 @@ class Inbox:
             self._http = None
 
     async def _run(self) -> None:
-        pause = self.config.sweep_every
+        pause, troubled = self.config.sweep_every, 0
         while True:
             try:
                 await asyncio.wait_for(self._wake.wait(), timeout=pause)
@@ -602,12 +602,14 @@ class Inbox:
             pause = self.config.sweep_every
             try:
                 await self.work()
+                troubled = 0
             except asyncio.CancelledError:
                 raise
             except Exception as problem:
                 if transient.is_transient(problem):  # the database is away; the rows wait in it, and here
                     transient.noted(problem, "slack inbox")
-                    pause = min(self.config.transient_max_delay.total_seconds(), self.config.sweep_every)
+                    troubled += 1
+                    pause = min(self.config.transient_delay(troubled).total_seconds(), self.config.sweep_every)
                 else:
                     log.exception("slack: inbox pass failed; trying again in %ss", self.config.sweep_every)
             if self._closing and not self._queues and not self._running:
