@@ -78,10 +78,18 @@ class Runtime:
 
     def _stop_sending(self) -> asyncio.Task[None]:
         if self._stopping is None:
-            if self.scheduler is not None and self.scheduler.running:
-                self.scheduler.shutdown(wait=False)
-            self._stopping = asyncio.create_task(self.dispatcher.close(self.shutdown.remaining()))
+            self._stopping = asyncio.create_task(self._finish_sending())
         return self._stopping
+
+    async def _finish_sending(self) -> None:
+        scheduler, self.scheduler = self.scheduler, None
+        if scheduler is not None and scheduler.running:
+            scheduler.pause()  # no new ticks; shutting it down now would cancel the one under way
+        try:
+            await self.dispatcher.close(self.shutdown.remaining())
+        finally:
+            if scheduler is not None and scheduler.running:
+                scheduler.shutdown(wait=False)
 
     async def close(self) -> None:
         """Finish (or release) every nudge this process claimed, then close the database."""

@@ -189,9 +189,7 @@ class Dispatcher:
             if not self._idle.is_set():
                 await asyncio.wait_for(self._idle.wait(), grace)
         except TimeoutError:
-            log.warning(
-                "nudges: %s send(s) still in flight after %ss; they keep their claim", len(self._held), grace
-            )
+            log.warning("nudges: %s send(s) still in flight after %ss; they keep their claim", len(self._held), grace)
         if self._marking is not None:
             try:
                 await asyncio.wait_for(asyncio.shield(self._marking), max(grace, 0.5))

@@ -6,15 +6,11 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
-import uuid
 
 import pytest
 from sqlalchemy import text
-from sqlalchemy.engine import make_url
 
-from bot.config import normalize_database_url
 from bot.database import make_engine
-from tests.conftest import TEST_DATABASE_URL, is_postgres
 
 pytestmark = pytest.mark.drill
 
@@ -43,23 +39,7 @@ async def _head_of(url: str) -> list[str]:
         await engine.dispose()
 
 
-async def test_three_processes_upgrade_one_empty_database_at_once(tmp_path) -> None:
-    if is_postgres():
-        admin_url = make_url(normalize_database_url(TEST_DATABASE_URL or ""))
-        name = f"{admin_url.database}_race_{uuid.uuid4().hex[:8]}"
-        admin = make_engine(admin_url.render_as_string(hide_password=False), isolation_level="AUTOCOMMIT")
-        async with admin.connect() as connection:
-            await connection.execute(text(f'CREATE DATABASE "{name}"'))
-        url = admin_url.set(database=name).render_as_string(hide_password=False)
-    else:
-        admin, name = None, ""
-        url = f"sqlite+aiosqlite:///{tmp_path / 'fresh.db'}"
-    try:
-        results = await _upgrade_at_once(url, 3)
-        assert [code for code, _ in results] == [0, 0, 0], results
-        assert len(await _head_of(url)) == 1
-    finally:
-        if admin is not None:
-            async with admin.connect() as connection:
-                await connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            await admin.dispose()
+async def test_three_processes_upgrade_one_empty_database_at_once(empty_database_url) -> None:
+    results = await _upgrade_at_once(empty_database_url, 3)
+    assert [code for code, _ in results] == [0, 0, 0], results
+    assert len(await _head_of(empty_database_url)) == 1

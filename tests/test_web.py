@@ -60,8 +60,8 @@ async def test_readyz_turns_503_once_shutdown_began_while_healthz_stays_alive(cl
     assert (await client.get("/healthz")).status == 200
 
 
-async def test_readyz_is_503_without_a_reachable_database(tmp_path, clock, coach) -> None:
-    engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'missing' / 'nowhere.db'}")  # no such folder
+async def test_readyz_is_503_without_a_reachable_database(clock, coach) -> None:
+    engine = make_engine("postgresql+asyncpg://postgres@127.0.0.1:1/nowhere")  # nothing listens on port 1
     sessions = make_sessions(engine)
     runtime = Runtime(
         Settings(database_url="unused"), engine, sessions, clock, coach, Dispatcher(sessions, coach, {}, clock)
