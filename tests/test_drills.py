@@ -86,3 +86,12 @@ async def test_connection_resets_and_a_database_outage_are_nobodys_problem(empty
     assert outage["acknowledged and answered once"] == outage["acknowledged (stored)"]
     assert outage["acknowledged, yet answered 'not saved'/'went wrong'"] == 0
     assert outage["replica still the same process (no restart)"]
+
+
+async def test_slow_and_too_many_clients_are_closed_capped_and_logged_once() -> None:
+    figures = await drill("slow_clients.py", "--connections", "200", "--nofile", "128", "--timeout", "0.5")
+    assert figures["still open after 3x the timeout"] == 0  # each closed after the header timeout, or refused
+    assert figures["closed by the server (header timeout)"] + figures["turned away with 503 (connection cap)"] == 200
+    assert figures["a normal request right after"] == 200
+    assert figures["stalled body answered"] == "HTTP/1.1 408 Request Timeout"
+    assert figures["'Too many open files' lines logged"] <= 1 and figures["'refusing more' lines logged"] <= 1

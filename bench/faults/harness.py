@@ -16,6 +16,7 @@ import hashlib
 import hmac
 import json
 import os
+import resource
 import signal
 import socket
 import sys
@@ -238,7 +239,14 @@ class Replica:
 
 
 async def start_replica(
-    name: str, database_url: str, slack: FakeSlack, workdir: Path, *, code: Path = ROOT, **env: str
+    name: str,
+    database_url: str,
+    slack: FakeSlack,
+    workdir: Path,
+    *,
+    code: Path = ROOT,
+    limits: tuple[int, int] | None = None,
+    **env: str,
 ) -> Replica:
     """``dealcoach serve`` from the source tree ``code`` (another checkout measures a baseline)."""
     port = free_port()
@@ -257,9 +265,14 @@ async def start_replica(
     }
     environ.pop("TEST_DATABASE_URL", None)
     handle = log.open("wb")
+
+    def limited() -> None:  # in the child, before it runs: e.g. (RLIMIT_NOFILE, 256)
+        if limits is not None:
+            resource.setrlimit(limits[0], (limits[1], limits[1]))
+
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-c", "from bot.cli import main; raise SystemExit(main(['serve']))",
-        cwd=str(code), env=environ, stdout=handle, stderr=handle,
+        cwd=str(code), env=environ, stdout=handle, stderr=handle, preexec_fn=limited,
     )  # fmt: skip
     handle.close()
     return Replica(name, port, process, log, time.monotonic())
