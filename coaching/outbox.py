@@ -156,10 +156,12 @@ class Dispatcher:
                     setattr(report, outcome, getattr(report, outcome) + 1)
                     self.totals[outcome] += 1
         except BaseException as problem:
+            claimed_ahead = ahead is not None and ahead.done() and not ahead.cancelled() and not ahead.exception()
             if ahead is not None:
                 ahead.cancel()
                 await asyncio.gather(ahead, return_exceptions=True)
-            await self._release()  # what this tick claimed and did not send: others need not wait out the lease
+            if report.claimed or claimed_ahead:  # what this tick claimed and did not send: give it back
+                await self._release()
             if not isinstance(problem, Exception) or not transient.is_transient(problem):
                 raise
             transient.noted(problem, "nudge tick")  # the next tick tries again

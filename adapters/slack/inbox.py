@@ -98,7 +98,8 @@ class InboxConfig(Retry):
     now: Callable[[], datetime] = field(default=_utcnow)
 
     def transient_delay(self, tries: int) -> timedelta:
-        return min(self.transient_first_delay * (2 ** max(tries - 1, 0)), self.transient_max_delay)
+        """Doubling per try up to the ceiling (the exponent is capped: an outage can mean thousands of tries)."""
+        return min(self.transient_first_delay * (2 ** min(max(tries - 1, 0), 16)), self.transient_max_delay)
 
 
 class CoachPort(Protocol):
@@ -544,7 +545,14 @@ class Inbox:
         self._http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.config.http_timeout))
         self.wake()  # the first pass is the start-up sweep
         self._task = asyncio.create_task(self._run(), name=f"slack-inbox:{self.worker}")
+        self._task.add_done_callback(self._ended)
         log.info("slack: inbox worker %s started", self.worker)
+
+    def _ended(self, task: asyncio.Task[None]) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            log.error("slack: inbox worker %s stopped by an error", self.worker, exc_info=task.exception())
+        elif not self._closing:
+            log.error("slack: inbox worker %s stopped (cancelled: %s)", self.worker, task.cancelled())
 
     async def stop(self, grace: float = 0.0) -> None:
         """Stop the worker: the rows it already took get ``grace`` seconds to be answered (no new ones
@@ -603,8 +611,14 @@ class Inbox:
             try:
                 await self.work()
                 troubled = 0
-            except asyncio.CancelledError:
-                raise
+            except asyncio.CancelledError as problem:
+                if _cancelled_from_outside():  # stop()
+                    raise
+                # asyncpg can surface CancelledError from a connection the server dropped mid-shutdown:
+                # that must not end the worker (rows stored from then on would wait for a restart)
+                transient.noted(problem, "slack inbox")
+                troubled += 1
+                pause = min(self.config.transient_delay(troubled).total_seconds(), self.config.sweep_every)
             except Exception as problem:
                 if transient.is_transient(problem):  # the database is away; the rows wait in it, and here
                     transient.noted(problem, "slack inbox")
@@ -682,11 +696,19 @@ class Inbox:
                         self._turns.append(person)  # the back of the line: everyone else goes first
                     else:
                         self._queues.pop(person, None)
-                await self._flush_done()
+                try:
+                    await self._flush_done()
+                except Exception as problem:  # the rows stay in _done for the next flush
+                    if not transient.is_transient(problem):
+                        raise
+                    transient.noted(problem, "slack inbox")
+        except asyncio.CancelledError:
+            if _cancelled_from_outside():
+                for lane in lanes:  # stopping: what a lane had not committed stays in the database
+                    lane.cancel()
+            raise
         finally:
-            for lane in lanes:
-                lane.cancel()
-            if lanes:
+            if lanes:  # a pass that fails lets the rows under way finish (each handles its own trouble)
                 await asyncio.gather(*lanes, return_exceptions=True)
             self._running.clear()
             for person in [p for p, queue in self._queues.items() if not queue]:
@@ -699,6 +721,10 @@ class Inbox:
         await self._yield_to_acks(queued_at)  # before each row: a coach call is a few ms of CPU
         try:
             await self._handle(entry)
+        except asyncio.CancelledError:
+            if _cancelled_from_outside():
+                raise
+            self._retry(entry)  # a database call cancelled under us (see _run): run it again
         except Exception as problem:  # one broken row must not stop the others; its lease runs out
             if transient.is_transient(problem):
                 transient.noted(problem, "slack inbox")
@@ -942,6 +968,12 @@ class Inbox:
         self._retries.pop(entry.id, None)
         async with self._engine.begin() as connection:
             await connection.execute(slack_inbox.update().where(mine).values(**values))
+
+
+def _cancelled_from_outside() -> bool:
+    """Whether the running task itself is being cancelled (not just a CancelledError from below it)."""
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
 
 
 __all__ = ["COMMAND", "MESSAGE", "Delivery", "Entry", "Inbox", "InboxConfig", "command_key"]

@@ -216,6 +216,8 @@ class Replica:
                     async with http.get(self.url + path) as response:
                         if response.status == 200:
                             return time.monotonic() - self.started
+                        if response.status == 404:  # a checkout from before /readyz
+                            path = "/healthz"
                 await asyncio.sleep(0.05)
         raise RuntimeError(f"replica {self.name} not ready after {timeout}s: {self.tail()}")
 
