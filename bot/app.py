@@ -35,11 +35,14 @@ class Shutdown:
         if self._began is None:
             self._began = time.monotonic()
 
+    RESERVE = 1.0  # of the grace period, kept for releasing what is left and closing the database
+
     def remaining(self) -> float:
-        """Seconds left to finish in-flight work; 0 when no graceful shutdown is under way (tests, errors)."""
+        """Seconds left to finish in-flight work (the reserve not counted); 0 when no graceful shutdown is
+        under way (tests, errors)."""
         if self._began is None:
             return 0.0
-        return max(self.seconds - (time.monotonic() - self._began), 0.0)
+        return max(self.seconds - self.RESERVE - (time.monotonic() - self._began), 0.0)
 
 
 @dataclass

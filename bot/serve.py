@@ -83,7 +83,7 @@ async def serve(settings: Settings, *, host: str = "0.0.0.0") -> None:
         try:
             # runner.cleanup: in-flight requests, the Slack inbox's drain (on_shutdown), then the dispatcher's
             # in-flight sends and the release of every claim (cleanup), then the database is closed
-            await asyncio.wait_for(runner.cleanup(), runtime.shutdown.remaining() + 1.0)
+            await asyncio.wait_for(runner.cleanup(), runtime.shutdown.remaining() + runtime.shutdown.RESERVE - 0.25)
         except TimeoutError:
             log.error("stopping: not done within DEALCOACH_SHUTDOWN_SECONDS; claims left wait for their lease")
         for sig in (signal.SIGTERM, signal.SIGINT):

@@ -40,9 +40,10 @@ async def drill(url: str, rate: float, reminders: int, before: float, workdir: P
         await asyncio.sleep(before)
         replica.terminate()
         signalled = time.monotonic()
-        while await _readyz(http, replica.url) == 200 and time.monotonic() - signalled < 5:
+        while (status := await _readyz(http, replica.url)) == 200 and time.monotonic() - signalled < 5:
             await asyncio.sleep(0.005)
-        figures["ms from SIGTERM to /readyz 503"] = round((time.monotonic() - signalled) * 1000, 1)
+        waited = round((time.monotonic() - signalled) * 1000, 1)
+        figures["ms from SIGTERM to /readyz 503"] = waited if status == 503 else f"never 503 (got {status})"
         exit_code = await replica.exit_code(30)
         figures["exit code"] = exit_code
         figures["seconds from SIGTERM to exit"] = round(time.monotonic() - signalled, 2)

@@ -67,11 +67,11 @@ async def stalled_body(port: int) -> str:
         writer.close()
 
 
-async def drill(connections: int, nofile: int, timeout: float, workdir: Path) -> dict[str, Any]:
+async def drill(connections: int, nofile: int, timeout: float, workdir: Path, code: Path) -> dict[str, Any]:
     url = f"sqlite+aiosqlite:///{workdir}/drill.db"
     async with harness.fresh(url) as slack:
         replica = await harness.start_replica(
-            "slow", url, slack, workdir, DEALCOACH_READ_TIMEOUT_SECONDS=str(timeout), LOG_LEVEL="INFO",
+            "slow", url, slack, workdir, code=code, DEALCOACH_READ_TIMEOUT_SECONDS=str(timeout), LOG_LEVEL="INFO",
             limits=(resource.RLIMIT_NOFILE, nofile),
         )  # fmt: skip
         try:
@@ -104,7 +104,7 @@ async def drill(connections: int, nofile: int, timeout: float, workdir: Path) ->
 
 async def main(args: Any) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as folder:
-        return await drill(args.connections, args.nofile, args.timeout, Path(folder))
+        return await drill(args.connections, args.nofile, args.timeout, Path(folder), Path(args.code).resolve())
 
 
 if __name__ == "__main__":
