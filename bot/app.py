@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -17,6 +20,31 @@ from coaching.ports import Clock, Sender, SystemClock
 log = logging.getLogger(__name__)
 
 
+class Shutdown:
+    """SIGTERM (or SIGINT) to exit: whether it began, and how much of DEALCOACH_SHUTDOWN_SECONDS is left."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self._began: float | None = None
+
+    @property
+    def started(self) -> bool:
+        return self._began is not None
+
+    def begin(self) -> None:
+        if self._began is None:
+            self._began = time.monotonic()
+
+    RESERVE = 1.0  # of the grace period, kept for releasing what is left and closing the database
+
+    def remaining(self) -> float:
+        """Seconds left to finish in-flight work (the reserve not counted); 0 when no graceful shutdown is
+        under way (tests, errors)."""
+        if self._began is None:
+            return 0.0
+        return max(self.seconds - self.RESERVE - (time.monotonic() - self._began), 0.0)
+
+
 @dataclass
 class Runtime:
     settings: Settings
@@ -27,6 +55,8 @@ class Runtime:
     dispatcher: Dispatcher
     senders: dict[str, Sender] = field(default_factory=dict)
     scheduler: AsyncIOScheduler | None = None
+    shutdown: Shutdown = field(default_factory=lambda: Shutdown(0.0))
+    _stopping: asyncio.Task[None] | None = field(default=None, init=False, repr=False)
 
     def start_scheduler(self) -> None:
         """Tick every DEALCOACH_TICK_SECONDS. APScheduler only ticks; the nudges live in the database."""
@@ -44,10 +74,32 @@ class Runtime:
         self.scheduler = scheduler
         log.info("scheduler ticking every %ss", self.settings.tick_seconds)
 
+    def begin_shutdown(self) -> None:
+        """Stop claiming nudges now; the sends in flight finish within what is left of the grace period."""
+        self.shutdown.begin()
+        self._stop_sending()
+
+    def _stop_sending(self) -> asyncio.Task[None]:
+        if self._stopping is None:
+            self._stopping = asyncio.create_task(self._finish_sending())
+        return self._stopping
+
+    async def _finish_sending(self) -> None:
+        scheduler, self.scheduler = self.scheduler, None
+        if scheduler is not None and scheduler.running:
+            scheduler.pause()  # no new ticks; shutting it down now would cancel the one under way
+        try:
+            await self.dispatcher.close(self.shutdown.remaining())
+        finally:
+            if scheduler is not None and scheduler.running:
+                scheduler.shutdown(wait=False)
+
     async def close(self) -> None:
-        if self.scheduler is not None and self.scheduler.running:
-            self.scheduler.shutdown(wait=False)
-        await self.engine.dispose()
+        """Finish (or release) every nudge this process claimed, then close the database."""
+        try:
+            await self._stop_sending()
+        finally:
+            await self.engine.dispose()
 
 
 async def build_runtime(settings: Settings, *, clock: Clock | None = None, migrate: bool = True) -> Runtime:
@@ -61,5 +113,15 @@ async def build_runtime(settings: Settings, *, clock: Clock | None = None, migra
     clock = clock or SystemClock()
     coach = Coach(sessions, clock, settings.coaching, admins=settings.admins)
     senders: dict[str, Sender] = {}
-    dispatcher = Dispatcher(sessions, coach, senders, clock)
-    return Runtime(settings, engine, sessions, clock, coach, dispatcher, senders)
+    operations = settings.operations
+    dispatcher = Dispatcher(
+        sessions,
+        coach,
+        senders,
+        clock,
+        concurrency=operations.send_concurrency,
+        lease=timedelta(seconds=operations.lease_seconds),
+    )
+    runtime = Runtime(settings, engine, sessions, clock, coach, dispatcher, senders)
+    runtime.shutdown = Shutdown(operations.shutdown_seconds)
+    return runtime

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import os
 import sys
 from pathlib import Path
@@ -46,22 +45,9 @@ async def _chat(settings: Settings, user: str, tz: str | None) -> None:
 
 
 async def _serve(settings: Settings) -> None:
-    from aiohttp import web
+    from bot.serve import serve
 
-    from bot.app import build_runtime
-    from bot.web import build_web_app
-
-    runtime = await build_runtime(settings)
-    app = build_web_app(runtime)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, host=settings.host, port=settings.port)
-    await site.start()
-    logging.getLogger("dealcoach").info("DealCoach listening on http://%s:%s", settings.host, settings.port)
-    try:
-        await asyncio.Event().wait()
-    finally:
-        await runner.cleanup()
+    await serve(settings)
 
 
 async def _digest(settings: Settings, args: argparse.Namespace) -> str:

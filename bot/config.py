@@ -43,6 +43,17 @@ def _secret(default: str | None = None) -> str | None:
 
 
 @dataclass(frozen=True)
+class Operations:
+    """How the service behaves under load, faults and deploys (issue 15); README's configuration table."""
+
+    lease_seconds: float = 120.0  # DEALCOACH_LEASE_SECONDS: a claimed nudge whose process died is sent after this
+    shutdown_seconds: float = 8.0  # DEALCOACH_SHUTDOWN_SECONDS: SIGTERM to exit, inside Docker's default 10 s
+    send_concurrency: int = 10  # DEALCOACH_SEND_CONCURRENCY: nudges in flight per process (what a crash can repeat)
+    max_connections: int = 1000  # DEALCOACH_MAX_CONNECTIONS: open HTTP connections per process; more get a 503
+    read_timeout: float = 10.0  # DEALCOACH_READ_TIMEOUT_SECONDS: for a request's headers, and again for its body
+
+
+@dataclass(frozen=True)
 class Settings:
     database_url: str = DEFAULT_DATABASE_URL
     host: str = "0.0.0.0"
@@ -70,6 +81,7 @@ class Settings:
     chart_dir: str | None = None  # DEALCOACH_CHART_DIR: where `dealcoach chat` writes charts and files
     # PRODUCT.md's coaching defaults for this install (DEALCOACH_DURATION_MINUTES ... below)
     coaching: CoachDefaults = CoachDefaults()
+    operations: Operations = Operations()
 
     def __repr__(self) -> str:
         shown = []
@@ -120,6 +132,7 @@ class Settings:
             raise ConfigError(f"HOST must be an address to listen on, such as 0.0.0.0 or 127.0.0.1, not {host!r}")
         return cls(
             coaching=_coaching_defaults(get, number),
+            operations=_operations(number),
             database_url=normalize_database_url(get("DATABASE_URL") or DEFAULT_DATABASE_URL),
             host=host,
             port=int(port),
@@ -163,6 +176,22 @@ def _url_prefixes(name: str, raw: str | None) -> tuple[str, ...]:
         if parsed.scheme not in ("http", "https") or not parsed.hostname or parsed.username or parsed.query:
             raise ConfigError(f"{name} must be comma-separated http(s) URL prefixes, not {prefix!r}")
     return prefixes
+
+
+def _operations(number: Any) -> Operations:
+    base = Operations()
+    concurrency = number("DEALCOACH_SEND_CONCURRENCY", base.send_concurrency, minimum=1)
+    connections = number("DEALCOACH_MAX_CONNECTIONS", base.max_connections, minimum=1)
+    for name, value in (("DEALCOACH_SEND_CONCURRENCY", concurrency), ("DEALCOACH_MAX_CONNECTIONS", connections)):
+        if value != int(value):
+            raise ConfigError(f"{name} must be a whole number, not {value:g}")
+    return Operations(
+        lease_seconds=number("DEALCOACH_LEASE_SECONDS", base.lease_seconds, minimum=1),
+        shutdown_seconds=number("DEALCOACH_SHUTDOWN_SECONDS", base.shutdown_seconds, minimum=0),
+        send_concurrency=int(concurrency),
+        max_connections=int(connections),
+        read_timeout=number("DEALCOACH_READ_TIMEOUT_SECONDS", base.read_timeout, minimum=0.1),
+    )
 
 
 _HHMM = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")

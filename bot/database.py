@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import fcntl
+import functools
+import os
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import event
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import event, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
@@ -49,8 +57,15 @@ def alembic_config(url: str | None = None) -> Config:
     return config
 
 
+# Any number of replicas may start at once on one database: the upgrade is serialised, and whoever
+# comes second finds the schema at head. One fixed key for DealCoach's migrations ("DealCoac").
+MIGRATION_LOCK = 0x4465616C436F6163
+
+
 async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
-    """Bring the schema to ``revision`` on this engine's database (runs inside the event loop)."""
+    """Bring the schema to ``revision`` on this engine's database (runs inside the event loop), under a
+    lock: a PostgreSQL advisory lock held by the upgrade's own transaction, a file lock beside an
+    SQLite file."""
     await _migrate(engine, command.upgrade, revision)
 
 
@@ -61,13 +76,41 @@ async def downgrade(engine: AsyncEngine, revision: str) -> None:
 
 async def _migrate(engine: AsyncEngine, step: Any, revision: str) -> None:
     def _run(connection: Connection) -> None:
+        if connection.dialect.name == "postgresql":  # released when this transaction ends
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
         config = alembic_config()
         config.attributes["connection"] = connection
         step(config, revision)
 
-    async with engine.connect() as connection:
+    async with _file_lock(engine), engine.connect() as connection:
         await connection.run_sync(_run)
         await connection.commit()
         if engine.dialect.name == "sqlite":
             # migrations/env.py ran them with foreign keys off: this connection must not be pooled like that
             await connection.invalidate()
+
+
+@contextlib.asynccontextmanager
+async def _file_lock(engine: AsyncEngine) -> AsyncIterator[None]:
+    """``<file>.migrate.lock`` held (flock) while an SQLite file is upgraded; other databases need none."""
+    database = engine.url.database
+    if engine.dialect.name != "sqlite" or not database or database == ":memory:" or database.startswith("file:"):
+        yield
+        return
+    descriptor = os.open(f"{database}.migrate.lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        await asyncio.to_thread(fcntl.flock, descriptor, fcntl.LOCK_EX)  # waits for another process's upgrade
+        yield
+    finally:
+        os.close(descriptor)  # closing releases the lock
+
+
+@functools.cache
+def script_heads() -> frozenset[str]:
+    """The revisions the migrations in this build end at."""
+    return frozenset(ScriptDirectory.from_config(alembic_config()).get_heads())
+
+
+def schema_revision(connection: Connection) -> str | None:
+    """The revision the database's schema is at (None before the first upgrade)."""
+    return MigrationContext.configure(connection).get_current_revision()

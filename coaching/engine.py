@@ -29,6 +29,7 @@ from coaching import (
     relationships,
     settings,
     store,
+    transient,
 )
 from coaching import nudges as n
 from coaching.messages import Attachment, Message, error
@@ -158,7 +159,9 @@ class Coach:
             return personal(error(problem.message, problem.usage, problem.field))
         except Abandon:
             raise
-        except Exception:
+        except Exception as problem:
+            if transient.is_transient(problem):  # nothing was stored; a caller that can retry will
+                return transient.not_saved(problem, f"{actor.address.platform} command")
             log.exception("command failed for %s user %s", actor.address.platform, actor.address.user)
             return error("Sorry, something went wrong on my side. Nothing was changed; please try again.")
 

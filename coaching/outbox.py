@@ -1,26 +1,34 @@
 """The scheduler's tick: claim due nudges, send each through its platform's sender, record the result.
 
 The database is the schedule. A claim moves a row's ``due_at`` to the end of a lease and stamps it
-with this worker's id in one UPDATE (``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so replicas claim
-disjoint rows; SQLite serialises writers). A worker that dies leaves the lease to run out, and the row
-is claimed again. Results are only written by the worker that still holds the claim.
+with this worker's id (``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so replicas claim disjoint rows;
+SQLite serialises writers). Results are only written by the worker that still holds the claim.
+
+Sent once, in practice: at most ``concurrency`` sends run at a time, and a send's slot is only given
+back once its row is marked sent (marks of sends that finish together share one short transaction).
+So a process killed at any instant repeats at most ``concurrency`` nudges, the ones in flight or
+awaiting their mark; the rest of its claim is sent by others when the lease runs out. A process that
+stops cleanly (:meth:`Dispatcher.close`) finishes its sends and releases the rest of its claim at once.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time as monotonic
 import uuid
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy import select, text, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
 from coaching import nudges as n
+from coaching import transient
 from coaching.messages import Message, Section
+from coaching.metrics import FAILURES, NUDGE_LAG_SECONDS, NUDGES, RETRIES, TICK_SECONDS
 from coaching.models import Commitment, Negotiation, Nudge, User
 from coaching.nudges import STAY_IN_TOUCH
 from coaching.ports import Address, Clock, DeliveryError, Sender
@@ -51,27 +59,40 @@ class TickReport:
     merged: int = 0
 
 
-async def claim_due(session: AsyncSession, *, now: datetime, worker: str, lease: timedelta, limit: int) -> list[int]:
-    """Claim up to ``limit`` due rows for ``worker``; returns their ids. Costs what is due, not what is stored."""
-    due = (
-        select(Nudge.id)
-        .where(Nudge.status == "pending", Nudge.due_at <= now)
-        .order_by(Nudge.due_at)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-    )
-    claimed = await session.scalars(
-        update(Nudge)
-        .where(Nudge.id.in_(due.scalar_subquery()))
-        .values(due_at=now + lease, claimed_by=worker, attempts=Nudge.attempts + 1)
-        .returning(Nudge.id)
-        .execution_options(synchronize_session=False)
-    )
-    return list(claimed)
+async def claim_due(
+    session: AsyncSession, *, now: datetime, worker: str, lease: timedelta, limit: int
+) -> dict[int, datetime]:
+    """Claim up to ``limit`` due rows for ``worker``: their ids and the times they were due. Costs what is
+    due, not what is stored."""
+    for _ in range(3):
+        rows = await session.execute(
+            select(Nudge.id, Nudge.due_at)
+            .where(Nudge.status == "pending", Nudge.due_at <= now)
+            .order_by(Nudge.due_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        due = {row_id: due_at for row_id, due_at in rows}
+        if not due:
+            return {}
+        # The UPDATE checks again: on SQLite another process may have claimed the rows since the SELECT
+        # (then this transaction holds the write lock, and the next SELECT sees what is left).
+        claimed = list(
+            await session.scalars(
+                update(Nudge)
+                .where(Nudge.id.in_(due), Nudge.status == "pending", Nudge.due_at <= now)
+                .values(due_at=now + lease, claimed_by=worker, attempts=Nudge.attempts + 1)
+                .returning(Nudge.id)
+                .execution_options(synchronize_session=False)
+            )
+        )
+        if claimed:
+            return {row_id: due[row_id] for row_id in claimed}
+    return {}
 
 
 class Dispatcher:
-    """One tick = claim a batch of due nudges, compose, send and record each. Safe to run in several
+    """One tick = claim batches of due nudges, compose, send and record each. Safe to run in several
     processes at once against one PostgreSQL database."""
 
     def __init__(
@@ -83,42 +104,118 @@ class Dispatcher:
         *,
         worker: str | None = None,
         batch: int = 200,
-        concurrency: int = 8,
+        concurrency: int = 10,
         lease: timedelta = timedelta(minutes=2),
         retry: Retry | None = None,
     ) -> None:
+        """``concurrency``: sends in flight at once (and so the most a crash can repeat); ``lease``: how
+        long a claim lasts when its process dies (DEALCOACH_LEASE_SECONDS)."""
         self.sessions = sessions
+        self._engine: AsyncEngine = sessions.kw["bind"]
         self.coach = coach
         self.senders = senders
         self.clock = clock
         self.worker = worker or uuid.uuid4().hex[:16]
         self.batch = batch
+        self.concurrency = concurrency
         self.lease = lease
         self.retry = retry or Retry()
-        self._limit = asyncio.Semaphore(concurrency)
-        self.totals: Counter[str] = Counter()  # for /metrics
+        self._slots = asyncio.Semaphore(concurrency)
+        self._marks: list[tuple[list[_Result], asyncio.Future[None]]] = []
+        self._marking: asyncio.Task[None] | None = None
+        self._held: set[int] = set()  # rows being sent or awaiting their mark: never released, whatever happens
+        self._ticks = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._closing = False
+        self.totals: Counter[str] = Counter()  # this dispatcher's outcomes (tests); /metrics has the process's
 
     async def tick(self) -> TickReport:
-        """Send what is due now, batch by batch, until nothing due is left."""
+        """Send what is due now, batch by batch, until nothing due is left (or :meth:`close` was called).
+        The next batch is claimed and composed while the one before it is being sent."""
         report = TickReport()
-        while True:
-            async with self.sessions() as session, session.begin():
-                ids = await claim_due(
-                    session, now=self.clock.now(), worker=self.worker, lease=self.lease, limit=self.batch
-                )
-            if not ids:
-                break
-            report.claimed += len(ids)
-            jobs = await self._within_daily_budget(await self._compose(ids))
-            sends = await asyncio.gather(*(self._send(job) for job in jobs))
-            results = [result for job, result in zip(jobs, sends, strict=True) for result in _with_merged(job, result)]
-            await self._record(results)
-            for outcome, _ in results:
-                setattr(report, outcome, getattr(report, outcome) + 1)
-                self.totals[outcome] += 1
-            if len(ids) < self.batch:
-                break
+        started = monotonic.perf_counter()
+        self._ticks += 1
+        self._idle.clear()
+        ahead: asyncio.Future[tuple[dict[int, datetime], list[_Job]]] | None = asyncio.ensure_future(self._prepare())
+        try:
+            while ahead is not None:
+                claimed, jobs = await ahead
+                ahead = None
+                if not claimed:
+                    break
+                report.claimed += len(claimed)
+                if len(claimed) == self.batch and not self._closing:
+                    ahead = asyncio.ensure_future(self._prepare())
+                # the budget counts what went out before: checked now, after the batch before this one
+                jobs = await self._within_daily_budget(jobs)
+                outcomes = await asyncio.gather(*(self._deliver(job, claimed) for job in jobs))
+                for outcome in (o for some in outcomes for o in some):
+                    setattr(report, outcome, getattr(report, outcome) + 1)
+                    self.totals[outcome] += 1
+        except BaseException as problem:
+            claimed_ahead = ahead is not None and ahead.done() and not ahead.cancelled() and not ahead.exception()
+            if ahead is not None:
+                ahead.cancel()
+                await asyncio.gather(ahead, return_exceptions=True)
+            if report.claimed or claimed_ahead:  # what this tick claimed and did not send: give it back
+                await self._release()
+            if not isinstance(problem, Exception) or not transient.is_transient(problem):
+                raise
+            transient.noted(problem, "nudge tick")  # the next tick tries again
+        finally:
+            self._ticks -= 1
+            if not self._ticks:
+                self._idle.set()
+            TICK_SECONDS.observe(monotonic.perf_counter() - started)
         return report
+
+    async def _prepare(self) -> tuple[dict[int, datetime], list[_Job]]:
+        """Claim the next batch and compose it."""
+        if self._closing:
+            return {}, []
+        async with self.sessions() as session, session.begin():
+            await self._without_waiting_for_disk(session)
+            claimed = await claim_due(
+                session, now=self.clock.now(), worker=self.worker, lease=self.lease, limit=self.batch
+            )
+        return claimed, (await self._compose(list(claimed)) if claimed else [])
+
+    async def close(self, grace: float = 0.0) -> None:
+        """Stop claiming and sending. Sends in flight get ``grace`` seconds to finish and be marked; then
+        every row this worker still holds is released, so another process (or the next start) sends it
+        at once instead of after the lease."""
+        self._closing = True
+        try:
+            if not self._idle.is_set():
+                await asyncio.wait_for(self._idle.wait(), grace)
+        except TimeoutError:
+            log.warning("nudges: %s send(s) still in flight after %ss; they keep their claim", len(self._held), grace)
+        if self._marking is not None:
+            try:
+                await asyncio.wait_for(asyncio.shield(self._marking), max(grace, 0.5))
+            except TimeoutError:
+                log.warning("nudges: could not record %s result(s) before stopping", len(self._marks))
+        await self._release()
+
+    async def _release(self) -> None:
+        """Give back what this worker claimed and did not send (a claim is not an attempt)."""
+        mine = [Nudge.claimed_by == self.worker, Nudge.status == "pending"]
+        if self._held:
+            mine.append(Nudge.id.not_in(list(self._held)))
+        try:
+            async with self.sessions() as session, session.begin():
+                released = await session.execute(
+                    update(Nudge)
+                    .where(*mine)
+                    .values(claimed_by=None, due_at=self.clock.now(), attempts=Nudge.attempts - 1)
+                    .execution_options(synchronize_session=False)
+                )
+        except Exception as problem:  # noqa: BLE001 - the lease runs out anyway
+            log.warning("nudges: could not release the claims of %s: %s", self.worker, problem)
+            return
+        if released.rowcount:  # type: ignore[attr-defined]
+            log.info("nudges: released %s claimed nudge(s) of %s", released.rowcount, self.worker)  # type: ignore[attr-defined]
 
     async def _compose(self, ids: list[int]) -> list[_Job]:
         """Load the batch with a few queries and write each message from the latest state."""
@@ -127,13 +224,15 @@ class Dispatcher:
             nudges = (await session.scalars(select(Nudge).where(Nudge.id.in_(ids)))).all()
             users = await session.scalars(select(User).where(User.id.in_({x.user_id for x in nudges})))
             by_id = {user.id: user for user in users}
-            # Warm the identity map so composing each nudge costs no further query.
+            # Warm the identity map so composing each nudge costs no further query (it holds objects weakly:
+            # ``warm`` keeps them there until the batch is composed).
             negotiation_ids = {x.negotiation_id for x in nudges if x.negotiation_id}
             commitment_ids = {x.commitment_id for x in nudges if x.commitment_id}
+            warm: list[object] = []
             if negotiation_ids:
-                (await session.scalars(select(Negotiation).where(Negotiation.id.in_(negotiation_ids)))).all()
+                warm += (await session.scalars(select(Negotiation).where(Negotiation.id.in_(negotiation_ids)))).all()
             if commitment_ids:
-                (await session.scalars(select(Commitment).where(Commitment.id.in_(commitment_ids)))).all()
+                warm += (await session.scalars(select(Commitment).where(Commitment.id.in_(commitment_ids)))).all()
             for nudge in nudges:
                 if nudge.claimed_by != self.worker or nudge.status != "pending":
                     continue  # reclaimed by another worker meanwhile
@@ -190,7 +289,28 @@ class Dispatcher:
                 out.append(replaced[job.nudge_id])  # type: ignore[arg-type]
         return out
 
-    async def _send(self, job: _Job) -> tuple[str, dict[str, object]]:
+    async def _deliver(self, job: _Job, due: Mapping[int, datetime]) -> list[str]:
+        """Send one job in a slot, and keep the slot until its result is committed."""
+        async with self._slots:
+            if self._closing:
+                return []  # not started: close() releases the row
+            held = {job.nudge_id, *(other.nudge_id for other in job.merged)}
+            self._held.update(held)
+            outcome, values = await self._send(job)
+            results = _with_merged(job, (outcome, values))
+            await self._mark(results)
+            self._held.difference_update(held)  # only now: a row whose mark failed is never released
+        if outcome == "sent":
+            NUDGE_LAG_SECONDS.labels(job.address.platform).observe(
+                max((values["sent_at"] - due[job.nudge_id]).total_seconds(), 0.0)  # type: ignore[operator]
+            )
+        for result, _ in results:
+            NUDGES.labels(result).inc()
+            if result in ("retried", "failed"):
+                (RETRIES if result == "retried" else FAILURES).labels("nudge").inc()
+        return [result for result, _ in results]
+
+    async def _send(self, job: _Job) -> _Result:
         """Deliver one composed nudge; returns the outcome and the row's new values."""
         composed = job.composed
         if isinstance(composed, Skip):
@@ -203,18 +323,17 @@ class Dispatcher:
         sender = self.senders.get(job.address.platform)
         if sender is None:
             return self._failed(job, f"no sender for {job.address.platform}", None, permanent=False)
-        async with self._limit:
-            try:
-                await sender.send(job.address, composed)
-            except DeliveryError as problem:
-                if problem.waiting:  # not an attempt: kept until the person can be reached
-                    due = self.clock.now() + timedelta(seconds=problem.retry_after or 3600)
-                    values = {"status": "pending", "due_at": due, "attempts": job.attempts - 1, "claimed_by": None}
-                    return "deferred", {"id": job.nudge_id, **values, "last_error": str(problem)[:500]}
-                return self._failed(job, str(problem), problem.retry_after, permanent=problem.permanent)
-            except Exception as problem:
-                log.exception("nudge %s: sender raised", job.nudge_id)
-                return self._failed(job, repr(problem)[:500], None, permanent=False)
+        try:
+            await sender.send(job.address, composed)
+        except DeliveryError as problem:
+            if problem.waiting:  # not an attempt: kept until the person can be reached
+                due = self.clock.now() + timedelta(seconds=problem.retry_after or 3600)
+                values = {"status": "pending", "due_at": due, "attempts": job.attempts - 1, "claimed_by": None}
+                return "deferred", {"id": job.nudge_id, **values, "last_error": str(problem)[:500]}
+            return self._failed(job, str(problem), problem.retry_after, permanent=problem.permanent)
+        except Exception as problem:
+            log.exception("nudge %s: sender raised", job.nudge_id)
+            return self._failed(job, repr(problem)[:500], None, permanent=False)
         return "sent", {"id": job.nudge_id, "status": "sent", "sent_at": self.clock.now(), "last_error": None}
 
     def _failed(
@@ -228,27 +347,64 @@ class Dispatcher:
         values = {"status": "pending", "due_at": self.clock.now() + delay, "last_error": reason, "claimed_by": None}
         return "retried", {"id": job.nudge_id, **values}
 
-    async def _record(self, results: list[tuple[str, dict[str, object]]]) -> None:
-        """Write the batch's results in one transaction, but only for rows this worker still holds."""
+    async def _mark(self, results: list[_Result]) -> None:
+        """Commit ``results``; sends that finish while a commit is under way share the next one."""
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._marks.append((results, done))
+        if self._marking is None or self._marking.done():
+            self._marking = asyncio.create_task(self._write_marks(), name=f"nudge-marks:{self.worker}")
+        await asyncio.shield(done)
+
+    async def _write_marks(self) -> None:
+        pause = 0.05
+        while self._marks:
+            marks, self._marks = self._marks, []
+            try:
+                await self._record([result for results, _ in marks for result in results])
+            except Exception as problem:
+                if transient.is_transient(problem):  # keep them (and their slots) until the database is back
+                    transient.noted(problem, "nudge results")
+                    self._marks[:0] = marks
+                    await asyncio.sleep(pause)
+                    pause = min(pause * 2, 5.0)
+                    continue
+                for _, done in marks:
+                    done.set_exception(problem)
+                continue
+            pause = 0.05
+            for _, done in marks:
+                done.set_result(None)
+
+    async def _without_waiting_for_disk(self, connection: AsyncSession | AsyncConnection) -> None:
+        """Claims and marks commit without waiting for PostgreSQL's WAL flush (``synchronous_commit`` off
+        for this transaction only): they are visible to every replica at once, and a crash of the database
+        itself can only lose the last few hundred milliseconds of them — nudges sent again, never nudges
+        lost. Each send's slot waits for its mark, so an fsync per mark would set the pace of sending."""
+        if self._engine.dialect.name == "postgresql":
+            await connection.execute(text("SET LOCAL synchronous_commit TO OFF"))
+
+    async def _record(self, results: list[_Result]) -> None:
+        """Write results in one transaction (Core statements on a connection: this runs once every few
+        sends), but only for rows this worker still holds."""
+        nudges = Nudge.__table__
+        mine = nudges.c.claimed_by == self.worker
         sent = [values["id"] for outcome, values in results if outcome == "sent"]
-        async with self.sessions() as session, session.begin():
+        async with self._engine.begin() as connection:
+            await self._without_waiting_for_disk(connection)
             if sent:
-                await session.execute(
-                    update(Nudge)
-                    .where(Nudge.id.in_(sent), Nudge.claimed_by == self.worker)
+                await connection.execute(
+                    update(nudges)
+                    .where(nudges.c.id.in_(sent), mine)
                     .values(status="sent", sent_at=self.clock.now(), last_error=None)
-                    .execution_options(synchronize_session=False)
                 )
             for outcome, values in results:
                 if outcome == "sent":
                     continue
-                nudge_id = values.pop("id")
-                await session.execute(
-                    update(Nudge)
-                    .where(Nudge.id == nudge_id, Nudge.claimed_by == self.worker)
-                    .values(**values)
-                    .execution_options(synchronize_session=False)
-                )
+                changes = {name: value for name, value in values.items() if name != "id"}
+                await connection.execute(update(nudges).where(nudges.c.id == values["id"], mine).values(**changes))
+
+
+_Result = tuple[str, dict[str, object]]
 
 
 @dataclass(frozen=True)

@@ -10,11 +10,13 @@ import asyncio
 import logging
 import os
 import shutil
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.config import normalize_database_url
@@ -132,3 +134,23 @@ def make_actor(user: str = "anna", tz: str | None = "Europe/Berlin", workspace: 
 @pytest.fixture
 def anna() -> Actor:
     return make_actor("anna", "Europe/Berlin")
+
+
+@pytest.fixture
+async def empty_database_url(tmp_path: Path) -> AsyncIterator[str]:
+    """A database of its own, empty (not even migrated), for tests that run whole processes on it: a new
+    PostgreSQL database beside the test database (dropped afterwards), or an SQLite file."""
+    if not is_postgres():
+        yield f"sqlite+aiosqlite:///{tmp_path / 'empty.db'}"
+        return
+    base = make_url(normalize_database_url(TEST_DATABASE_URL or ""))
+    name = f"{base.database}_{uuid.uuid4().hex[:8]}"
+    admin = make_engine(base.render_as_string(hide_password=False), isolation_level="AUTOCOMMIT")
+    async with admin.connect() as connection:
+        await connection.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield base.set(database=name).render_as_string(hide_password=False)
+    finally:
+        async with admin.connect() as connection:
+            await connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        await admin.dispose()

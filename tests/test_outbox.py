@@ -177,3 +177,75 @@ async def test_two_concurrent_tickers_send_each_nudge_exactly_once(coach, sessio
     async with sessions() as session:
         statuses = Counter((await session.scalars(select(Nudge.status))).all())
     assert statuses == {"sent": 1000}
+
+
+class GatedSender(RecordingSender):
+    """Accepts sends one gate at a time, and records how many were in flight at once."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.in_flight = 0
+        self.most_in_flight = 0
+        self.gate = asyncio.Semaphore(0)
+        self.waiting = 0
+
+    async def send(self, address, message) -> None:
+        self.in_flight += 1
+        self.waiting += 1
+        self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        try:
+            await self.gate.acquire()
+            await super().send(address, message)
+        finally:
+            self.in_flight -= 1
+
+    async def until_waiting(self, count: int) -> None:
+        while self.waiting < count:
+            await asyncio.sleep(0.001)
+
+
+async def statuses(sessions) -> Counter:
+    async with sessions() as session:
+        return Counter((await session.execute(select(Nudge.status, Nudge.claimed_by))).all())
+
+
+async def test_each_nudge_is_marked_sent_as_soon_as_it_was_accepted_and_sends_are_bounded(coach, sessions):
+    clock = FakeClock(datetime(2026, 11, 25, 12, 0, tzinfo=UTC))
+    await seed_due_nudges(sessions, 30, clock.now())
+    sender = GatedSender()
+    dispatcher = Dispatcher(sessions, coach, {"console": sender}, clock, worker="w", concurrency=4)
+    ticking = asyncio.create_task(dispatcher.tick())
+    await sender.until_waiting(4)
+    for _ in range(5):  # five accepted, one after another: each is marked while the rest of the batch waits
+        sender.gate.release()
+    await sender.until_waiting(9)
+    for _ in range(100):
+        if (await statuses(sessions))[("sent", "w")] == 5:
+            break
+        await asyncio.sleep(0.01)
+    assert (await statuses(sessions))[("sent", "w")] == 5  # a crash now could repeat only the 4 in flight
+    for _ in range(25):
+        sender.gate.release()
+    report = await asyncio.wait_for(ticking, 10)
+    assert report.sent == 30 and sender.most_in_flight == 4
+
+
+async def test_a_clean_stop_releases_the_claim_at_once_but_not_what_is_in_flight(coach, sessions):
+    clock = FakeClock(datetime(2026, 11, 25, 12, 0, tzinfo=UTC))
+    await seed_due_nudges(sessions, 20, clock.now())
+    sender = GatedSender()
+    stopping = Dispatcher(sessions, coach, {"console": sender}, clock, worker="old", concurrency=3)
+    ticking = asyncio.create_task(stopping.tick())
+    await sender.until_waiting(3)
+    await stopping.close(grace=0.05)  # the three sends hang: they keep their claim, the other 17 go back
+    assert await statuses(sessions) == {("pending", "old"): 3, ("pending", None): 17}
+    fresh = RecordingSender()
+    other = Dispatcher(sessions, coach, {"console": fresh}, clock, worker="new")
+    assert (await other.tick()).sent == 17  # at once, not after the lease
+    for _ in range(3):
+        sender.gate.release()
+    await asyncio.wait_for(ticking, 10)  # the hung sends finish and are still recorded
+    assert await statuses(sessions) == {("sent", "old"): 3, ("sent", "new"): 17}
+    async with sessions() as session:
+        attempts = Counter((await session.scalars(select(Nudge.attempts))).all())
+    assert attempts == {1: 20}  # a released claim was not an attempt

@@ -28,7 +28,7 @@ from slack_sdk.oauth.state_store.sqlalchemy import AsyncSQLAlchemyOAuthStateStor
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from adapters.slack import handlers, inbound, sender, store
-from adapters.slack.inbox import Entry, Inbox, InboxConfig
+from adapters.slack.inbox import Entry, Inbox, InboxConfig, command_key
 from bot.config import ConfigError, Settings
 from coaching import correlation
 from coaching.commands import Actor
@@ -110,6 +110,7 @@ class SlackAdapter:
             **app_kwargs,
         )
         self._signing_secret = settings.slack_signing_secret
+        self.bolt.middleware(_command_key)  # after Bolt's own: the request is signed and its body parsed
         self.seen = store.Seen(sessions)
         self.profiles = handlers.Profiles(coach)
         self.background = handlers.Background()
@@ -143,6 +144,15 @@ class SlackAdapter:
         await self.inbox.forget_team(team)
         if self._cached_store is not None:
             await self._cached_store.async_delete_all(enterprise_id=None, team_id=team)
+
+    async def receive(self, request: web.Request) -> web.Response:
+        """``POST /slack/events`` in the inbox's request context: a slash command that could not be stored
+        is answered in its acknowledgement (200, saying it was not saved), never with a 500."""
+        with Inbox.request() as delivery:
+            response = await self.handle_events(request)
+        if delivery.answer is not None:
+            return web.json_response(delivery.answer)
+        return response
 
     async def handle_events(self, request: web.Request) -> web.Response:
         """``POST /slack/events``: checked by :mod:`~adapters.slack.inbound` (signature, then the body's
@@ -178,9 +188,12 @@ class SlackAdapter:
                 bolt_response = await flow.handle_callback(bolt_request)
             return await to_aiohttp_response(bolt_response)
 
-    async def close(self) -> None:
-        await self.inbox.stop()
+    async def close(self, grace: float = 0.0) -> None:
+        """Answer what the inbox already took within ``grace`` seconds, release the rest, then finish the
+        display work under way."""
+        await self.inbox.stop(grace)
         await self.background.drain()
+        await self.sender.close()
 
 
 def _bolt_log() -> logging.Logger:
@@ -197,6 +210,14 @@ def _same_token_warning(record: logging.LogRecord) -> bool:
 
 
 _REJECTIONS = {401: "invalid request", 413: "request too large"}
+
+
+async def _command_key(body: dict[str, Any], req: AsyncBoltRequest, next: Callable[[], Awaitable[Any]]) -> Any:
+    """A Bolt middleware: a slash command's dedupe key for the inbox (same trigger_id or same signed body)."""
+    if body.get("command"):
+        stamp = (req.headers.get("x-slack-request-timestamp") or [None])[0]
+        Inbox.set_key(command_key(str(body.get("team_id") or ""), body.get("trigger_id"), stamp, req.raw_body))
+    return await next()
 
 
 def _rejected(status: int, why: str) -> web.Response:
@@ -273,29 +294,32 @@ def setup(
     ack_deadline: float = 2.0,
     inbox: InboxConfig | None = None,
     start_inbox: bool = True,
+    grace: Callable[[], float] | None = None,
 ) -> Sender:
     """Mount Slack on ``web_app`` and return the Slack :class:`~coaching.ports.Sender`.
 
     ``min_interval``: seconds between two messages to one channel; ``ack_deadline``: seconds the slash
     form waits for the coach before closing the modal (the answer then follows as a DM); ``inbox``:
     the command inbox's lease, sweep and retry settings; ``start_inbox=False`` leaves its worker
-    stopped (tests of what survives a crash start it by hand: ``app[SLACK].inbox.start()``).
+    stopped (tests of what survives a crash start it by hand: ``app[SLACK].inbox.start()``); ``grace()``:
+    seconds left, on shutdown, to answer the commands already taken (DEALCOACH_SHUTDOWN_SECONDS).
     """
     adapter = SlackAdapter(settings, coach, sessions, min_interval=min_interval, ack_deadline=ack_deadline, inbox=inbox)
     web_app[SLACK] = adapter
-    web_app.router.add_post(EVENTS_PATH, adapter.handle_events)
+    web_app.router.add_post(EVENTS_PATH, adapter.receive)
     if adapter.oauth:
         web_app.router.add_get(INSTALL_PATH, adapter.handle_oauth)
         web_app.router.add_get(REDIRECT_PATH, adapter.handle_oauth)
 
     async def _start(_app: web.Application) -> None:
+        await adapter.sender.open()
         if start_inbox:
             await adapter.inbox.start()
 
     async def _close(_app: web.Application) -> None:
         # on_shutdown, before the cleanup contexts unwind (bot.web's disposes the database engine): the
         # inbox worker and the display tasks still write to the database while they finish
-        await adapter.close()
+        await adapter.close(grace() if grace is not None else 0.0)
 
     web_app.on_startup.append(_start)
     web_app.on_shutdown.append(_close)

@@ -17,30 +17,50 @@ Exactly once, even across a crash: the coach's own transaction is the one that m
 command commits), so a row is either still pending with nothing of it stored, or its
 command is stored and it only waits for its answer to be delivered. Delivery is retried with backoff
 (honouring ``Retry-After``) and gives up after ``max_attempts``; a delivered row is deleted.
+
+Database trouble is not the person's problem: a command whose transaction hit a transient error
+(:mod:`coaching.transient`) stays in the inbox, claimed by this worker, and is run again with backoff
+until it is applied (once: the row's status says whether it was). A command that could not even be
+stored gets an answer that says so, never a 500. A slash command Slack delivered twice (the same
+``trigger_id``, or the same signed body) is stored, applied and answered once: its key goes into
+``slack_seen`` in the transaction that stores the row.
+
+Fair to everyone: the worker takes one row per person in turn (round-robin over the people with rows
+waiting), up to ``concurrency`` people at a time, and one person's rows always run in order; so a
+burst from one person delays someone else's answer by about one command, not by the burst.
+
+Stopping (:meth:`Inbox.stop`) finishes the rows already taken within a grace period, then releases
+whatever this worker still holds so another replica takes it at once.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
+import hashlib
 import json
 import logging
 import uuid
 from collections import deque
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 import aiohttp
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
 from adapters.slack import render
-from adapters.slack.store import engine_of, slack_inbox
+from adapters.slack.store import Seen, engine_of, slack_inbox, slack_seen
 from bot.database import SQLITE_CONNECT_ARGS, sqlite_pragmas
+from coaching import transient
 from coaching.commands import Actor
 from coaching.messages import Message
+from coaching.metrics import COMMAND_SECONDS, FAILURES, RETRIES, SLACK_COMMANDS
 from coaching.outbox import Retry
 from coaching.ports import Abandon, DeliveryError
 from coaching.privacy import FORGOTTEN
@@ -72,8 +92,14 @@ class InboxConfig(Retry):
     max_delay: timedelta = timedelta(minutes=2)
     http_timeout: float = 10.0
     quiet_gap: float = 0.01  # while commands arrive closer than this, acknowledging them comes first...
-    max_defer: float = 2.0  # ...but no answer waits longer than this for a gap
+    max_defer: float = 1.0  # ...but no answer waits longer than this for a gap
+    transient_first_delay: timedelta = timedelta(milliseconds=250)  # database trouble: run it again soon...
+    transient_max_delay: timedelta = timedelta(seconds=5)  # ...and keep trying, at least this often
     now: Callable[[], datetime] = field(default=_utcnow)
+
+    def transient_delay(self, tries: int) -> timedelta:
+        """Doubling per try up to the ceiling (the exponent is capped: an outage can mean thousands of tries)."""
+        return min(self.transient_first_delay * (2 ** min(max(tries - 1, 0), 16)), self.transient_max_delay)
 
 
 class CoachPort(Protocol):
@@ -95,6 +121,34 @@ class Entry:
     status: str
     attempts: int
     reply: str | None
+    created_at: datetime
+
+
+Person = tuple[str, str]  # (team, user): whose rows run in order, and whose turn it is
+
+
+# ---------------------------------------------------------------------------- one request's context
+
+
+@dataclass
+class Delivery:
+    """What the request being handled tells the inbox, and what the inbox tells it back: set up by
+    :meth:`Inbox.request` around one ``POST /slack/events``."""
+
+    key: str | None = None  # a slash command's dedupe key (see :func:`command_key`)
+    answer: dict[str, Any] | None = None  # the acknowledgement's body, when the command was not stored
+
+
+_DELIVERY: contextvars.ContextVar[Delivery | None] = contextvars.ContextVar("slack_inbox_delivery", default=None)
+
+
+def command_key(team: str, trigger_id: str | None, timestamp: str | None, body: bytes | str) -> str:
+    """One slash command, however often Slack (or a proxy) delivers it: its ``trigger_id``, unique per
+    invocation; without one, the signed request itself (timestamp and body)."""
+    if trigger_id:
+        return Seen.key(f"command:{team}:{trigger_id}")
+    raw = body.encode() if isinstance(body, str) else body
+    return Seen.key(f"command:{team}:{timestamp}:{hashlib.sha256(raw).hexdigest()}")
 
 
 # ---------------------------------------------------------------------------- exactly once
@@ -117,11 +171,31 @@ class _ClaimLost(Abandon):
 
 
 class _RowWriter(Protocol):
-    async def insert(self, rows: list[dict[str, Any]]) -> list[int]:
-        """Commit the rows in one transaction; their ids, in order. Raises if nothing was stored."""
+    async def insert(self, rows: list[dict[str, Any]], keys: list[str | None]) -> list[int | None]:
+        """Commit the rows in one transaction, with the dedupe keys of those that have one; their ids, in
+        order, None for a row whose key was stored before (a repeat: not stored). Raises if nothing was
+        stored."""
         ...
 
     async def close(self) -> None: ...
+
+
+def _fresh(keys: list[str | None], stored: set[str]) -> list[bool]:
+    """Which rows to store: no key, or the first row of a key this transaction stored."""
+    taken: set[str] = set()
+    out = []
+    for key in keys:
+        fresh = key is None or (key in stored and key not in taken)
+        if key is not None:
+            taken.add(key)
+        out.append(fresh)
+    return out
+
+
+def _seen_insert(dialect: str, keys: list[str | None], now: datetime) -> sa.Insert:
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    rows = [{"key": key, "seen_at": now} for key in dict.fromkeys(k for k in keys if k)]
+    return insert(slack_seen).values(rows).on_conflict_do_nothing().returning(slack_seen.c.key)
 
 
 class _Rows:
@@ -135,14 +209,19 @@ class _Rows:
         self._insert = slack_inbox.insert().returning(slack_inbox.c.id, sort_by_parameter_order=True)
         self._connection: AsyncConnection | None = None
 
-    async def insert(self, rows: list[dict[str, Any]]) -> list[int]:
+    async def insert(self, rows: list[dict[str, Any]], keys: list[str | None]) -> list[int | None]:
         for last_try in (False, True):
             try:
                 if self._connection is None:
                     self._connection = await self._engine.connect()
                 transaction = await self._connection.begin()
+                fresh = [True] * len(rows)
+                if any(keys):
+                    statement = _seen_insert(self._engine.dialect.name, keys, rows[0]["created_at"])
+                    fresh = _fresh(keys, set(await self._connection.scalars(statement)))
+                new = [row for row, keep in zip(rows, fresh, strict=True) if keep]
                 # (SQLite in memory gets one INSERT per row here: it cannot return a batch's ids in order)
-                ids = [row_id for (row_id,) in await self._connection.execute(self._insert, rows)]
+                ids = iter([row_id for (row_id,) in await self._connection.execute(self._insert, new)] if new else [])
             except Exception:
                 await self.close()
                 if last_try:
@@ -153,7 +232,7 @@ class _Rows:
             except Exception:
                 await self.close()
                 raise
-            return ids
+            return [next(ids) if keep else None for keep in fresh]
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def close(self) -> None:
@@ -189,22 +268,29 @@ class _SqliteRows:
         self._connection: sa.Connection | None = None  # used on the writer's thread only
         self._statement: tuple[str, list[tuple[str, Callable[[Any], Any] | None]]] | None = None
 
-    async def insert(self, rows: list[dict[str, Any]]) -> list[int]:
+    async def insert(self, rows: list[dict[str, Any]], keys: list[str | None]) -> list[int | None]:
         if self._thread is None:
             self._thread = ThreadPoolExecutor(1, thread_name_prefix="slack-inbox-writer")
-        return await asyncio.get_running_loop().run_in_executor(self._thread, self._insert, rows)
+        return await asyncio.get_running_loop().run_in_executor(self._thread, self._insert, rows, keys)
 
-    def _insert(self, rows: list[dict[str, Any]]) -> list[int]:  # on the writer's thread
+    def _insert(self, rows: list[dict[str, Any]], keys: list[str | None]) -> list[int | None]:  # writer's thread
         for last_try in (False, True):
             try:
                 if self._connection is None:
                     self._connection = self._engine.connect()
                 transaction = self._connection.begin()
-                sql, columns = self._compiled(rows[0])
-                self._connection.exec_driver_sql(
-                    sql, [tuple(bind(row[c]) if bind else row[c] for c, bind in columns) for row in rows]
-                )
-                last = self._connection.exec_driver_sql("SELECT last_insert_rowid()").scalar_one()
+                fresh = [True] * len(rows)
+                if any(keys):
+                    statement = _seen_insert("sqlite", keys, rows[0]["created_at"])
+                    fresh = _fresh(keys, set(self._connection.scalars(statement)))
+                new = [row for row, keep in zip(rows, fresh, strict=True) if keep]
+                last = 0
+                if new:
+                    sql, columns = self._compiled(new[0])
+                    self._connection.exec_driver_sql(
+                        sql, [tuple(bind(row[c]) if bind else row[c] for c, bind in columns) for row in new]
+                    )
+                    last = self._connection.exec_driver_sql("SELECT last_insert_rowid()").scalar_one()
             except Exception:
                 self._close()
                 if last_try:
@@ -216,7 +302,8 @@ class _SqliteRows:
                 self._close()
                 raise
             # under SQLite's write lock one transaction's rowids are consecutive
-            return list(range(int(last) - len(rows) + 1, int(last) + 1))
+            ids = iter(range(int(last) - len(new) + 1, int(last) + 1))
+            return [next(ids) if keep else None for keep in fresh]
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _compiled(self, row: dict[str, Any]) -> tuple[str, list[tuple[str, Callable[[Any], Any] | None]]]:
@@ -269,22 +356,46 @@ class Inbox:
         self.config = config or InboxConfig()
         self.worker = worker or f"slack-{uuid.uuid4().hex[:12]}"
         self._wake = asyncio.Event()
+        self._arrived = asyncio.Event()  # a row was handed over in memory (wakes a pass that is under way)
         self._quiet = asyncio.Event()  # set while the worker has nothing left to do right now
         self._task: asyncio.Task[None] | None = None
+        self._closing = False
         self._http: aiohttp.ClientSession | None = None
-        self._limit = asyncio.Semaphore(self.config.concurrency)
-        self._writes: list[tuple[dict[str, Any], asyncio.Future[int]]] = []
+        self._writes: list[tuple[dict[str, Any], str | None, asyncio.Future[int | None]]] = []
         self._writer: asyncio.Task[None] | None = None
         self._rows: _RowWriter = _SqliteRows(self._engine) if _SqliteRows.fits(self._engine) else _Rows(self._engine)
-        self._local: deque[tuple[float, Entry]] = deque()  # (when queued, row) claimed by this worker
-        self._done: list[int] = []  # delivered rows, deleted after each chunk
+        self._queues: dict[Person, deque[tuple[float, Entry]]] = {}  # rows this worker holds, per person
+        self._turns: deque[Person] = deque()  # people with rows waiting and none running, in turn
+        self._running: set[Person] = set()
+        self._retries: dict[int, tuple[datetime, int]] = {}  # row id -> (when, tries): database trouble
+        self._done: list[int] = []  # delivered rows, deleted in groups
+        self._background: set[asyncio.Task[Any]] = set()
         self._last_put = 0.0
         self._purged_at: datetime | None = None
-        self.delivered = 0  # counters for tests and metrics
+        self.delivered = 0  # counters for tests (/metrics has the process's)
         self.retried = 0
         self.failed = 0
 
     # -- the request path
+
+    @staticmethod
+    @contextmanager
+    def request(key: str | None = None) -> Iterator[Delivery]:
+        """Around one Slack request: the slash command's dedupe key goes in, and if the command could not
+        be stored, ``answer`` comes out (the acknowledgement's body saying so)."""
+        delivery = Delivery(key=key)
+        token = _DELIVERY.set(delivery)
+        try:
+            yield delivery
+        finally:
+            _DELIVERY.reset(token)
+
+    @staticmethod
+    def set_key(key: str) -> None:
+        """Give the request being handled its dedupe key (a Bolt middleware does, once the body is parsed)."""
+        delivery = _DELIVERY.get()
+        if delivery is not None:
+            delivery.key = key
 
     async def put(
         self,
@@ -296,16 +407,21 @@ class Inbox:
         user_name: str | None = None,
         channel: str | None = None,
         response_url: str | None = None,
-    ) -> None:
+    ) -> bool:
         """Store one command; returns once its row is committed (and so before the acknowledgement).
 
         Rows that arrive together are committed together (group commit: one transaction for all the
         requests waiting at that moment). While the worker runs, a row is stored already claimed by
         it and handed over in memory, so the worker needs no query to find it; if the process dies,
         the claim's lease runs out and any worker picks the row up from the database.
+
+        Returns False for a repeat of a command stored before (nothing more to do), and when it could not
+        be stored: then the person is told so (in the acknowledgement of the request, else by message).
         """
         now = self.config.now()
         local = self.running
+        delivery = _DELIVERY.get()
+        key = delivery.key if delivery is not None and kind == COMMAND else None
         row = {
             "kind": kind,
             "team": team,
@@ -323,32 +439,66 @@ class Inbox:
             "created_at": now,
         }
         loop = asyncio.get_running_loop()
-        stored: asyncio.Future[int] = loop.create_future()
-        self._writes.append((row, stored))
+        stored: asyncio.Future[int | None] = loop.create_future()
+        self._writes.append((row, key, stored))
         if self._writer is None or self._writer.done():
             self._writer = asyncio.create_task(self._write(), name="slack-inbox-writer")
-        row_id = await stored
+        try:
+            row_id = await stored
+        except Exception as error:  # noqa: BLE001 - whatever the driver raised, nothing was stored
+            self._not_stored(row, delivery, error)
+            return False
         self._last_put = loop.time()
+        if row_id is None:
+            log.info("slack: ignored a repeated slash command")
+            return False
         if local and self.running:
-            entry = Entry(row_id, kind, team, user, user_name, channel, text, response_url, "pending", 1, None)
-            self._local.append((loop.time(), entry))
+            entry = Entry(row_id, kind, team, user, user_name, channel, text, response_url, "pending", 1, None, now)
+            self._enqueue(loop.time(), entry)
+            self._arrived.set()
             self.wake()
+        return True
+
+    def _not_stored(self, row: dict[str, Any], delivery: Delivery | None, error: BaseException) -> None:
+        """Tell the person their command was not saved: in the acknowledgement when it is a slash
+        command, else as a message (a DM to the app)."""
+        if transient.is_transient(error):
+            message = transient.not_saved(error, "slack inbox")
+        else:
+            log.error("slack: could not store a command: %s: %s", type(error).__name__, str(error)[:200])
+            message = Message(transient.NOT_SAVED_TEXT, kind="error", ref=transient.NOT_SAVED)
+        if row["kind"] == COMMAND and delivery is not None:
+            delivery.answer = render.ephemeral_response(message)
+            return
+        entry = Entry(0, row["kind"], row["team"], row["user"], None, row["channel"], row["text"],
+                      row["response_url"], "failed", 0, None, row["created_at"])  # fmt: skip
+        self._spawn(self._send(entry, self._render(entry, message)), "not-saved answer")
+
+    def _spawn(self, coro: Awaitable[Any], what: str) -> None:
+        async def run() -> None:
+            try:
+                await coro
+            except Exception as error:  # noqa: BLE001 - a courtesy message; nothing depends on it
+                log.warning("slack: %s failed: %s", what, error)
+
+        task = asyncio.create_task(run(), name=f"slack-inbox:{what}")
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     async def _write(self) -> None:
         """Commit every row waiting to be stored, in one transaction per round, until none wait; a
-        round that fails fails its requests (Slack shows the person an error, nothing half-stored)."""
+        round that fails fails its requests (each person is told, nothing half-stored)."""
         await asyncio.sleep(0)  # requests read in this same turn of the loop join the first round
         while self._writes:
             batch, self._writes = self._writes, []
             try:
-                ids = await self._rows.insert([row for row, _ in batch])
+                ids = await self._rows.insert([row for row, _, _ in batch], [key for _, key, _ in batch])
             except Exception as error:  # noqa: BLE001 - whatever the driver raised, nothing was stored
-                log.error("slack: could not store %s command(s) in the inbox: %s", len(batch), error)
-                for _, stored in batch:
+                for _, _, stored in batch:
                     if not stored.done():
                         stored.set_exception(error)
                 continue
-            for (_, stored), row_id in zip(batch, ids, strict=True):
+            for (_, _, stored), row_id in zip(batch, ids, strict=True):
                 if not stored.done():
                     stored.set_result(row_id)
 
@@ -370,6 +520,18 @@ class Inbox:
         async with self._engine.begin() as connection:
             await connection.execute(slack_inbox.delete().where(mine))
 
+    async def backlog(self) -> tuple[int, datetime | None]:
+        """Commands stored and not answered yet (any worker's), and when the oldest was typed."""
+        async with self._engine.connect() as connection:
+            row = (
+                await connection.execute(
+                    sa.select(sa.func.count(), sa.func.min(slack_inbox.c.created_at)).where(
+                        slack_inbox.c.status.in_(("pending", "replying"))
+                    )
+                )
+            ).one()
+        return int(row[0]), row[1]
+
     # -- lifecycle (tied to the aiohttp app by adapters.slack.setup)
 
     @property
@@ -379,21 +541,42 @@ class Inbox:
     async def start(self) -> None:
         if self.running:
             return
+        self._closing = False
         self._http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.config.http_timeout))
         self.wake()  # the first pass is the start-up sweep
         self._task = asyncio.create_task(self._run(), name=f"slack-inbox:{self.worker}")
+        self._task.add_done_callback(self._ended)
         log.info("slack: inbox worker %s started", self.worker)
 
-    async def stop(self) -> None:
-        """Stop the worker; rows it still held are released at once, not left to their lease."""
-        task, self._task = self._task, None
+    def _ended(self, task: asyncio.Task[None]) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            log.error("slack: inbox worker %s stopped by an error", self.worker, exc_info=task.exception())
+        elif not self._closing:
+            log.error("slack: inbox worker %s stopped (cancelled: %s)", self.worker, task.cancelled())
+
+    async def stop(self, grace: float = 0.0) -> None:
+        """Stop the worker: the rows it already took get ``grace`` seconds to be answered (no new ones
+        are claimed meanwhile); whatever it still holds then is released at once, not left to its lease."""
+        task = self._task
+        self._closing = True
+        if task is not None and grace > 0:
+            self.wake()
+            try:
+                await asyncio.wait_for(asyncio.shield(task), grace)
+            except TimeoutError:
+                log.warning("slack: inbox worker %s did not finish within %ss; releasing its rows", self.worker, grace)
+            except Exception:  # noqa: BLE001 - logged by the worker; the rows are released below
+                pass
+        self._task = None
         if task is not None:
             task.cancel()
             try:
                 await task
-            except asyncio.CancelledError:
+            except (asyncio.CancelledError, Exception):  # noqa: BLE001 - stopping anyway
                 pass
-            self._local.clear()
+            self._queues.clear()
+            self._turns.clear()
+            self._retries.clear()
             if self._writer is not None:  # rows being stored right now are claimed by us: release them too
                 await asyncio.gather(self._writer, return_exceptions=True)
             try:
@@ -408,26 +591,44 @@ class Inbox:
                 log.warning("slack: could not release the inbox rows of %s", self.worker, exc_info=True)
         if self._writer is not None:
             await asyncio.gather(self._writer, return_exceptions=True)
+        if self._background:
+            await asyncio.gather(*list(self._background), return_exceptions=True)
         await self._rows.close()
         if self._http is not None:
             await self._http.close()
             self._http = None
 
     async def _run(self) -> None:
+        pause, troubled = self.config.sweep_every, 0
         while True:
             try:
-                await asyncio.wait_for(self._wake.wait(), timeout=self.config.sweep_every)
+                await asyncio.wait_for(self._wake.wait(), timeout=pause)
             except TimeoutError:
                 pass
             self._wake.clear()
             self._quiet.clear()
+            pause = self.config.sweep_every
             try:
                 await self.work()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("slack: inbox pass failed; trying again in %ss", self.config.sweep_every)
-            if not self._wake.is_set() and not self._local:
+                troubled = 0
+            except asyncio.CancelledError as problem:
+                if _cancelled_from_outside():  # stop()
+                    raise
+                # asyncpg can surface CancelledError from a connection the server dropped mid-shutdown:
+                # that must not end the worker (rows stored from then on would wait for a restart)
+                transient.noted(problem, "slack inbox")
+                troubled += 1
+                pause = min(self.config.transient_delay(troubled).total_seconds(), self.config.sweep_every)
+            except Exception as problem:
+                if transient.is_transient(problem):  # the database is away; the rows wait in it, and here
+                    transient.noted(problem, "slack inbox")
+                    troubled += 1
+                    pause = min(self.config.transient_delay(troubled).total_seconds(), self.config.sweep_every)
+                else:
+                    log.exception("slack: inbox pass failed; trying again in %ss", self.config.sweep_every)
+            if self._closing and not self._queues and not self._running:
+                return  # stop() is waiting for this
+            if not self._wake.is_set() and not self._queues and not self._retries:
                 self._quiet.set()
 
     def wake(self) -> None:
@@ -436,7 +637,7 @@ class Inbox:
         self._wake.set()
 
     async def wait_quiet(self, timeout: float = 5.0) -> None:
-        """Until the worker has handled everything due (tests; a graceful shutdown could use it)."""
+        """Until the worker has handled everything due (tests)."""
         await asyncio.wait_for(self._quiet.wait(), timeout)
 
     def _wake_at(self, due: datetime) -> None:
@@ -446,27 +647,90 @@ class Inbox:
 
     # -- the worker
 
+    def _enqueue(self, queued_at: float, entry: Entry) -> None:
+        person = (entry.team, entry.user)
+        queue = self._queues.get(person)
+        if queue is None:
+            queue = self._queues[person] = deque()
+            if person not in self._running:
+                self._turns.append(person)
+        queue.append((queued_at, entry))
+
     async def work(self) -> int:
-        """Handle what this process stored, then claim what is due in the database (rows of crashed
-        processes, retries), until nothing is left; returns the rows handled."""
+        """Handle the rows this worker holds, one per person in turn, claiming what is due in the
+        database (rows of crashed processes, retries) whenever it runs dry, until nothing is left;
+        returns the rows handled."""
         handled = 0
         loop = asyncio.get_running_loop()
         await self._purge_failed()
-        while True:
-            if not self._local:
-                claimed = await self._claim()
-                if not claimed:
-                    return handled
-                self._local.extend((loop.time(), entry) for entry in claimed)
-            while self._local:
-                await self._yield_to_acks(self._local[0][0])
-                chunk = [self._local.popleft() for _ in range(min(self.config.concurrency, len(self._local)))]
-                handled += len(chunk)
-                by_person: dict[tuple[str, str], list[tuple[float, Entry]]] = {}
-                for queued_at, entry in chunk:
-                    by_person.setdefault((entry.team, entry.user), []).append((queued_at, entry))
-                await asyncio.gather(*(self._in_order(group) for group in by_person.values()))
-                await self._flush_done()
+        lanes: dict[asyncio.Task[None], Person] = {}
+        try:
+            while True:
+                if not self._closing:
+                    for entry in await self._take_back_due_retries():
+                        self._enqueue(loop.time(), entry)
+                if not self._queues and not lanes:
+                    if self._closing:
+                        break
+                    claimed = await self._claim()
+                    if not claimed:
+                        break
+                    for entry in claimed:
+                        self._enqueue(loop.time(), entry)
+                while self._turns and len(lanes) < self.config.concurrency:
+                    person = self._turns.popleft()
+                    queued_at, entry = self._queues[person].popleft()
+                    self._running.add(person)
+                    lanes[asyncio.create_task(self._one(queued_at, entry))] = person
+                self._arrived.clear()
+                arrived = asyncio.ensure_future(self._arrived.wait())
+                finished, _ = await asyncio.wait([*lanes, arrived], return_when=asyncio.FIRST_COMPLETED)
+                arrived.cancel()
+                for lane in finished:
+                    person = lanes.pop(lane, None)  # type: ignore[arg-type]
+                    if person is None:
+                        continue  # the arrival of a new row: start it if a lane is free
+                    handled += 1
+                    self._running.discard(person)
+                    if self._queues.get(person):
+                        self._turns.append(person)  # the back of the line: everyone else goes first
+                    else:
+                        self._queues.pop(person, None)
+                try:
+                    await self._flush_done()
+                except Exception as problem:  # the rows stay in _done for the next flush
+                    if not transient.is_transient(problem):
+                        raise
+                    transient.noted(problem, "slack inbox")
+        except asyncio.CancelledError:
+            if _cancelled_from_outside():
+                for lane in lanes:  # stopping: what a lane had not committed stays in the database
+                    lane.cancel()
+            raise
+        finally:
+            if lanes:  # a pass that fails lets the rows under way finish (each handles its own trouble)
+                await asyncio.gather(*lanes, return_exceptions=True)
+            self._running.clear()
+            for person in [p for p, queue in self._queues.items() if not queue]:
+                del self._queues[person]
+            self._turns = deque(self._queues)  # a pass cut short: everyone waiting gets a turn again
+        await self._flush_done()
+        return handled
+
+    async def _one(self, queued_at: float, entry: Entry) -> None:
+        await self._yield_to_acks(queued_at)  # before each row: a coach call is a few ms of CPU
+        try:
+            await self._handle(entry)
+        except asyncio.CancelledError:
+            if _cancelled_from_outside():
+                raise
+            self._retry(entry)  # a database call cancelled under us (see _run): run it again
+        except Exception as problem:  # one broken row must not stop the others; its lease runs out
+            if transient.is_transient(problem):
+                transient.noted(problem, "slack inbox")
+                self._retry(entry)
+            else:
+                log.exception("slack: inbox row %s failed", entry.id)
 
     async def _purge_failed(self) -> None:
         """Answers that could not be delivered are kept ``keep_failed`` to look into, then deleted
@@ -492,39 +756,77 @@ class Inbox:
             await asyncio.sleep(min(self._last_put + gap, limit) - now)
 
     async def _claim(self) -> list[Entry]:
+        """Claim due rows, taking the people in turn: everyone's first row, then everyone's second..."""
         now = self.config.now()
-        due = (
-            sa.select(slack_inbox.c.id)
-            .where(slack_inbox.c.status.in_(("pending", "replying")), slack_inbox.c.due_at <= now)
-            .order_by(slack_inbox.c.due_at, slack_inbox.c.id)
-            .limit(self.config.batch)
-            .with_for_update(skip_locked=True)
+        due = sa.and_(slack_inbox.c.status.in_(("pending", "replying")), slack_inbox.c.due_at <= now)
+        turn = (
+            sa.func.row_number()
+            .over(partition_by=(slack_inbox.c.team, slack_inbox.c.user), order_by=slack_inbox.c.id)
+            .label("turn")
         )
+        ranked = sa.select(slack_inbox.c.id, turn).where(due).subquery()
+        fair = sa.select(ranked.c.id).order_by(ranked.c.turn, ranked.c.id).limit(self.config.batch)
+        # the rows themselves are locked in a query of their own (no FOR UPDATE beside a window function)
+        locked = sa.select(slack_inbox.c.id).where(slack_inbox.c.id.in_(fair), due).with_for_update(skip_locked=True)
         columns = [slack_inbox.c[name] for name in Entry.__dataclass_fields__]
         async with self._engine.begin() as connection:
             rows = await connection.execute(
                 slack_inbox.update()
-                .where(slack_inbox.c.id.in_(due.scalar_subquery()))
+                .where(slack_inbox.c.id.in_(locked.scalar_subquery()), due)
                 .values(due_at=now + self.config.lease, claimed_by=self.worker, attempts=slack_inbox.c.attempts + 1)
                 .returning(*columns)
             )
             entries = [Entry(**row._mapping) for row in rows]
         return sorted(entries, key=lambda e: e.id)
 
-    async def _in_order(self, group: list[tuple[float, Entry]]) -> None:
-        async with self._limit:
-            for queued_at, entry in group:
-                await self._yield_to_acks(queued_at)  # before each row: a coach call is a few ms of CPU
-                try:
-                    await self._handle(entry)
-                except Exception:  # one broken row must not stop the others; its lease runs out
-                    log.exception("slack: inbox row %s failed", entry.id)
+    def _retry(self, entry: Entry) -> None:
+        """Database trouble on this row: keep holding it and run it again after a short backoff."""
+        _, tries = self._retries.get(entry.id, (None, 0))
+        due = self.config.now() + self.config.transient_delay(tries + 1)
+        self._retries[entry.id] = (due, tries + 1)
+        RETRIES.labels("command").inc()
+        self._wake_at(due)
+
+    async def _take_back_due_retries(self) -> list[Entry]:
+        """The rows held back by database trouble whose time has come, as they are now in the database
+        (one may have been applied after all: its status says so), renewing this worker's claim."""
+        now = self.config.now()
+        due = [row_id for row_id, (when, _) in self._retries.items() if when <= now]
+        if not due:
+            return []
+        columns = [slack_inbox.c[name] for name in Entry.__dataclass_fields__]
+        try:
+            async with self._engine.begin() as connection:
+                rows = await connection.execute(
+                    slack_inbox.update()
+                    .where(
+                        slack_inbox.c.id.in_(due),
+                        slack_inbox.c.claimed_by == self.worker,
+                        slack_inbox.c.status.in_(("pending", "replying")),
+                    )
+                    .values(due_at=now + self.config.lease)
+                    .returning(*columns)
+                )
+                entries = [Entry(**row._mapping) for row in rows]
+        except Exception as problem:
+            if not transient.is_transient(problem):
+                raise
+            transient.noted(problem, "slack inbox")
+            for row_id in due:
+                _, tries = self._retries[row_id]
+                when = now + self.config.transient_delay(tries + 1)
+                self._retries[row_id] = (when, tries + 1)
+                self._wake_at(when)
+            return []
+        for row_id in due:  # taken over by another worker, or forgotten: not ours to run any more
+            self._retries.pop(row_id, None)
+        return sorted(entries, key=lambda e: e.id)
 
     async def _handle(self, entry: Entry) -> None:
         if entry.status == "pending":
             payload = await self._apply(entry)
             if payload is None:
-                return  # another worker holds the row now
+                return  # another worker holds the row now, or it waits for the database
         elif entry.reply is not None:
             payload = json.loads(entry.reply)
         else:  # the command was run, but the process died before its answer went out
@@ -537,10 +839,16 @@ class Inbox:
         return render.message_payload(message)
 
     async def _apply(self, entry: Entry) -> dict[str, Any] | None:
-        """Run the command through the coach; its transaction marks the row ``replying``."""
+        """Run the command through the coach; its transaction marks the row ``replying``. None when
+        there is nothing to deliver now: the row is someone else's, or it is to run again (database
+        trouble: nothing of it was stored, and the person is told nothing yet)."""
         try:
             actor = await self._actor(entry)
-        except Exception:
+        except Exception as problem:
+            if transient.is_transient(problem):  # storing the person's profile hit database trouble
+                transient.noted(problem, "slack inbox")
+                self._retry(entry)
+                return None
             log.exception("slack: inbox row %s: could not tell who typed it", entry.id)
             actor = None
         arm = _Arm(entry.id, self.worker)
@@ -566,40 +874,58 @@ class Inbox:
                 message = await self._coach.handle_text(actor, entry.text, also=mark_replying)
             except _ClaimLost:
                 return None  # another worker holds the row now; nothing of this run was stored
-            except Exception:
+            except Exception as problem:
+                if transient.is_transient(problem):
+                    transient.noted(problem, "slack inbox")
+                    self._retry(entry)
+                    return None
                 log.exception("slack: coach failed on inbox row %s", entry.id)
                 message = SORRY
         if arm.lost:
             return None
+        if transient.was_not_saved(message):  # nothing was stored: run it again, say nothing yet
+            self._retry(entry)
+            return None
+        self._retries.pop(entry.id, None)
         if message.kind == FORGOTTEN:
             await self.forget_person(entry.team, entry.user, but=entry.id)
         return self._render(entry, message)
 
+    async def _send(self, entry: Entry, payload: Mapping[str, Any]) -> None:
+        if entry.kind == COMMAND and entry.response_url:
+            await self._respond(entry.response_url, payload)
+        else:
+            await self._post_message(entry.team, entry.channel or entry.user, payload)
+
     async def _deliver(self, entry: Entry, payload: Mapping[str, Any]) -> None:
         try:
-            if entry.kind == COMMAND and entry.response_url:
-                await self._respond(entry.response_url, payload)
-            else:
-                channel = entry.channel or entry.user
-                await self._post_message(entry.team, channel, payload)
+            await self._send(entry, payload)
         except DeliveryError as problem:
             await self._failed(entry, payload, str(problem), problem.retry_after, permanent=problem.permanent)
             return
         except Exception as problem:  # noqa: BLE001 - any other failure is retried the same way
             await self._failed(entry, payload, repr(problem)[:500], None, permanent=False)
             return
+        self._retries.pop(entry.id, None)
         self._done.append(entry.id)
         self.delivered += 1
+        SLACK_COMMANDS.labels("delivered").inc()
+        COMMAND_SECONDS.labels("slack").observe(max((self.config.now() - entry.created_at).total_seconds(), 0.0))
 
     async def _flush_done(self) -> None:
-        """Delete the delivered rows of a chunk in one statement (only those this worker holds)."""
+        """Delete the delivered rows in one statement (only those this worker holds); kept for the next
+        flush if the database does not answer."""
         if not self._done:
             return
         done, self._done = self._done, []
-        async with self._engine.begin() as connection:
-            await connection.execute(
-                slack_inbox.delete().where(slack_inbox.c.id.in_(done), slack_inbox.c.claimed_by == self.worker)
-            )
+        try:
+            async with self._engine.begin() as connection:
+                await connection.execute(
+                    slack_inbox.delete().where(slack_inbox.c.id.in_(done), slack_inbox.c.claimed_by == self.worker)
+                )
+        except Exception:
+            self._done[:0] = done
+            raise
 
     async def _respond(self, url: str, payload: Mapping[str, Any]) -> None:
         """POST the answer to the command's response_url, as Slack documents (JSON, ``ok`` back)."""
@@ -629,14 +955,25 @@ class Inbox:
             log.error("slack: giving up on inbox row %s after %s attempts: %s", entry.id, entry.attempts, reason)
             values.update(status="failed", claimed_by=None)
             self.failed += 1
+            SLACK_COMMANDS.labels("failed").inc()
+            FAILURES.labels("command").inc()
         else:
             due = self.config.now() + self.config.delay(entry.attempts, retry_after)
             log.warning("slack: inbox row %s attempt %s failed (%s); retrying", entry.id, entry.attempts, reason)
             values.update(due_at=due, claimed_by=None)
             self.retried += 1
+            SLACK_COMMANDS.labels("retried").inc()
+            RETRIES.labels("command").inc()
             self._wake_at(due)
+        self._retries.pop(entry.id, None)
         async with self._engine.begin() as connection:
             await connection.execute(slack_inbox.update().where(mine).values(**values))
 
 
-__all__ = ["COMMAND", "MESSAGE", "Entry", "Inbox", "InboxConfig"]
+def _cancelled_from_outside() -> bool:
+    """Whether the running task itself is being cancelled (not just a CancelledError from below it)."""
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
+
+
+__all__ = ["COMMAND", "MESSAGE", "Delivery", "Entry", "Inbox", "InboxConfig", "command_key"]

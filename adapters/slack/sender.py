@@ -200,6 +200,18 @@ class SlackSender:
         self._sleep = sleep
         self._next_slot: dict[str, float] = {}
 
+    async def open(self) -> None:
+        """One pool of kept-alive connections for every Web API call: without a session of its own,
+        slack_sdk opens (and closes) one per call, a new TCP connection for every message."""
+        if self.client.session is None or self.client.session.closed:
+            timeout = aiohttp.ClientTimeout(total=self.client.timeout)
+            self.client.session = aiohttp.ClientSession(timeout=timeout, connector=aiohttp.TCPConnector(limit=64))
+
+    async def close(self) -> None:
+        session, self.client.session = self.client.session, None
+        if session is not None:
+            await session.close()
+
     async def token(self, team: str) -> str:
         token = await self.tokens.bot_token(team)
         if not token:

@@ -14,7 +14,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from adapters.slack import SLACK, SlackAdapter, setup
 from bot.config import Settings
 
-from .slackfakes import DM, SECRET, FakeSlackAPI, fixture, form_body, interaction_body, signed_headers
+from .slackfakes import DM, SECRET, FakeSlackAPI, fixture, form_body, interaction_body, signed_headers, slash_command
 
 
 @pytest.fixture
@@ -39,6 +39,7 @@ class SlackHarness:
         self.sender = sender
         self.api = api
         self.hook = ""
+        self.trigger = ""  # the last slash command's trigger_id
 
     async def post(self, body: str, content_type: str, **sign: Any):
         headers = signed_headers(body, content_type=content_type, **sign)
@@ -47,7 +48,8 @@ class SlackHarness:
     async def command(self, text: str, **overrides: Any):
         """Post a signed slash command; its answer goes to a response_url of its own (``self.hook``)."""
         self.hook = overrides.pop("response_url", None) or self.api.new_response_url()
-        fields = fixture("slash_command") | {"text": text, "response_url": self.hook} | overrides
+        fields = slash_command() | {"text": text, "response_url": self.hook} | overrides
+        self.trigger = fields["trigger_id"]
         return await self.post(form_body(fields), "application/x-www-form-urlencoded")
 
     async def ask(self, text: str, **overrides: Any) -> dict[str, Any]:

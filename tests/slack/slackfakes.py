@@ -34,6 +34,14 @@ def fixture(name: str) -> dict[str, Any]:
     return json.loads((FIXTURES / f"{name}.json").read_text())
 
 
+_TRIGGERS = itertools.count(1)
+
+
+def slash_command() -> dict[str, Any]:
+    """The slash command fixture with a trigger_id of its own, as Slack sends one per invocation."""
+    return fixture("slash_command") | {"trigger_id": f"13345224609.{next(_TRIGGERS)}.8088930838d88f008e0"}
+
+
 # ---------------------------------------------------------------------------- signing
 
 

@@ -36,7 +36,7 @@ async def test_log_without_arguments_opens_the_form_and_the_form_logs(slack, sla
     assert await response.text() == ""
     await slack.settle()
     [opened] = slack_api.to("views.open")
-    assert opened.args["trigger_id"] == fixture("slash_command")["trigger_id"]
+    assert opened.args["trigger_id"] == slack.trigger
     view = opened.args["view"]
     assert view["callback_id"] == "dealcoach.log"
     assert {b["block_id"] for b in view["blocks"]} >= {"counterpart", "when", "duration", "channel", "repeat"}

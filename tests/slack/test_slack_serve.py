@@ -15,6 +15,7 @@ from bot.app import Runtime
 from bot.config import Settings
 from bot.web import build_web_app
 from coaching.outbox import Dispatcher
+from tests.metrics import scrape
 from tests.slack.conftest import SlackHarness
 from tests.slack.slackfakes import SECRET, block_text, buttons
 
@@ -30,6 +31,7 @@ async def test_signed_log_on_a_running_server_then_each_nudge_once(engine, sessi
         assert "slack" in dispatcher.senders
         slack = SlackHarness(client, app[SLACK], dispatcher.senders["slack"], slack_api)
 
+        before = await scrape(client)
         started = time.perf_counter()
         response = await slack.command("log Acme tomorrow 3pm")
         acked = time.perf_counter() - started
@@ -41,8 +43,13 @@ async def test_signed_log_on_a_running_server_then_each_nudge_once(engine, sessi
         assert acked < 0.5, acked  # Slack allows 3 s
         assert answered < 2, answered
         await slack.settle()  # the worker counts the delivery after Slack answered the POST
-        metrics = await (await client.get("/metrics")).text()
-        assert 'dealcoach_slack_commands_total{outcome="delivered"} 1' in metrics
+        after = await scrape(client)
+        delivered = ("dealcoach_slack_commands_total", {"outcome": "delivered"})
+        assert after[delivered] - before[delivered] == 1
+        acks = ("dealcoach_ack_seconds_count", {"surface": "slack"})
+        assert after[acks] - before[acks] == 1
+        answered_in = ("dealcoach_command_seconds_count", {"surface": "slack"})
+        assert after[answered_in] - before[answered_in] == 1
 
         kinds: list[str] = []
         for _ in range(5 * 24):  # two and a half days in 30-minute ticks

@@ -11,7 +11,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from bot.app import build_runtime
 from bot.config import Settings
 from bot.web import RUNTIME, build_web_app
-from tests.slack.slackfakes import SECRET, USER, FakeSlackAPI, fixture, form_body, signed_headers
+from tests.slack.slackfakes import SECRET, USER, FakeSlackAPI, form_body, signed_headers, slash_command
 
 from .fakes import activity
 
@@ -39,7 +39,7 @@ async def test_a_slack_user_and_a_teams_user_on_one_server(database_url, clock, 
 
         async def slack(text: str) -> str:
             hook = slack_api.new_response_url()  # the answer follows the empty ack at the response_url
-            body = form_body(fixture("slash_command") | {"text": text, "response_url": hook})
+            body = form_body(slash_command() | {"text": text, "response_url": hook})
             headers = signed_headers(body, content_type="application/x-www-form-urlencoded")
             response = await client.post("/slack/events", data=body.encode(), headers=headers)
             assert response.status == 200 and await response.text() == ""
