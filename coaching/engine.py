@@ -29,6 +29,7 @@ from coaching import (
     relationships,
     settings,
     store,
+    texts,
     transient,
 )
 from coaching import nudges as n
@@ -108,6 +109,8 @@ class Coach:
         ``shared``: asked where others read the answer; an answer that shows the person's own data is not
         given (nor anything stored): :class:`~coaching.ports.Personal` is raised instead.
         """
+        if texts.unstorable(text):
+            return personal(error(texts.UNSTORABLE))
 
         async def run(turn: Turn) -> Message:
             question = questions.awaited(turn.user, turn.now)
@@ -130,6 +133,8 @@ class Coach:
         self, command: c.Command, *, also: AlsoInTransaction | None = None, shared: bool = False
     ) -> Message:
         """Handle a structured command (a form's); ``also`` and ``shared`` as for :meth:`handle_text`."""
+        if texts.unstorable(command):
+            return personal(error(texts.UNSTORABLE))
         return await self._run(command.actor, lambda turn: self._dispatch(turn, command), also, shared)
 
     @staticmethod

@@ -6,6 +6,8 @@ name and time in the reader's zone, with the year when it is not this year — t
 
 from __future__ import annotations
 
+import dataclasses
+import re
 from collections.abc import Iterable
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -13,6 +15,23 @@ from zoneinfo import ZoneInfo
 from coaching.models import Commitment
 from coaching.nudges import Arrival
 from coaching.timelang import say_day, say_moment
+
+# PostgreSQL refuses NUL in text and no database driver encodes a lone surrogate: such words are refused
+# before anything is stored, with the same answer on every database.
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+UNSTORABLE = "That message holds a character I can't keep (a NUL or a broken character). Please type it again."
+
+
+def unstorable(value: object) -> bool:
+    """Whether a typed text, or any text in a command's fields, holds a character no database keeps."""
+    if isinstance(value, str):
+        return _UNSTORABLE.search(value) is not None
+    if isinstance(value, (tuple, list)):
+        return any(unstorable(item) for item in value)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return any(unstorable(getattr(value, field.name)) for field in dataclasses.fields(value))
+    return False
+
 
 SOON = timedelta(hours=3)  # a moment this close also says how far off it is ("in 20 min")
 

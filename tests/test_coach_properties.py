@@ -42,6 +42,8 @@ _seeded: set[int] = set()  # the coach (and its database) is one for all the exa
 @example(PEOPLE[0], "later negotiation 1 {}", "9999-12-31", datetime(2026, 12, 1, 19, 38, tzinfo=UTC), True)
 @example(PEOPLE[1], "log Tyrell {}", "3 days from 11am", datetime(2026, 12, 1, 19, 38, tzinfo=UTC), True)
 @example(PEOPLE[2], "log Acme {}", "Sun 3pm", datetime(2026, 12, 31, 14, 59, tzinfo=UTC), True)
+@example(PEOPLE[0], "commit 1 ours send it by {}", "\x00", datetime(2025, 1, 1, tzinfo=UTC), False)
+@example(PEOPLE[1], "log Acme {}", "\ud800", datetime(2025, 1, 1, tzinfo=UTC), False)
 @given(
     st.sampled_from(PEOPLE),
     st.sampled_from(MORE_TEMPLATES),
@@ -61,3 +63,14 @@ async def test_no_typed_text_gets_something_went_wrong(coach, clock, person, tem
     if answer and reply.buttons:  # what a click on its first button (a question's Yes, a snooze) does
         clicked = await coach.handle_text(person, reply.buttons[0].value)
         assert "went wrong" not in clicked.plain_text(), (reply.buttons[0].value, clicked.plain_text())
+
+
+async def test_a_character_no_database_keeps_is_refused_and_nothing_is_stored(coach) -> None:
+    """PostgreSQL refuses NUL in text and no driver encodes a lone surrogate: both are refused on every database."""
+    anna = make_actor("anna", "Europe/Berlin")
+    await coach.handle_text(anna, "log Acme tomorrow 3pm")
+    for line in ("commit 1 ours send it by \x00friday", "log Glo\x00bex tomorrow 4pm", "note 1 \ud83d broken"):
+        reply = await coach.handle_text(anna, line)
+        assert "can't keep" in reply.plain_text(), reply.plain_text()
+    assert "Globex" not in (await coach.handle_text(anna, "list")).plain_text()
+    assert "friday" not in (await coach.handle_text(anna, "commitments")).plain_text()
