@@ -36,7 +36,8 @@ async def _chat(settings: Settings, user: str, tz: str | None) -> None:
     runtime = await build_runtime(settings)
     runtime.senders[PLATFORM] = ConsoleSender(user, folder)
     runtime.start_scheduler()
-    actor = Actor(Address(PLATFORM, WORKSPACE, user), display_name=user, timezone=tz or _local_zone())
+    name = None if user == "me" else user  # the fallback login is no name to greet ("Hi me!")
+    actor = Actor(Address(PLATFORM, WORKSPACE, user), display_name=name, timezone=tz or _local_zone())
     try:
         await runtime.dispatcher.tick()
         await chat(runtime.coach, actor, tick=runtime.dispatcher.tick, folder=folder)
