@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -129,14 +130,31 @@ def _unsealable() -> FeedResult:
 # -- who the rep is ---------------------------------------------------------------------------------
 
 
-def rep_of(turn: Turn) -> Rep:
-    """The rep as calendar import sees them: their profile's address, the install's and their own domains."""
+def rep_of(turn: Turn, calendar: CalendarRead | None = None) -> Rep:
+    """The rep as calendar import sees them: their profile's address, the install's and their own domains. With
+    none of those known (a console user, a platform that gave no email), the calendar's owner is whoever takes
+    part in most of its meetings — every invitation in a person's calendar has them on it."""
     user = turn.user
-    return Rep.of(
-        emails=[user.email] if user.email else [],
-        domains=(*turn.calendar.internal_domains, *(user.own_domains or [])),
-        keywords=user.keywords or None,
-    )
+    emails = [user.email] if user.email else []
+    domains = (*turn.calendar.internal_domains, *(user.own_domains or []))
+    if not emails and not domains and calendar is not None:
+        emails = [owner] if (owner := calendar_owner(calendar)) else []
+    return Rep.of(emails=emails, domains=domains, keywords=user.keywords or None)
+
+
+def calendar_owner(calendar: CalendarRead) -> str | None:
+    """The address on most meetings that list people, if it is on at least half of them (and two)."""
+    counts: Counter[str] = Counter()
+    with_people = 0
+    for meeting in calendar.meetings:
+        people = {person.email for person in meeting.people}
+        if people:
+            with_people += 1
+            counts.update(people)
+    if not counts:
+        return None
+    address, seen = counts.most_common(1)[0]
+    return address if seen >= max(2, with_people / 2) else None
 
 
 async def _learned(turn: Turn) -> dict[str, str]:
@@ -171,7 +189,7 @@ async def apply(turn: Turn, calendar: CalendarRead, feed: CalendarFeed | None) -
     hand-logged negotiation), moved ones rescheduled, cancelled and vanished ones cancelled unless they
     already had an outcome. Ignored meetings and series stay ignored."""
     session, user, now = turn.session, turn.user, turn.now
-    rep = rep_of(turn)
+    rep = rep_of(turn, calendar)
     ignored_series = set(await session.scalars(select(IgnoredSeries.uid).where(IgnoredSeries.user_id == user.id)))
     candidates = tuple(
         meeting
@@ -346,7 +364,7 @@ def found_message(
     if len(everything) > LISTED:
         lines.append(f"… and {len(everything) - LISTED} more: `list` shows them all.")
     hint = (
-        "Not a negotiation? Tap *Not a negotiation* (this meeting) or *Never this series*, or type "
+        "Not a negotiation? Tap “Not a negotiation” (this meeting) or “Never this series”, or type "
         "`calendar ignore <id>` / `calendar ignore <id> series`."
     )
     sections = [Section(lines=tuple(lines))] if lines else []
