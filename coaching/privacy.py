@@ -16,10 +16,10 @@ from coaching.models import (
     CalendarFeed,
     CalendarImport,
     Commitment,
-    CounterpartDomain,
-    IgnoredSeries,
     Counterpart,
+    CounterpartDomain,
     Handoff,
+    IgnoredSeries,
     Negotiation,
     NegotiationIssue,
     Nudge,
@@ -127,7 +127,7 @@ async def _calendar(session: AsyncSession, user: User, numbers: dict[int, int]) 
     series = (await session.scalars(select(IgnoredSeries).where(IgnoredSeries.user_id == user.id))).all()
     domains = (await session.scalars(select(CounterpartDomain).where(CounterpartDomain.owner_id == user.id))).all()
     return {
-        "feed": _row(feed, sealed_url=None) | {"sealed_url": "(secret, not exported)"} if feed else None,
+        "feed": _row(feed, sealed_url="(secret, not exported)") if feed else None,
         "imports": [_row(x, negotiation=numbers.get(x.negotiation_id or 0)) for x in imports],
         "ignored_series": [_row(x) for x in series],
         "counterpart_domains": [_row(x, counterpart=x.counterpart.name) for x in domains],
