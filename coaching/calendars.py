@@ -19,7 +19,7 @@ import logging
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 
 from sqlalchemy import exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -165,9 +165,16 @@ async def _learned(turn: Turn) -> dict[str, str]:
 
 async def read(turn: Turn, data: bytes) -> CalendarRead:
     """The calendar in ``data`` as this rep reads it (their zone for floating times; their own address, so
-    invitations they declined are left out). CPU work: off the event loop."""
+    invitations they declined are left out — the calendar's owner when the platform gave no address). CPU work:
+    off the event loop."""
     me = [turn.user.email] if turn.user.email else []
-    return await asyncio.to_thread(read_calendar, data, now=turn.now, zone=turn.tz, me=me, window=WINDOW)
+    return await asyncio.to_thread(_read, data, turn.now, turn.tz, me)
+
+
+def _read(data: bytes, now: datetime, zone: tzinfo, me: list[str]) -> CalendarRead:
+    calendar = read_calendar(data, now=now, zone=zone, me=me, window=WINDOW)
+    owner = None if me else calendar_owner(calendar)
+    return read_calendar(data, now=now, zone=zone, me=[owner], window=WINDOW) if owner else calendar
 
 
 # -- applying a read --------------------------------------------------------------------------------
