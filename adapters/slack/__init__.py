@@ -28,6 +28,7 @@ from slack_sdk.oauth.state_store.sqlalchemy import AsyncSQLAlchemyOAuthStateStor
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from adapters.slack import handlers, inbound, sender, store
+from adapters.slack.files import Downloads
 from adapters.slack.inbox import Entry, Inbox, InboxConfig, command_key
 from bot.config import ConfigError, Settings
 from coaching import correlation
@@ -41,7 +42,7 @@ INSTALL_PATH = "/slack/install"
 REDIRECT_PATH = "/slack/oauth_redirect"
 
 # Least privilege; docs/slack.md says why each is needed. Keep in step with deploy/slack/manifest.yaml.
-BOT_SCOPES = ("commands", "chat:write", "users:read", "im:history", "files:write")
+BOT_SCOPES = ("commands", "chat:write", "users:read", "users:read.email", "im:history", "files:read", "files:write")
 
 
 class SlackAdapter:
@@ -116,6 +117,7 @@ class SlackAdapter:
         self.background = handlers.Background()
         self.sender = sender.SlackSender(self.client, tokens, min_interval=min_interval)
         self.inbox = Inbox(sessions, coach, actor=self._actor, post_message=self._post_message, config=inbox)
+        self.files = Downloads(settings.slack_api_url)
         handlers.register(
             self.bolt,
             coach,
@@ -126,6 +128,7 @@ class SlackAdapter:
             inbox=self.inbox,
             on_uninstall=self._uninstalled,
             ack_deadline=ack_deadline,
+            files=self.files,
         )
 
     @property
@@ -193,6 +196,7 @@ class SlackAdapter:
         display work under way."""
         await self.inbox.stop(grace)
         await self.background.drain()
+        await self.files.close()
         await self.sender.close()
 
 

@@ -54,6 +54,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
+from adapters.secret_words import about_calendar, redacted
 from adapters.slack import render
 from adapters.slack.store import Seen, engine_of, slack_inbox, slack_seen
 from bot.database import SQLITE_CONNECT_ARGS, sqlite_pragmas
@@ -62,7 +63,7 @@ from coaching.commands import Actor
 from coaching.messages import Message
 from coaching.metrics import COMMAND_SECONDS, FAILURES, RETRIES, SLACK_COMMANDS
 from coaching.outbox import Retry
-from coaching.ports import Abandon, DeliveryError
+from coaching.ports import Abandon, DeliveryError, Personal
 from coaching.privacy import FORGOTTEN
 
 log = logging.getLogger(__name__)
@@ -104,7 +105,12 @@ class InboxConfig(Retry):
 
 class CoachPort(Protocol):
     async def handle_text(
-        self, actor: Actor, text: str, *, also: Callable[[AsyncSession], Awaitable[None]] | None = None
+        self,
+        actor: Actor,
+        text: str,
+        *,
+        also: Callable[[AsyncSession], Awaitable[None]] | None = None,
+        shared: bool = False,
     ) -> Message: ...
 
 
@@ -854,7 +860,8 @@ class Inbox:
         arm = _Arm(entry.id, self.worker)
 
         async def mark_replying(session: AsyncSession) -> None:
-            """In the coach's own transaction: the command and the row's progress commit together."""
+            """In the coach's own transaction: the command and the row's progress commit together (and the
+            row keeps no secret the words held: a calendar address stays only as scheme and host)."""
             moved = await session.execute(
                 slack_inbox.update()
                 .where(
@@ -862,7 +869,7 @@ class Inbox:
                     slack_inbox.c.claimed_by == arm.worker,
                     slack_inbox.c.status == "pending",
                 )
-                .values(status="replying")
+                .values(status="replying", text=redacted(entry.text))
             )
             if moved.rowcount != 1:  # type: ignore[attr-defined]
                 arm.lost = True
@@ -871,7 +878,7 @@ class Inbox:
         message = SORRY
         if actor is not None:
             try:
-                message = await self._coach.handle_text(actor, entry.text, also=mark_replying)
+                message = await self._ask(actor, entry, mark_replying)
             except _ClaimLost:
                 return None  # another worker holds the row now; nothing of this run was stored
             except Exception as problem:
@@ -890,6 +897,17 @@ class Inbox:
         if message.kind == FORGOTTEN:
             await self.forget_person(entry.team, entry.user, but=entry.id)
         return self._render(entry, message)
+
+    async def _ask(self, actor: Actor, entry: Entry, also: Callable[[AsyncSession], Awaitable[None]]) -> Message:
+        """The coach's answer. Words that may hold a secret, typed in a channel, are asked as in a shared chat
+        first, so the coach refuses what must not be typed there (``calendar <url>``); an answer that is
+        merely personal comes anyway, as the slash command's answer is only the sender's to see."""
+        if in_view_of_others(entry) and about_calendar(entry.text):
+            try:
+                return await self._coach.handle_text(actor, entry.text, also=also, shared=True)
+            except Personal:
+                pass  # rolled back, nothing stored: ask again as usual
+        return await self._coach.handle_text(actor, entry.text, also=also)
 
     async def _send(self, entry: Entry, payload: Mapping[str, Any]) -> None:
         if entry.kind == COMMAND and entry.response_url:
@@ -968,6 +986,11 @@ class Inbox:
         self._retries.pop(entry.id, None)
         async with self._engine.begin() as connection:
             await connection.execute(slack_inbox.update().where(mine).values(**values))
+
+
+def in_view_of_others(entry: Entry) -> bool:
+    """Typed where others may read it: a slash command anywhere but a direct message (Slack's ``D…`` ids)."""
+    return entry.kind == COMMAND and not (entry.channel or "").startswith("D")
 
 
 def _cancelled_from_outside() -> bool:

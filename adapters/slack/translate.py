@@ -122,9 +122,15 @@ def actor(
     timezone: str | None = None,
     locale: str | None = None,
     admin: bool = False,
+    email: str | None = None,
 ) -> Actor:
     return Actor(
-        Address(PLATFORM, team, user), display_name=display_name, timezone=timezone, locale=locale, admin=admin
+        Address(PLATFORM, team, user),
+        display_name=display_name,
+        timezone=timezone,
+        locale=locale,
+        admin=admin,
+        email=email,
     )
 
 
@@ -526,6 +532,17 @@ def timezone_of_profile(user: Mapping[str, Any]) -> str | None:
 def locale_of_profile(user: Mapping[str, Any]) -> str | None:
     """``users.info`` with ``include_locale=true`` carries the person's language as ``locale`` ("en-US")."""
     return valid_locale(user.get("locale"))
+
+
+_EMAIL = re.compile(r"[^@\s<>]{1,64}@[^@\s<>]{1,255}")
+
+
+def email_of_profile(user: Mapping[str, Any]) -> str | None:
+    """``users.info``'s ``profile.email`` (only with the ``users:read.email`` scope): its domain is one of the
+    person's own, so a meeting with colleagues only is not taken for a negotiation."""
+    profile = user.get("profile") if isinstance(user.get("profile"), Mapping) else {}
+    email = profile.get("email")
+    return email.strip().lower() if isinstance(email, str) and _EMAIL.fullmatch(email.strip()) else None
 
 
 def admin_of_profile(user: Mapping[str, Any]) -> bool:

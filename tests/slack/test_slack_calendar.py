@@ -1,0 +1,224 @@
+"""Calendars from Slack: ``calendar <url>`` is refused in a channel (ephemeral, the address never shown or
+logged) and subscribes in the app's DM; an .ics file sent in the DM is downloaded with the bot token from
+the fake Slack on loopback and imported once; the profile email tells the rep's own domain.
+
+Real coach and database; the fake Slack Web API (``files.info``, the private download URL, ``users.info``
+with ``profile.email``) and the calendar provider are loopback servers."""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from adapters.slack.store import slack_inbox
+from tests.slack.slackfakes import DM, USER, block_text, buttons, fixture
+
+FEEDS = Path(__file__).parents[1] / "calendar" / "feeds"
+SECRET = "5ecretT0ken"
+URL = f"https://calendar.google.com/calendar/ical/jane%40acme.com/private-{SECRET}/basic.ics"
+CHANNEL = "C2147483705"  # the slash command fixture's channel
+NOW = datetime(2026, 6, 15, 6, 0, tzinfo=UTC)  # the calendar fixtures are written around this Monday
+
+
+@pytest.fixture
+def calendar_now(clock) -> None:
+    clock.set(NOW)
+
+
+def feed(name: str) -> bytes:
+    return (FEEDS / name).read_bytes()
+
+
+_events = iter(range(1, 1_000_000))
+
+
+def file_message(file_id: str, *, channel: str = DM, event_id: str | None = None) -> dict[str, Any]:
+    """The DM's message event for a file someone sent (subtype ``file_share``), as Slack posts it."""
+    body = fixture("event_message_im")
+    body["event_id"] = event_id or f"EvFILE{next(_events)}"
+    body["event"].update(
+        subtype="file_share",
+        text="",
+        channel=channel,
+        files=[{"id": file_id, "name": "calendar.ics", "filetype": "ics", "mode": "hosted"}],
+    )
+    return body
+
+
+def file_shared(file_id: str, *, channel: str = DM) -> dict[str, Any]:
+    body = copy.deepcopy(fixture("event_message_im"))
+    body["event_id"] = f"EvSHARED{next(_events)}"
+    body["event"] = {
+        "type": "file_shared",
+        "file_id": file_id,
+        "user_id": USER,
+        "file": {"id": file_id},
+        "channel_id": channel,
+        "event_ts": "1700000700.000100",
+    }
+    return body
+
+
+def dm_answers(slack_api) -> list[str]:
+    """Everything the app posted into the DM, as read (text and blocks)."""
+    posted = [c for c in slack_api.to("chat.postMessage") if c.args.get("channel") == DM]
+    return [(c.args.get("text") or "") + "\n" + block_text(c.args.get("blocks") or []) for c in posted]
+
+
+async def send_file(slack, slack_api, name: str, data: bytes, **extra: Any) -> str:
+    file_id = slack_api.share_file(name, data, **extra)
+    response = await slack.event(file_message(file_id))
+    assert response.status == 200, await response.text()
+    await slack.settle()
+    return file_id
+
+
+def everything_sent(slack_api) -> str:
+    return json.dumps([c.args for c in slack_api.calls], default=str)
+
+
+# ---------------------------------------------------------------------------- the secret address
+
+
+async def test_calendar_url_in_a_channel_is_refused_ephemerally_never_echoed_nor_logged(slack, slack_api, caplog):
+    caplog.set_level(logging.DEBUG)
+
+    reply = await slack.ask(f"calendar <{URL}>")
+
+    assert reply["response_type"] == "ephemeral"
+    assert SECRET not in json.dumps(reply)
+    assert "reset" in reply["text"].lower()  # the advice: reset the secret address at the provider
+    status = await slack.ask("calendar", channel_id=DM, channel_name="directmessage")
+    assert SECRET not in json.dumps(status)
+    assert "calendar.google.com" not in status["text"]  # nothing was subscribed
+    assert SECRET not in everything_sent(slack_api)
+    assert SECRET not in caplog.text
+
+
+async def test_an_inbox_row_kept_after_a_failed_answer_holds_no_address(slack, slack_api, sessions, caplog):
+    caplog.set_level(logging.DEBUG)
+    slack_api.fail_hook(status=404)  # the answer cannot be delivered: the row is kept, as "failed"
+
+    await slack.command(f"calendar <{URL}>")
+    await slack_api.wait_for(lambda: slack_api.hook_calls(slack.hook))
+    await slack.settle()
+
+    async with sessions() as session:
+        [row] = (await session.execute(sa.select(slack_inbox))).mappings().all()
+    assert row["status"] == "failed"
+    assert SECRET not in row["text"] and SECRET not in (row["reply"] or "")
+    assert row["text"].startswith("calendar https://calendar.google.com/")
+    assert SECRET not in caplog.text
+
+
+async def test_other_calendar_commands_in_a_channel_answer_as_usual(slack):
+    reply = await slack.ask("calendar")
+
+    assert reply["response_type"] == "ephemeral"
+    assert "calendar" in reply["text"].lower()
+    assert "went wrong" not in reply["text"].lower()
+
+
+# ---------------------------------------------------------------------------- files sent in the DM
+
+
+async def test_an_ics_file_in_the_dm_is_imported_once_with_buttons(slack, slack_api, clock, calendar_now):
+    file_id = slack_api.share_file("google.ics", feed("google.ics"))
+
+    for event in (file_message(file_id), file_shared(file_id), file_message(file_id)):
+        assert (await slack.event(event)).status == 200
+    assert (await slack.event(file_message(file_id, event_id="EvFILEAGAIN"))).status == 200
+    assert (await slack.event(file_message(file_id, event_id="EvFILEAGAIN"))).status == 200  # Slack's retry
+    await slack.settle()
+
+    [download] = slack_api.to("download")
+    assert download.token == "xoxb-test-token"
+    [answer] = dm_answers(slack_api)
+    assert "Globex" in answer
+    listed = await slack.ask("list")
+    assert "Globex" in listed["text"] + block_text(listed.get("blocks") or [])
+    labels = {b["text"]["text"] for b in buttons(slack_api.last_blocks())}
+    assert {"Not a negotiation", "Never this series"} <= labels
+
+
+async def test_never_this_series_runs_its_command(slack, slack_api, calendar_now):
+    await send_file(slack, slack_api, "google.ics", feed("google.ics"))
+    [posted] = [c for c in slack_api.to("chat.postMessage") if c.args.get("channel") == DM]
+    never = next(b for b in buttons(posted.args["blocks"]) if b["text"]["text"] == "Never this series")
+    assert never["value"].startswith("calendar ignore ") and never["value"].endswith(" series")
+    ts = next(ts for (channel, ts), m in slack_api.messages.items() if channel == DM and m["blocks"])
+
+    response = await slack.interaction(slack.click_payload(never, ts, DM))
+    await slack.settle()
+
+    assert response.status == 200
+    [update] = slack_api.to("chat.update")
+    assert "went wrong" not in block_text(update.args["blocks"]).lower()
+
+
+async def test_the_profile_email_makes_colleagues_meetings_internal(slack, slack_api, calendar_now):
+    slack_api.emails[USER] = "jane@acme.com"
+
+    await send_file(slack, slack_api, "google.ics", feed("google.ics"))
+
+    listed = await slack.ask("list", channel_id=DM)
+    text = listed["text"] + block_text(listed.get("blocks") or [])
+    assert "Globex" in text
+    assert "Pricing review" not in text  # a keyword, but only colleagues at acme.com
+
+
+async def test_without_the_email_the_same_meeting_goes_by_its_title(slack, slack_api, calendar_now):
+    await send_file(slack, slack_api, "google.ics", feed("google.ics"))
+
+    listed = await slack.ask("list", channel_id=DM)
+    assert "Pricing review" in listed["text"] + block_text(listed.get("blocks") or [])
+
+
+async def test_a_file_that_is_no_calendar_gets_a_short_answer_and_is_not_downloaded(slack, slack_api):
+    await send_file(slack, slack_api, "notes.txt", b"just notes", filetype="text")
+
+    [answer] = dm_answers(slack_api)
+    assert "not a calendar file" in answer and ".ics" in answer
+    assert slack_api.to("download") == []
+
+
+async def test_a_file_larger_than_5_mb_is_not_downloaded(slack, slack_api):
+    await send_file(slack, slack_api, "huge.ics", b"BEGIN:VCALENDAR", size=6 * 1024 * 1024)
+
+    [answer] = dm_answers(slack_api)
+    assert "larger than 5 MB" in answer
+    assert slack_api.to("download") == []
+
+
+async def test_a_file_that_turns_out_larger_than_it_said_is_abandoned(slack, slack_api, coach):
+    body = b"BEGIN:VCALENDAR\r\n" + b"X" * (5 * 1024 * 1024 + 1)
+    await send_file(slack, slack_api, "sneaky.ics", body, size=100)
+
+    [answer] = dm_answers(slack_api)
+    assert "larger than 5 MB" in answer
+
+
+async def test_the_bot_token_goes_only_to_slacks_file_host(slack, slack_api):
+    elsewhere = "https://files.example.com/download/calendar.ics"
+    await send_file(slack, slack_api, "calendar.ics", b"BEGIN:VCALENDAR", url_private_download=elsewhere)
+
+    [answer] = dm_answers(slack_api)
+    assert "download" in answer.lower()
+    assert slack_api.to("download") == []  # and nothing else was contacted: no test leaves loopback
+
+
+async def test_a_file_shared_in_a_channel_is_not_read(slack, slack_api):
+    file_id = slack_api.share_file("google.ics", feed("google.ics"))
+
+    assert (await slack.event(file_shared(file_id, channel=CHANNEL))).status == 200
+    await slack.settle()
+
+    assert slack_api.to("files.info") == [] and slack_api.to("download") == []
+    assert slack_api.to("chat.postMessage") == []
