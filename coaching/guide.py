@@ -69,7 +69,9 @@ async def unknown_word(turn: Turn, command: c.UnknownWord) -> Message:
         return replace(stray, personal=False)
     if not command.suggestions:
         return replace(error(f"I don't know “{command.word}”. Type `help` to see what I can do."), personal=False)
-    runs = [f"{word} {command.rest}".strip() for word in command.suggestions]
+    # A web address is never repeated back (a calendar's secret address, typed as `calender https://…`).
+    rest = "" if "://" in command.rest else command.rest
+    runs = [f"{word} {rest}".strip() for word in command.suggestions]
     questions.suggest(turn.user, now=turn.now, yes=runs[0])
     shown = " or ".join(f"`{word}`" for word in command.suggestions)
     return Message(

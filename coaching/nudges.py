@@ -36,6 +36,8 @@ HANDOFF = "handoff"  # a note to the account owner about a held negotiation
 DIGEST = "digest"  # a team lead's weekly digest
 TEAM_INVITE = "team_invite"  # a lead invites a rep to their team
 TEAM_NEWS = "team_news"  # a change on a team (accepted, declined, left …), told to whom it concerns
+CALENDAR_NEWS = "calendar_news"  # a day's batch of negotiations found in the rep's calendar by later syncs
+CALENDAR_TROUBLE = "calendar_trouble"  # the rep's calendar feed is refused (paused) or cannot be read
 EXPORT = "export"  # a data export, asked for just now (not a nudge, but it travels the outbox to carry a file)
 STAY_IN_TOUCH_TIME = time(10, 0)  # Monday, local
 DUE_TIME_LEAD = timedelta(hours=1)  # a commitment due at a time: reminded this long before, overdue this long after
@@ -69,6 +71,10 @@ class Planned:
 
 def user_zone(user: User) -> ZoneInfo:
     return zone(user.timezone) or ZoneInfo("UTC")
+
+
+def user_zone_named(name: str | None) -> ZoneInfo:
+    return zone(name) or ZoneInfo("UTC")
 
 
 def quiet_until(user: User, at: datetime) -> datetime | None:
