@@ -10,17 +10,19 @@ from __future__ import annotations
 import copy
 import json
 import logging
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
 
 from adapters.slack.store import slack_inbox
+from coaching.calendars import shared_refusal
+from coaching.engine import Coach
+from tests.calendar_chats import feed, feeding_coach, provider_at
 from tests.slack.slackfakes import DM, USER, block_text, buttons, fixture
 
-FEEDS = Path(__file__).parents[1] / "calendar" / "feeds"
 SECRET = "5ecretT0ken"
 URL = f"https://calendar.google.com/calendar/ical/jane%40acme.com/private-{SECRET}/basic.ics"
 CHANNEL = "C2147483705"  # the slash command fixture's channel
@@ -32,8 +34,10 @@ def calendar_now(clock) -> None:
     clock.set(NOW)
 
 
-def feed(name: str) -> bytes:
-    return (FEEDS / name).read_bytes()
+@pytest.fixture
+async def coach(sessions, clock) -> AsyncIterator[Coach]:
+    async with feeding_coach(sessions, clock) as coach:
+        yield coach
 
 
 _events = iter(range(1, 1_000_000))
@@ -94,7 +98,8 @@ async def test_calendar_url_in_a_channel_is_refused_ephemerally_never_echoed_nor
 
     assert reply["response_type"] == "ephemeral"
     assert SECRET not in json.dumps(reply)
-    assert "reset" in reply["text"].lower()  # the advice: reset the secret address at the provider
+    assert reply["text"] == shared_refusal().text  # the coach's refusal, with its advice
+    assert "Reset the secret address" in block_text(reply["blocks"])
     status = await slack.ask("calendar", channel_id=DM, channel_name="directmessage")
     assert SECRET not in json.dumps(status)
     assert "calendar.google.com" not in status["text"]  # nothing was subscribed
@@ -118,6 +123,25 @@ async def test_an_inbox_row_kept_after_a_failed_answer_holds_no_address(slack, s
     assert SECRET not in caplog.text
 
 
+async def test_calendar_url_in_the_dm_subscribes_and_the_status_shows_the_feed(slack, slack_api, calendar_now, caplog):
+    caplog.set_level(logging.DEBUG)
+    slack_api.emails[USER] = "jane@acme.com"
+    path = f"/calendar/ical/jane/private-{SECRET}/basic.ics"
+    message = fixture("event_message_im")
+
+    async with provider_at(path) as provider:
+        message["event"]["text"] = f"calendar <{provider.url(path)}>"  # Slack sends a link in angle brackets
+        assert (await slack.event(message)).status == 200
+        await slack.settle()
+        [subscribed] = dm_answers(slack_api)
+        status = await slack.ask("calendar", channel_id=DM, channel_name="directmessage")
+
+    assert "Globex" in subscribed  # the first sync's list of what was found
+    assert len(provider.requests) == 1
+    assert "127.0.0.1" in status["text"] + block_text(status["blocks"])  # the feed, shown as scheme and host
+    assert SECRET not in everything_sent(slack_api) and SECRET not in caplog.text
+
+
 async def test_other_calendar_commands_in_a_channel_answer_as_usual(slack):
     reply = await slack.ask("calendar")
 
@@ -129,7 +153,8 @@ async def test_other_calendar_commands_in_a_channel_answer_as_usual(slack):
 # ---------------------------------------------------------------------------- files sent in the DM
 
 
-async def test_an_ics_file_in_the_dm_is_imported_once_with_buttons(slack, slack_api, clock, calendar_now):
+async def test_an_ics_file_in_the_dm_is_imported_once_with_buttons(slack, slack_api, calendar_now):
+    slack_api.emails[USER] = "jane@acme.com"
     file_id = slack_api.share_file("google.ics", feed("google.ics"))
 
     for event in (file_message(file_id), file_shared(file_id), file_message(file_id)):
@@ -149,6 +174,7 @@ async def test_an_ics_file_in_the_dm_is_imported_once_with_buttons(slack, slack_
 
 
 async def test_never_this_series_runs_its_command(slack, slack_api, calendar_now):
+    slack_api.emails[USER] = "jane@acme.com"
     await send_file(slack, slack_api, "google.ics", feed("google.ics"))
     [posted] = [c for c in slack_api.to("chat.postMessage") if c.args.get("channel") == DM]
     never = next(b for b in buttons(posted.args["blocks"]) if b["text"]["text"] == "Never this series")
@@ -168,17 +194,16 @@ async def test_the_profile_email_makes_colleagues_meetings_internal(slack, slack
 
     await send_file(slack, slack_api, "google.ics", feed("google.ics"))
 
-    listed = await slack.ask("list", channel_id=DM)
-    text = listed["text"] + block_text(listed.get("blocks") or [])
-    assert "Globex" in text
-    assert "Pricing review" not in text  # a keyword, but only colleagues at acme.com
+    [found] = dm_answers(slack_api)
+    assert "Globex" in found
+    assert "Pricing review" not in found  # a keyword, but only colleagues at acme.com
 
 
 async def test_without_the_email_the_same_meeting_goes_by_its_title(slack, slack_api, calendar_now):
     await send_file(slack, slack_api, "google.ics", feed("google.ics"))
 
-    listed = await slack.ask("list", channel_id=DM)
-    assert "Pricing review" in listed["text"] + block_text(listed.get("blocks") or [])
+    [found] = dm_answers(slack_api)
+    assert "Pricing review (internal)" in found
 
 
 async def test_a_file_that_is_no_calendar_gets_a_short_answer_and_is_not_downloaded(slack, slack_api):

@@ -8,17 +8,19 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from adapters.teams.calendars import DOWNLOAD_INFO, IN_PERSONAL_CHAT
+from coaching.calendars import shared_refusal
+from coaching.engine import Coach
+from tests.calendar_chats import feed, feeding_coach, provider_at
 
 from .fakes import LEAD, activity, member, recorded
 
-FEEDS = Path(__file__).parents[1] / "calendar" / "feeds"
 SECRET = "5ecretT0ken"
 URL = f"https://outlook.office365.com/owa/calendar/abc@contoso.com/{SECRET}/calendar.ics"
 NOW = datetime(2026, 6, 15, 6, 0, tzinfo=UTC)  # the calendar fixtures are written around this Monday
@@ -31,8 +33,10 @@ def calendar_now(clock) -> None:
     clock.set(NOW)
 
 
-def feed(name: str) -> bytes:
-    return (FEEDS / name).read_bytes()
+@pytest.fixture
+async def coach(sessions, clock) -> AsyncIterator[Coach]:
+    async with feeding_coach(sessions, clock) as coach:
+        yield coach
 
 
 async def post(client, body: dict[str, Any]) -> None:
@@ -86,14 +90,32 @@ async def test_calendar_url_in_a_group_chat_is_refused_there_and_never_echoed(ma
     await say(client, connector, "help", **lena)  # Lena has a personal chat: DealCoach could answer privately
     before = len(connector.calls)
 
-    await post(client, in_group(connector, URL))
+    await post(client, in_group(connector, f"calendar {URL}"))
 
     [refusal] = connector.calls[before:]
     assert refusal.conversation_id.startswith("19:meeting_")  # shown in that chat
-    assert "reset" in refusal.visible.lower()
+    assert shared_refusal().text in refusal.visible and "Reset the secret address" in refusal.visible
     assert SECRET not in everything(connector) and SECRET not in caplog.text
     [status] = await say(client, connector, "calendar", **lena)
     assert "outlook.office365.com" not in status.visible  # nothing was subscribed
+
+
+async def test_calendar_url_in_the_personal_chat_subscribes_and_the_status_shows_the_feed(
+    make_app, coach, connector, calendar_now, caplog
+):
+    caplog.set_level(logging.DEBUG)
+    connector.rosters[PERSONAL] = [ANN]
+    client, _ = await make_app(coach)
+    path = f"/owa/calendar/{SECRET}/calendar.ics"
+
+    async with provider_at(path) as provider:
+        [subscribed] = await say(client, connector, f"calendar {provider.url(path)}")
+        [status] = await say(client, connector, "calendar")
+
+    assert "Globex" in subscribed.visible  # the first sync's list of what was found
+    assert len(provider.requests) == 1
+    assert "127.0.0.1" in status.visible  # the feed, shown as scheme and host
+    assert SECRET not in everything(connector) and SECRET not in caplog.text
 
 
 async def test_calendar_status_asked_in_a_group_chat_is_answered_privately(make_app, coach, connector):
@@ -115,6 +137,7 @@ async def test_calendar_status_asked_in_a_group_chat_is_answered_privately(make_
 async def test_an_ics_file_in_the_personal_chat_is_imported_with_buttons(
     make_app, coach, connector, onedrive, calendar_now
 ):
+    connector.rosters[PERSONAL] = [ANN]
     client, _ = await make_app(coach)
 
     [answer] = await send_file(client, connector, onedrive)
@@ -139,6 +162,7 @@ async def test_a_redelivered_file_activity_is_imported_once(make_app, coach, con
 
 
 async def test_never_this_series_runs_its_command(make_app, coach, connector, onedrive, calendar_now):
+    connector.rosters[PERSONAL] = [ANN]
     client, _ = await make_app(coach)
     [answer] = await send_file(client, connector, onedrive)
     never = next(a for a in answer.card["actions"] if a["title"] == "Never this series")
@@ -157,21 +181,19 @@ async def test_the_member_lookups_email_makes_colleagues_meetings_internal(
     connector.rosters[PERSONAL] = [ANN]
     client, _ = await make_app(coach)
 
-    await send_file(client, connector, onedrive)
+    [found] = await send_file(client, connector, onedrive)
 
-    [listed] = await say(client, connector, "list")
-    assert "Globex" in listed.visible
-    assert "Pricing review" not in listed.visible  # a keyword, but only colleagues at acme.com
+    assert "Globex" in found.visible
+    assert "Pricing review" not in found.visible  # a keyword, but only colleagues at acme.com
     assert any("/members/" in path for path in connector.lookups)
 
 
 async def test_without_the_email_the_same_meeting_goes_by_its_title(make_app, coach, connector, onedrive, calendar_now):
     client, _ = await make_app(coach)  # nobody in the roster: the lookup finds no email
 
-    await send_file(client, connector, onedrive)
+    [found] = await send_file(client, connector, onedrive)
 
-    [listed] = await say(client, connector, "list")
-    assert "Pricing review" in listed.visible
+    assert "Pricing review (internal)" in found.visible
 
 
 async def test_a_file_that_is_no_calendar_gets_a_short_answer_and_is_not_downloaded(
