@@ -67,36 +67,7 @@ class SlackAdapter:
         self._cached_store: AsyncCacheableInstallationStore | None = None
         app_kwargs: dict[str, Any] = {}
         if settings.slack_client_id:
-            if not (settings.slack_client_secret and settings.secret_key):
-                raise ConfigError(
-                    "SLACK_CLIENT_ID needs SLACK_CLIENT_SECRET and DEALCOACH_SECRET_KEY (tokens are stored encrypted)"
-                )
-            engine = store.engine_of(sessions)
-            self.installation_store = store.EncryptedInstallationStore(
-                client_id=settings.slack_client_id,
-                engine=engine,
-                cipher=store.TokenCipher(settings.secret_key),
-            )
-            # The authorize step: installation rows cached in memory, auth.test results cached too.
-            self._cached_store = AsyncCacheableInstallationStore(self.installation_store)
-            app_kwargs["authorize"] = AsyncInstallationStoreAuthorize(
-                logger=log,
-                installation_store=self._cached_store,
-                bot_only=True,
-                cache_enabled=True,
-                client=self.client,
-            )
-            app_kwargs["oauth_settings"] = AsyncOAuthSettings(
-                client_id=settings.slack_client_id,
-                client_secret=settings.slack_client_secret,
-                scopes=list(BOT_SCOPES),
-                installation_store=self._cached_store,
-                installation_store_bot_only=True,
-                state_store=AsyncSQLAlchemyOAuthStateStore(expiration_seconds=600, engine=engine),
-                install_path=INSTALL_PATH,
-                redirect_uri_path=REDIRECT_PATH,
-            )
-            tokens: sender.TokenSource = _InstalledTokens(self._cached_store)
+            app_kwargs, tokens = self._installed(settings, sessions)
         elif settings.slack_bot_token:
             tokens = sender.StaticToken(settings.slack_bot_token)
         else:
@@ -130,6 +101,42 @@ class SlackAdapter:
             ack_deadline=ack_deadline,
             files=self.files,
         )
+
+    def _installed(
+        self, settings: Settings, sessions: async_sessionmaker[AsyncSession]
+    ) -> tuple[dict[str, Any], sender.TokenSource]:
+        """OAuth mode (many workspaces): Bolt's authorize step and OAuth flow over the encrypted installation
+        store, and the workspaces' bot tokens from it."""
+        if not (settings.slack_client_secret and settings.secret_key):
+            raise ConfigError(
+                "SLACK_CLIENT_ID needs SLACK_CLIENT_SECRET and DEALCOACH_SECRET_KEY (tokens are stored encrypted)"
+            )
+        engine = store.engine_of(sessions)
+        self.installation_store = store.EncryptedInstallationStore(
+            client_id=settings.slack_client_id,
+            engine=engine,
+            cipher=store.TokenCipher(settings.secret_key),
+        )
+        # The authorize step: installation rows cached in memory, auth.test results cached too.
+        self._cached_store = AsyncCacheableInstallationStore(self.installation_store)
+        authorize = AsyncInstallationStoreAuthorize(
+            logger=log,
+            installation_store=self._cached_store,
+            bot_only=True,
+            cache_enabled=True,
+            client=self.client,
+        )
+        oauth_settings = AsyncOAuthSettings(
+            client_id=settings.slack_client_id,
+            client_secret=settings.slack_client_secret,
+            scopes=list(BOT_SCOPES),
+            installation_store=self._cached_store,
+            installation_store_bot_only=True,
+            state_store=AsyncSQLAlchemyOAuthStateStore(expiration_seconds=600, engine=engine),
+            install_path=INSTALL_PATH,
+            redirect_uri_path=REDIRECT_PATH,
+        )
+        return {"authorize": authorize, "oauth_settings": oauth_settings}, _InstalledTokens(self._cached_store)
 
     @property
     def oauth(self) -> bool:
