@@ -42,7 +42,16 @@ INSTALL_PATH = "/slack/install"
 REDIRECT_PATH = "/slack/oauth_redirect"
 
 # Least privilege; docs/slack.md says why each is needed. Keep in step with deploy/slack/manifest.yaml.
-BOT_SCOPES = ("commands", "chat:write", "users:read", "users:read.email", "im:history", "files:read", "files:write")
+BOT_SCOPES = (
+    "commands",
+    "chat:write",
+    "users:read",
+    "users:read.email",
+    "im:history",
+    "app_mentions:read",
+    "files:read",
+    "files:write",
+)
 
 
 class SlackAdapter:
@@ -87,7 +96,14 @@ class SlackAdapter:
         self.profiles = handlers.Profiles(coach)
         self.background = handlers.Background()
         self.sender = sender.SlackSender(self.client, tokens, min_interval=min_interval)
-        self.inbox = Inbox(sessions, coach, actor=self._actor, post_message=self._post_message, config=inbox)
+        self.inbox = Inbox(
+            sessions,
+            coach,
+            actor=self._actor,
+            post_message=self._post_message,
+            post_ephemeral=self._post_ephemeral,
+            config=inbox,
+        )
         self.files = Downloads(settings.slack_api_url)
         handlers.register(
             self.bolt,
@@ -149,6 +165,9 @@ class SlackAdapter:
 
     async def _post_message(self, team: str, channel: str, payload: Any) -> None:
         await self.sender.call(team, "chat.postMessage", channel=channel, **payload)
+
+    async def _post_ephemeral(self, team: str, channel: str, user: str, payload: Any) -> None:
+        await self.sender.call(team, "chat.postEphemeral", channel=channel, user=user, **payload)
 
     async def _uninstalled(self, team: str) -> None:
         await self.inbox.forget_team(team)

@@ -448,6 +448,7 @@ _EVENTS: dict[str, Check] = {
     "app_home_opened": _record({"user": ID, "channel": _maybe(ID)}, required=("user",)),
     "user_change": _record({"user": _record(_USER_FIELDS | {"tz": _maybe(TOKEN)}, required=("id",))}),
     "tokens_revoked": _record({}, required=("tokens",)),
+    "app_mention": _record({"channel": ID, "user": ID}, required=("channel", "user")),
     "file_shared": _record({"file_id": ID, "user_id": ID, "channel_id": ID}, required=("file_id",)),
 }
 

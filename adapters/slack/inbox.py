@@ -70,6 +70,7 @@ log = logging.getLogger(__name__)
 
 COMMAND = "command"  # the answer goes to the command's response_url (ephemeral)
 MESSAGE = "message"  # a DM to the app: the answer goes back to that DM channel
+MENTION = "mention"  # the app @mentioned in a channel: the answer is ephemeral there (chat.postEphemeral)
 
 SORRY = Message("Sorry, that went wrong on our side. Nothing was changed; please try again.", kind="error")
 
@@ -351,14 +352,17 @@ class Inbox:
         post_message: Callable[[str, str, Mapping[str, Any]], Awaitable[Any]],
         config: InboxConfig | None = None,
         worker: str | None = None,
+        post_ephemeral: Callable[[str, str, str, Mapping[str, Any]], Awaitable[Any]] | None = None,
     ) -> None:
         """``actor(entry)``: who typed it (time zone from the profile cache or ``users.info``);
         ``post_message(team, channel, payload)``: ``chat.postMessage`` with the workspace's token,
-        raising :class:`~coaching.ports.DeliveryError` on failure."""
+        raising :class:`~coaching.ports.DeliveryError` on failure; ``post_ephemeral(team, channel, user,
+        payload)``: ``chat.postEphemeral`` likewise, for mentions (without it, a mention is answered by DM)."""
         self._engine = engine_of(sessions)
         self._coach = coach
         self._actor = actor
         self._post_message = post_message
+        self._post_ephemeral = post_ephemeral
         self.config = config or InboxConfig()
         self.worker = worker or f"slack-{uuid.uuid4().hex[:12]}"
         self._wake = asyncio.Event()
@@ -912,6 +916,11 @@ class Inbox:
     async def _send(self, entry: Entry, payload: Mapping[str, Any]) -> None:
         if entry.kind == COMMAND and entry.response_url:
             await self._respond(entry.response_url, payload)
+        elif entry.kind == MENTION:  # only the person who mentioned the app sees the answer
+            if self._post_ephemeral is not None and entry.channel:
+                await self._post_ephemeral(entry.team, entry.channel, entry.user, payload)
+            else:
+                await self._post_message(entry.team, entry.user, payload)
         else:
             await self._post_message(entry.team, entry.channel or entry.user, payload)
 
@@ -989,8 +998,9 @@ class Inbox:
 
 
 def in_view_of_others(entry: Entry) -> bool:
-    """Typed where others may read it: a slash command anywhere but a direct message (Slack's ``D…`` ids)."""
-    return entry.kind == COMMAND and not (entry.channel or "").startswith("D")
+    """Typed where others may read it: a mention in a channel, or a slash command anywhere but a direct message
+    (Slack's ``D…`` ids)."""
+    return entry.kind == MENTION or (entry.kind == COMMAND and not (entry.channel or "").startswith("D"))
 
 
 def _cancelled_from_outside() -> bool:
@@ -999,4 +1009,4 @@ def _cancelled_from_outside() -> bool:
     return task is not None and task.cancelling() > 0
 
 
-__all__ = ["COMMAND", "MESSAGE", "Delivery", "Entry", "Inbox", "InboxConfig", "command_key"]
+__all__ = ["COMMAND", "MENTION", "MESSAGE", "Delivery", "Entry", "Inbox", "InboxConfig", "command_key"]

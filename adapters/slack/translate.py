@@ -167,6 +167,14 @@ def command_text(text: str | None) -> str:
     return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 
 
+_LEADING_MENTION = re.compile(r"\s*<@[A-Z0-9]+>[\s:,]*")
+
+
+def mentioned_text(text: str | None) -> str:
+    """The words of an ``app_mention`` after the app's own mention (``<@UBOT> list`` → ``list``)."""
+    return _LEADING_MENTION.sub("", command_text(text), count=1).strip()
+
+
 def wants_log_form(text: str) -> bool:
     """``log`` with no arguments opens the form instead of printing the usage line."""
     return text.strip().lower() == "log"

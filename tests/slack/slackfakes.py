@@ -296,6 +296,12 @@ class FakeSlackAPI:
         self.messages[(channel, ts)] = message
         return {"ok": True, "channel": channel, "ts": ts, "message": message}
 
+    def _chat_postEphemeral(self, args: dict[str, Any]) -> dict[str, Any]:
+        """Shown to ``user`` only; Slack keeps no copy (conversations.history never has it)."""
+        if not args.get("user") or not args.get("channel"):
+            return {"ok": False, "error": "user_not_in_channel"}
+        return {"ok": True, "message_ts": f"1700000000.{next(self._ts):06d}"}
+
     def _chat_update(self, args: dict[str, Any]) -> dict[str, Any]:
         key = (args["channel"], args["ts"])
         if key not in self.messages:

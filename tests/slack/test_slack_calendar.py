@@ -107,6 +107,36 @@ async def test_calendar_url_in_a_channel_is_refused_ephemerally_never_echoed_nor
     assert SECRET not in caplog.text
 
 
+def mention(text: str, channel: str = CHANNEL) -> dict[str, Any]:
+    """The app @mentioned in a channel (``app_mention``), as Slack posts it."""
+    body = fixture("event_message_im")
+    body["event_id"] = f"EvMENTION{next(_events)}"
+    body["event"] = {"type": "app_mention", "user": USER, "text": f"<@UBOT> {text}", "ts": "1700000800.000100",
+                     "channel": channel, "event_ts": "1700000800.000100"}  # fmt: skip
+    return body
+
+
+async def test_calendar_url_in_a_mention_is_refused_to_the_sender_only(slack, slack_api, caplog):
+    caplog.set_level(logging.DEBUG)
+
+    assert (await slack.event(mention(f"calendar <{URL}>"))).status == 200
+    await slack.settle()
+
+    [refusal] = slack_api.to("chat.postEphemeral")
+    assert (refusal.args["channel"], refusal.args["user"]) == (CHANNEL, USER)
+    assert refusal.args["text"] == shared_refusal().text
+    assert slack_api.to("chat.postMessage") == []  # nothing in the channel for everyone
+    assert SECRET not in everything_sent(slack_api) and SECRET not in caplog.text
+
+
+async def test_a_mention_is_a_command_answered_ephemerally(slack, slack_api):
+    assert (await slack.event(mention("log Acme tomorrow 3pm"))).status == 200
+    await slack.settle()
+
+    [answer] = slack_api.to("chat.postEphemeral")
+    assert "Acme" in answer.args["text"] and answer.args["user"] == USER
+
+
 async def test_an_inbox_row_kept_after_a_failed_answer_holds_no_address(slack, slack_api, sessions, caplog):
     caplog.set_level(logging.DEBUG)
     slack_api.fail_hook(status=404)  # the answer cannot be delivered: the row is kept, as "failed"

@@ -54,7 +54,8 @@ async def install(oauth) -> None:
     html = await page.text()
     state = re.search(r"state=([\w-]+)", html).group(1)
     asked = html.replace("%2C", ",").replace("%3A", ":")
-    assert "scope=commands,chat:write,users:read,users:read.email,im:history,files:read,files:write" in asked
+    scopes = "commands,chat:write,users:read,users:read.email,im:history,app_mentions:read,files:read,files:write"
+    assert f"scope={scopes}" in asked
     cookie = page.headers["Set-Cookie"].split(";")[0]
     done = await oauth.client.get(f"/slack/oauth_redirect?code=the-code&state={state}", headers={"Cookie": cookie})
     assert done.status == 200, await done.text()
