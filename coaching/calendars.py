@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 
 from sqlalchemy import exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -36,6 +37,7 @@ from coaching.models import (
     CalendarFeed,
     CalendarImport,
     Commitment,
+    Counterpart,
     CounterpartDomain,
     IgnoredSeries,
     Negotiation,
@@ -129,14 +131,31 @@ def _unsealable() -> FeedResult:
 # -- who the rep is ---------------------------------------------------------------------------------
 
 
-def rep_of(turn: Turn) -> Rep:
-    """The rep as calendar import sees them: their profile's address, the install's and their own domains."""
+def rep_of(turn: Turn, calendar: CalendarRead | None = None) -> Rep:
+    """The rep as calendar import sees them: their profile's address, the install's and their own domains. With
+    none of those known (a console user, a platform that gave no email), the calendar's owner is whoever takes
+    part in most of its meetings — every invitation in a person's calendar has them on it."""
     user = turn.user
-    return Rep.of(
-        emails=[user.email] if user.email else [],
-        domains=(*turn.calendar.internal_domains, *(user.own_domains or [])),
-        keywords=user.keywords or None,
-    )
+    emails = [user.email] if user.email else []
+    domains = (*turn.calendar.internal_domains, *(user.own_domains or []))
+    if not emails and not domains and calendar is not None:
+        emails = [owner] if (owner := calendar_owner(calendar)) else []
+    return Rep.of(emails=emails, domains=domains, keywords=user.keywords or None)
+
+
+def calendar_owner(calendar: CalendarRead) -> str | None:
+    """The address on most meetings that list people, if it is on at least half of them (and two)."""
+    counts: Counter[str] = Counter()
+    with_people = 0
+    for meeting in calendar.meetings:
+        people = {person.email for person in meeting.people}
+        if people:
+            with_people += 1
+            counts.update(people)
+    if not counts:
+        return None
+    address, seen = counts.most_common(1)[0]
+    return address if seen >= max(2, with_people / 2) else None
 
 
 async def _learned(turn: Turn) -> dict[str, str]:
@@ -146,9 +165,16 @@ async def _learned(turn: Turn) -> dict[str, str]:
 
 async def read(turn: Turn, data: bytes) -> CalendarRead:
     """The calendar in ``data`` as this rep reads it (their zone for floating times; their own address, so
-    invitations they declined are left out). CPU work: off the event loop."""
+    invitations they declined are left out — the calendar's owner when the platform gave no address). CPU work:
+    off the event loop."""
     me = [turn.user.email] if turn.user.email else []
-    return await asyncio.to_thread(read_calendar, data, now=turn.now, zone=turn.tz, me=me, window=WINDOW)
+    return await asyncio.to_thread(_read, data, turn.now, turn.tz, me)
+
+
+def _read(data: bytes, now: datetime, zone: tzinfo, me: list[str]) -> CalendarRead:
+    calendar = read_calendar(data, now=now, zone=zone, me=me, window=WINDOW)
+    owner = None if me else calendar_owner(calendar)
+    return read_calendar(data, now=now, zone=zone, me=[owner], window=WINDOW) if owner else calendar
 
 
 # -- applying a read --------------------------------------------------------------------------------
@@ -171,7 +197,7 @@ async def apply(turn: Turn, calendar: CalendarRead, feed: CalendarFeed | None) -
     hand-logged negotiation), moved ones rescheduled, cancelled and vanished ones cancelled unless they
     already had an outcome. Ignored meetings and series stay ignored."""
     session, user, now = turn.session, turn.user, turn.now
-    rep = rep_of(turn)
+    rep = rep_of(turn, calendar)
     ignored_series = set(await session.scalars(select(IgnoredSeries.uid).where(IgnoredSeries.user_id == user.id)))
     candidates = tuple(
         meeting
@@ -183,18 +209,9 @@ async def apply(turn: Turn, calendar: CalendarRead, feed: CalendarFeed | None) -
     }
     changes = compare(rows.values(), replace(calendar, meetings=candidates))
     done = Applied()
-    learned = await _learned(turn)
-    names = await known.own_names(session, user)
-    for meeting in changes.new:
-        if meeting.start <= now:
-            continue  # over already (or under way): it is not news, and a follow-up prompt for it would be noise
-        imported = await _import(turn, meeting, feed, rep, learned, names)
-        if imported is None:
-            done.unnamed += 1
-            continue
-        row, neg, linked = imported
-        rows[row.key] = row
-        (done.linked if linked else done.new).append((row, neg))
+    ahead = [meeting for meeting in changes.new if meeting.start > now]  # one under way or over is not news
+    if ahead:
+        await _import(turn, ahead, feed, rep, rows, done)
     for meeting in changes.moved:
         row = rows[meeting.key]
         row.start, row.end = meeting.start, meeting.end
@@ -204,8 +221,10 @@ async def apply(turn: Turn, calendar: CalendarRead, feed: CalendarFeed | None) -
             done.moved.append(neg)
     for key in changes.unchanged:
         row = rows[key]
+        if row.status != CANCELLED:
+            continue
         neg = await _negotiation_of(turn, row)
-        if row.status == CANCELLED and neg is not None and neg.status == "cancelled":  # back in the calendar
+        if neg is not None and neg.status == "cancelled":  # back in the calendar
             row.status = IMPORTED
             neg.status = "scheduled"
             await n.schedule_negotiation(session, neg, user, now=now, timing=turn.timing)
@@ -227,42 +246,60 @@ async def apply(turn: Turn, calendar: CalendarRead, feed: CalendarFeed | None) -
 
 async def _import(
     turn: Turn,
-    meeting: Meeting,
+    meetings: list[Meeting],
     feed: CalendarFeed | None,
     rep: Rep,
-    learned: dict[str, str],
-    names: list[str],
-) -> tuple[CalendarImport, Negotiation, bool] | None:
-    """One new meeting: linked to the rep's own hand-logged negotiation with the same counterpart within
-    30 minutes of it, else a new negotiation. None when nothing names the counterpart."""
+    rows: dict[str, CalendarImport],
+    done: Applied,
+) -> None:
+    """New meetings: each linked to the rep's own hand-logged negotiation with the same counterpart within
+    30 minutes of it, else a new negotiation. One that names no counterpart is left out (there is nobody to
+    ask about). Written in a few statements for all of them: a first read may hold hundreds."""
     session, user, now = turn.session, turn.user, turn.now
-    guess = counterpart(meeting, rep, learned=learned, known=names)
-    if guess is None:
-        return None
-    party = await store.counterpart(session, owner_id=user.id, name=guess.name[:200])
-    if party.name not in names:
-        names.append(party.name)
+    learned = await _learned(turn)
+    parties = {
+        party.name_key: party
+        for party in await session.scalars(select(Counterpart).where(Counterpart.owner_id == user.id))
+    }
+    names = [party.name for party in parties.values()]
     linked_ids = select(CalendarImport.negotiation_id).where(
         CalendarImport.user_id == user.id, CalendarImport.negotiation_id.is_not(None)
     )
-    hand_logged = await session.scalar(
+    first, last = min(m.start for m in meetings), max(m.start for m in meetings)
+    hand_logged: dict[int, list[Negotiation]] = {}
+    for logged in await session.scalars(
         select(Negotiation)
         .where(
             Negotiation.owner_id == user.id,
-            Negotiation.counterpart_id == party.id,
             Negotiation.status == "scheduled",
-            Negotiation.starts_at.between(meeting.start - LINK_WITHIN, meeting.start + LINK_WITHIN),
+            Negotiation.starts_at.between(first - LINK_WITHIN, last + LINK_WITHIN),
             Negotiation.id.not_in(linked_ids),
         )
         .order_by(Negotiation.starts_at)
-        .limit(1)
-    )
-    linked = hand_logged is not None
-    if hand_logged is None:
+    ):
+        hand_logged.setdefault(logged.counterpart_id, []).append(logged)
+    number = await store.next_number(session, Negotiation, owner_id=user.id)
+    made: list[tuple[Meeting, Negotiation, bool]] = []
+    for meeting in meetings:
+        guess = counterpart(meeting, rep, learned=learned, known=names)
+        if guess is None:
+            done.unnamed += 1
+            continue
+        party = parties.get(store.name_key(guess.name[:200]))
+        if party is None:
+            party = await store.counterpart(session, owner_id=user.id, name=guess.name[:200])
+            parties[party.name_key] = party
+            names.append(party.name)
+        same = hand_logged.get(party.id, [])
+        match = next((x for x in same if abs(x.starts_at - meeting.start) <= LINK_WITHIN), None)
+        if match is not None:
+            same.remove(match)
+            made.append((meeting, match, True))
+            continue
         neg = Negotiation(
             created_at=now,
             owner_id=user.id,
-            number=await store.next_number(session, Negotiation, owner_id=user.id),
+            number=number,
             counterpart_id=party.id,
             counterpart=party,
             title=meeting.title[:300] or None,
@@ -271,26 +308,32 @@ async def _import(
             channel=channel(meeting, turn.defaults.channel),
             status="scheduled",
         )
+        number += 1
         session.add(neg)
-        await session.flush()
-        await n.schedule_negotiation(session, neg, user, now=now, timing=turn.timing)
-    else:
-        neg = hand_logged
-    row = CalendarImport(
-        created_at=now,
-        user_id=user.id,
-        feed_id=feed.id if feed is not None else None,
-        key=meeting.key[:600],
-        uid=meeting.uid[:500],
-        negotiation_id=neg.id,
-        status=LINKED if linked else IMPORTED,
-        start=meeting.start,
-        end=meeting.end,
-        title=meeting.title[:300] or None,
-    )
-    session.add(row)
+        made.append((meeting, neg, False))
     await session.flush()
-    return row, neg, linked
+    await n.enqueue_many(
+        session,
+        user,
+        [(n.plan_negotiation(neg, user, now=now, timing=turn.timing), neg.id) for _, neg, linked in made if not linked],
+    )
+    for meeting, neg, linked in made:
+        row = CalendarImport(
+            created_at=now,
+            user_id=user.id,
+            feed_id=feed.id if feed is not None else None,
+            key=meeting.key[:600],
+            uid=meeting.uid[:500],
+            negotiation_id=neg.id,
+            status=LINKED if linked else IMPORTED,
+            start=meeting.start,
+            end=meeting.end,
+            title=meeting.title[:300] or None,
+        )
+        session.add(row)
+        rows[row.key] = row
+        (done.linked if linked else done.new).append((row, neg))
+    await session.flush()
 
 
 def _minutes(meeting: Meeting) -> int:
@@ -346,7 +389,7 @@ def found_message(
     if len(everything) > LISTED:
         lines.append(f"… and {len(everything) - LISTED} more: `list` shows them all.")
     hint = (
-        "Not a negotiation? Tap *Not a negotiation* (this meeting) or *Never this series*, or type "
+        "Not a negotiation? Tap “Not a negotiation” (this meeting) or “Never this series”, or type "
         "`calendar ignore <id>` / `calendar ignore <id> series`."
     )
     sections = [Section(lines=tuple(lines))] if lines else []
