@@ -17,7 +17,7 @@ import pytest
 from adapters.teams.calendars import DOWNLOAD_INFO, IN_PERSONAL_CHAT
 from coaching.calendars import shared_refusal
 from coaching.engine import Coach
-from tests.calendar_chats import feed, feeding_coach, provider_at
+from tests.calendar_chats import COLLEAGUES_ONLY, feed, feeding_coach, provider_at
 
 from .fakes import LEAD, activity, member, recorded
 
@@ -181,9 +181,9 @@ async def test_the_member_lookups_email_makes_colleagues_meetings_internal(
     connector.rosters[PERSONAL] = [ANN]
     client, _ = await make_app(coach)
 
-    [found] = await send_file(client, connector, onedrive)
+    [found] = await send_file(client, connector, onedrive, "team.ics", COLLEAGUES_ONLY)
 
-    assert "Globex" in found.visible
+    assert "Initech contract call" in found.visible
     assert "Pricing review" not in found.visible  # a keyword, but only colleagues at acme.com
     assert any("/members/" in path for path in connector.lookups)
 
@@ -191,9 +191,9 @@ async def test_the_member_lookups_email_makes_colleagues_meetings_internal(
 async def test_without_the_email_the_same_meeting_goes_by_its_title(make_app, coach, connector, onedrive, calendar_now):
     client, _ = await make_app(coach)  # nobody in the roster: the lookup finds no email
 
-    [found] = await send_file(client, connector, onedrive)
+    [found] = await send_file(client, connector, onedrive, "team.ics", COLLEAGUES_ONLY)
 
-    assert "Pricing review (internal)" in found.visible
+    assert "Pricing review" in found.visible
 
 
 async def test_a_file_that_is_no_calendar_gets_a_short_answer_and_is_not_downloaded(
