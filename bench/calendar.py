@@ -173,7 +173,7 @@ async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--feeds", type=int, default=1000)
     parser.add_argument("--events", type=int, default=200)
-    X
+    parser.add_argument("--concurrency", type=int, default=4, help="subscribes at once (the poll's own is 20)")
     parser.add_argument("--database-url", default=None)
     args = parser.parse_args()
 
