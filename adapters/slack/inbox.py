@@ -475,7 +475,9 @@ class Inbox:
         if transient.is_transient(error):
             message = transient.not_saved(error, "slack inbox")
         else:
-            log.error("slack: could not store a command: %s: %s", type(error).__name__, str(error)[:200])
+            # the first line only: a driver's error goes on to quote the statement's parameters (what was typed)
+            first = (str(error).splitlines() or [""])[0][:200]
+            log.error("slack: could not store a command: %s: %s", type(error).__name__, first)
             message = Message(transient.NOT_SAVED_TEXT, kind="error", ref=transient.NOT_SAVED)
         if row["kind"] == COMMAND and delivery is not None:
             delivery.answer = render.ephemeral_response(message)
