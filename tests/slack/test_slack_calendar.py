@@ -56,13 +56,13 @@ def file_message(file_id: str, *, channel: str = DM, event_id: str | None = None
     return body
 
 
-def file_shared(file_id: str, *, channel: str = DM) -> dict[str, Any]:
+def file_shared(file_id: str, *, channel: str = DM, user: str = USER) -> dict[str, Any]:
     body = copy.deepcopy(fixture("event_message_im"))
     body["event_id"] = f"EvSHARED{next(_events)}"
     body["event"] = {
         "type": "file_shared",
         "file_id": file_id,
-        "user_id": USER,
+        "user_id": user,
         "file": {"id": file_id},
         "channel_id": channel,
         "event_ts": "1700000700.000100",
@@ -277,3 +277,12 @@ async def test_a_file_shared_in_a_channel_is_not_read(slack, slack_api):
 
     assert slack_api.to("files.info") == [] and slack_api.to("download") == []
     assert slack_api.to("chat.postMessage") == []
+
+
+async def test_a_file_the_app_shared_itself_is_not_read(slack, slack_api):
+    file_id = slack_api.share_file("digest-chart.png", b"PNG", filetype="png")  # the weekly digest's chart
+
+    assert (await slack.event(file_shared(file_id, user="UBOT"))).status == 200  # UBOT: auth.test's user_id
+    await slack.settle()
+
+    assert slack_api.to("files.info") == [] and slack_api.to("chat.postMessage") == []
