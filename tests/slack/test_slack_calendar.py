@@ -286,3 +286,20 @@ async def test_a_file_the_app_shared_itself_is_not_read(slack, slack_api):
     await slack.settle()
 
     assert slack_api.to("files.info") == [] and slack_api.to("chat.postMessage") == []
+
+
+async def test_the_journey_subscribe_list_then_the_meeting_moves_and_sync_moves_it(slack, slack_api, calendar_now):
+    slack_api.emails[USER] = "jane@acme.com"
+    path = f"/calendar/ical/jane/private-{SECRET}/basic.ics"
+
+    async with provider_at(path) as provider:
+        await slack.ask(f"calendar <{provider.url(path)}>", channel_id=DM)
+        before = block_text((await slack.ask("list", channel_id=DM))["blocks"])
+        provider.publish(path, feed("google-edited.ics"), version=1)  # a call moved, one cancelled, one new
+        synced = await slack.ask("calendar sync", channel_id=DM)
+        after = block_text((await slack.ask("list", channel_id=DM))["blocks"])
+
+    assert "#1 Globex — Tue 16 Jun 10:00" in before and "#5 Wayne Enterprises" in before
+    assert "Moved #1 Globex to Tue 16 Jun 15:00" in block_text(synced["blocks"])
+    assert "#1 Globex — Tue 16 Jun 15:00" in after
+    assert "Wayne Enterprises" not in after  # cancelled with the calendar

@@ -240,3 +240,23 @@ async def test_a_file_in_a_group_chat_is_not_read(make_app, coach, connector, on
 
     assert onedrive.downloads == []
     assert connector.calls[-1].text == IN_PERSONAL_CHAT
+
+
+async def test_the_journey_subscribe_list_then_the_meeting_moves_and_sync_moves_it(
+    make_app, coach, connector, calendar_now
+):
+    connector.rosters[PERSONAL] = [ANN]
+    client, _ = await make_app(coach)
+    path = f"/owa/calendar/{SECRET}/calendar.ics"
+
+    async with provider_at(path) as provider:
+        await say(client, connector, f"calendar {provider.url(path)}")
+        [before] = await say(client, connector, "list")
+        provider.publish(path, feed("google-edited.ics"), version=1)  # a call moved, one cancelled, one new
+        [synced] = await say(client, connector, "calendar sync")
+        [after] = await say(client, connector, "list")
+
+    assert "#1 Globex — Tue 16 Jun 10:00" in before.visible and "Wayne Enterprises" in before.visible
+    assert "Moved #1 Globex to Tue 16 Jun 15:00" in synced.visible
+    assert "#1 Globex — Tue 16 Jun 15:00" in after.visible
+    assert "Wayne Enterprises" not in after.visible  # cancelled with the calendar
