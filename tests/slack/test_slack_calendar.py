@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from adapters.slack.store import slack_inbox
 from coaching.calendars import shared_refusal
 from coaching.engine import Coach
+from coaching.outbox import Dispatcher
 from tests.calendar_chats import COLLEAGUES_ONLY, feed, feeding_coach, provider_at
 from tests.slack.slackfakes import DM, USER, block_text, buttons, fixture
 
@@ -288,7 +289,9 @@ async def test_a_file_the_app_shared_itself_is_not_read(slack, slack_api):
     assert slack_api.to("files.info") == [] and slack_api.to("chat.postMessage") == []
 
 
-async def test_the_journey_subscribe_list_then_the_meeting_moves_and_sync_moves_it(slack, slack_api, calendar_now):
+async def test_the_journey_subscribe_list_then_the_meeting_moves_and_sync_moves_it(
+    slack, slack_api, sessions, coach, clock, calendar_now
+):
     slack_api.emails[USER] = "jane@acme.com"
     path = f"/calendar/ical/jane/private-{SECRET}/basic.ics"
 
@@ -303,3 +306,11 @@ async def test_the_journey_subscribe_list_then_the_meeting_moves_and_sync_moves_
     assert "Moved #1 Globex to Tue 16 Jun 15:00" in block_text(synced["blocks"])
     assert "#1 Globex — Tue 16 Jun 15:00" in after
     assert "Wayne Enterprises" not in after  # cancelled with the calendar
+
+    dispatcher = Dispatcher(sessions, coach, {"slack": slack.sender}, clock, worker="slack-test")
+    clock.set(datetime(2026, 6, 16, 7, 45, tzinfo=UTC))  # 09:45 in Berlin: where the reminder was before the move
+    await dispatcher.tick()
+    assert not [c for c in slack_api.to("chat.postMessage") if "Globex" in (c.args.get("text") or "")]
+    clock.set(datetime(2026, 6, 16, 12, 45, tzinfo=UTC))  # 14:45: before the moved call at 15:00
+    await dispatcher.tick()
+    assert [c for c in slack_api.to("chat.postMessage") if "#1 with Globex" in (c.args.get("text") or "")]
