@@ -205,16 +205,13 @@ class Click:
 
     @property
     def final_choice(self) -> bool:
-        """A message of plain buttons (Kept · Missed) takes one answer; one with forms takes several — except a
-        question (Yes · Edit), which is answered once either way."""
-        actions = {
-            neutral_action_id(str(e.get("action_id")))
-            for b in self.message_blocks
-            if b.get("type") == "actions"
-            for e in b.get("elements") or ()
-            if isinstance(e, Mapping)
-        }
-        return bool(self.message_ts) and (questions.CONFIRM in actions or not actions & FORM_ACTIONS.keys())
+        """A message of plain buttons (Kept · Missed) takes one answer; one with forms, or a list with the same
+        buttons for each item (the meetings found in a calendar), takes several — except a question
+        (Yes · Edit), which is answered once either way."""
+        actions = {neutral_action_id(str(e.get("action_id"))) for e in _buttons_of(self.message_blocks)}
+        if questions.CONFIRM in actions:
+            return bool(self.message_ts)
+        return bool(self.message_ts) and not actions & FORM_ACTIONS.keys() and not is_list(self.message_blocks)
 
     @property
     def dedupe_key(self) -> str:
@@ -266,6 +263,20 @@ def click_from_block_actions(body: Mapping[str, Any]) -> Click:
         ephemeral=container.get("is_ephemeral") is True,
         response_url=_text_or_none(body.get("response_url")),
     )
+
+
+def _buttons_of(blocks: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    return [e for b in blocks if b.get("type") == "actions" for e in b.get("elements") or () if isinstance(e, Mapping)]
+
+
+# buttons that act on one item of a list each (a meeting the calendar import found): every one may be used,
+# unlike a pick among alternatives ("did you mean …?"), where the first choice settles the message
+PER_ITEM_ACTIONS = frozenset({"calendar.ignore", "calendar.ignore_series"})
+
+
+def is_list(blocks: Sequence[Mapping[str, Any]]) -> bool:
+    """The message is a list with buttons per item (:data:`PER_ITEM_ACTIONS`)."""
+    return any(neutral_action_id(str(e.get("action_id"))) in PER_ITEM_ACTIONS for e in _buttons_of(blocks))
 
 
 def is_question(blocks: Sequence[Mapping[str, Any]]) -> bool:

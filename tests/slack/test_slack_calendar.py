@@ -314,3 +314,24 @@ async def test_the_journey_subscribe_list_then_the_meeting_moves_and_sync_moves_
     clock.set(datetime(2026, 6, 16, 12, 45, tzinfo=UTC))  # 14:45: before the moved call at 15:00
     await dispatcher.tick()
     assert [c for c in slack_api.to("chat.postMessage") if "#1 with Globex" in (c.args.get("text") or "")]
+
+
+async def test_each_meeting_on_the_found_list_can_be_dismissed_on_its_own(slack, slack_api, calendar_now):
+    slack_api.emails[USER] = "jane@acme.com"
+    await send_file(slack, slack_api, "google.ics", feed("google.ics"))
+    ts = next(ts for (channel, ts), m in slack_api.messages.items() if channel == DM and m["blocks"])
+    nots = [b for b in buttons(slack_api.messages[(DM, ts)]["blocks"]) if b["text"]["text"] == "Not a negotiation"]
+    first, second = nots[:2]
+
+    await slack.interaction(slack.click_payload(first, ts, DM))
+    await slack.settle()
+    await slack.interaction(slack.click_payload(second, ts, DM))  # the message as updated after the first click
+    await slack.settle()
+    await slack.interaction(slack.click_payload(second, ts, DM))  # a double click: applied once
+    await slack.settle()
+
+    left = {b["value"] for b in buttons(slack_api.messages[(DM, ts)]["blocks"])}
+    assert first["value"] not in left and second["value"] not in left
+    assert len(left) == len(buttons(slack_api.to("chat.postMessage")[0].args["blocks"])) - 2
+    listed = block_text((await slack.ask("list", channel_id=DM))["blocks"])
+    assert f"#{first['value'].split()[-1]} " not in listed and f"#{second['value'].split()[-1]} " not in listed

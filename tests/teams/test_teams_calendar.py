@@ -260,3 +260,20 @@ async def test_the_journey_subscribe_list_then_the_meeting_moves_and_sync_moves_
     assert "Moved #1 Globex to Tue 16 Jun 15:00" in synced.visible
     assert "#1 Globex — Tue 16 Jun 15:00" in after.visible
     assert "Wayne Enterprises" not in after.visible  # cancelled with the calendar
+
+
+async def test_each_meeting_on_the_found_list_can_be_dismissed_on_its_own(
+    make_app, coach, connector, onedrive, calendar_now
+):
+    connector.rosters[PERSONAL] = [ANN]
+    client, _ = await make_app(coach)
+    [answer] = await send_file(client, connector, onedrive)
+    first, second = [a for a in answer.card["actions"] if a["title"] == "Not a negotiation"][:2]
+
+    for action in (first, second):
+        await post(client, activity(connector.url, value=action["data"], replyToId=answer.id))
+
+    assert connector.updates == []  # the card keeps its buttons: every meeting on it can still be dismissed
+    [listed] = await say(client, connector, "list")
+    for action in (first, second):
+        assert f"#{action['data']['command'].split()[-1]} " not in listed.visible
