@@ -875,7 +875,7 @@ class Inbox:
                     slack_inbox.c.claimed_by == arm.worker,
                     slack_inbox.c.status == "pending",
                 )
-                .values(status="replying", text=redacted(entry.text))
+                .values(status="replying", **_without_secrets(entry.text))
             )
             if moved.rowcount != 1:  # type: ignore[attr-defined]
                 arm.lost = True
@@ -997,6 +997,12 @@ class Inbox:
         self._retries.pop(entry.id, None)
         async with self._engine.begin() as connection:
             await connection.execute(slack_inbox.update().where(mine).values(**values))
+
+
+def _without_secrets(text: str) -> dict[str, str]:
+    """The row's text to store instead, once its command ran, when the words held a secret (else nothing to write)."""
+    kept = redacted(text)
+    return {"text": kept} if kept != text else {}
 
 
 def in_view_of_others(entry: Entry) -> bool:
