@@ -57,6 +57,7 @@ log = logging.getLogger(__name__)
 WINDOW = Window()  # the last 2 days and the next 21
 LINK_WITHIN = timedelta(minutes=30)  # a hand-logged negotiation this close to an imported meeting is that meeting
 LISTED = 25  # meetings one message lists
+MAX_KEY = 500  # an event UID longer than this (real ones are under 100 characters) is no meeting to follow
 WITH_BUTTONS = 10  # ... of which this many get their two buttons (platforms cap the buttons of a message)
 IMPORTED, LINKED, IGNORED, CANCELLED = "imported", "linked", "ignored", "cancelled"
 ACTIVE, PAUSED = "active", "paused"
@@ -202,7 +203,7 @@ async def apply(turn: Turn, calendar: CalendarRead, feed: CalendarFeed | None) -
     candidates = tuple(
         meeting
         for meeting in calendar.meetings
-        if meeting.uid not in ignored_series and negotiation(meeting, rep).negotiation
+        if meeting.uid not in ignored_series and len(meeting.key) <= MAX_KEY and negotiation(meeting, rep).negotiation
     )
     rows = {
         row.key: row for row in await session.scalars(select(CalendarImport).where(CalendarImport.user_id == user.id))
@@ -322,8 +323,8 @@ async def _import(
             created_at=now,
             user_id=user.id,
             feed_id=feed.id if feed is not None else None,
-            key=meeting.key[:600],
-            uid=meeting.uid[:500],
+            key=meeting.key,
+            uid=meeting.uid,
             negotiation_id=neg.id,
             status=LINKED if linked else IMPORTED,
             start=meeting.start,

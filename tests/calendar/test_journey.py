@@ -428,3 +428,32 @@ async def test_a_bad_file_is_a_clear_error_and_stores_nothing(
     reply = await coach.import_calendar(jane, data, filename="x.ics")
     assert reply.is_error and said in reply.text
     assert await count(sessions, Negotiation) == 0 and await count(sessions, CalendarImport) == 0
+
+
+def one_calendar(*events: tuple[str, str, str]) -> bytes:
+    """(uid, UTC start as 20260615T060000Z, title) each, an hour long, with Jane and someone at globex.com."""
+    lines = ["BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//test//EN"]
+    for uid, start, title in events:
+        lines += [
+            "BEGIN:VEVENT",
+            f"UID:{uid}",
+            f"DTSTART:{start}",
+            f"DTEND:{start[:9]}{int(start[9:11]) + 1:02d}{start[11:]}",
+            "DTSTAMP:20260601T000000Z",
+            f"SUMMARY:{title}",
+            f"ORGANIZER:mailto:{JANE}",
+            "ATTENDEE;PARTSTAT=ACCEPTED:mailto:bob@globex.com",
+            "END:VEVENT",
+        ]
+    return ("\r\n".join([*lines, "END:VCALENDAR"]) + "\r\n").encode()
+
+
+async def test_a_meeting_under_way_and_an_absurd_uid_are_left_out(coach: Coach) -> None:
+    data = one_calendar(
+        ("started@x", "20260615T055000Z", "Globex call under way"),
+        ("u" * 700, "20260616T090000Z", "Globex call with a giant UID"),
+        ("fine@x", "20260616T120000Z", "Globex pricing"),
+    )
+    reply = await coach.import_calendar(jane, data, filename="x.ics")
+    assert reply.text.startswith("I found 1 negotiation in your file x.ics"), reply.plain_text()
+    assert "Globex — Tue 16 Jun 14:00" in reply.plain_text()

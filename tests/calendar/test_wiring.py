@@ -48,9 +48,7 @@ def test_a_bad_calendar_setting_names_itself(name: str, value: str, says: str) -
         Settings.from_env({name: value})
 
 
-async def test_the_service_reads_calendars_with_the_installs_settings(
-    database_url: str, provider: FeedServer
-) -> None:
+async def test_the_service_reads_calendars_with_the_installs_settings(database_url: str, provider: FeedServer) -> None:
     provider.publish(PATH, feed("google.ics"))
     env = {
         "DATABASE_URL": database_url,
