@@ -37,9 +37,7 @@ async def _chat(settings: Settings, user: str, tz: str | None, email: str | None
     runtime.senders[PLATFORM] = ConsoleSender(user, folder)
     runtime.start_scheduler()
     name = None if user == "me" else user  # the fallback login is no name to greet ("Hi me!")
-    actor = Actor(
-        Address(PLATFORM, WORKSPACE, user), display_name=name, timezone=tz or _local_zone(), email=email
-    )
+    actor = Actor(Address(PLATFORM, WORKSPACE, user), display_name=name, timezone=tz or _local_zone(), email=email)
     try:
         await runtime.dispatcher.tick()
         await chat(runtime.coach, actor, tick=runtime.dispatcher.tick, folder=folder)

@@ -457,3 +457,12 @@ async def test_a_meeting_under_way_and_an_absurd_uid_are_left_out(coach: Coach) 
     reply = await coach.import_calendar(jane, data, filename="x.ics")
     assert reply.text.startswith("I found 1 negotiation in your file x.ics"), reply.plain_text()
     assert "Globex — Tue 16 Jun 14:00" in reply.plain_text()
+
+
+async def test_a_pasted_address_is_never_repeated_back(coach: Coach) -> None:
+    """Pasted alone, or after a misspelt ``calender``, the secret address is not echoed, nor stored."""
+    secret = "https://calendar.google.com/calendar/ical/jane%40acme.com/private-5f3a9c77/basic.ics"
+    for line in (secret, f"calender {secret}", "www.example.com/private-5f3a9c77.ics"):
+        reply = await coach.handle_text(jane, line)
+        assert "5f3a9c77" not in reply.plain_text() and "calendar" in reply.plain_text(), reply.plain_text()
+    assert "No calendar connected" in (await coach.handle_text(jane, "calendar")).plain_text()
