@@ -370,8 +370,10 @@ def _line(turn: Turn, row: CalendarImport, neg: Negotiation, linked: bool = Fals
 def _buttons(found: Sequence[tuple[CalendarImport, Negotiation]]) -> tuple[Button, ...]:
     buttons: list[Button] = []
     for _row, neg in found[:WITH_BUTTONS]:
-        buttons.append(Button("Not a negotiation", "calendar.ignore", f"calendar ignore {neg.number}"))
-        buttons.append(Button("Never this series", "calendar.ignore_series", f"calendar ignore {neg.number} series"))
+        # The meeting's number in each label: the buttons of a long list sit together, after all its lines.
+        n = neg.number
+        buttons.append(Button(f"#{n} Not a negotiation", "calendar.ignore", f"calendar ignore {n}"))
+        buttons.append(Button(f"#{n} Never this series", "calendar.ignore_series", f"calendar ignore {n} series"))
     return tuple(buttons)
 
 
@@ -390,7 +392,7 @@ def found_message(
     if len(everything) > LISTED:
         lines.append(f"… and {len(everything) - LISTED} more: `list` shows them all.")
     hint = (
-        "Not a negotiation? Tap “Not a negotiation” (this meeting) or “Never this series”, or type "
+        "Not a negotiation? Tap “#<id> Not a negotiation” (this meeting) or “#<id> Never this series”, or type "
         "`calendar ignore <id>` / `calendar ignore <id> series`."
     )
     sections = [Section(lines=tuple(lines))] if lines else []

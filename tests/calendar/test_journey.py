@@ -92,7 +92,10 @@ async def test_every_meeting_found_has_its_two_buttons_as_text_commands(coach: C
     provider.publish(PATH, feed("google.ics"))
     reply = await coach.handle_text(jane, f"calendar {provider.url(PATH)}")
     values = [(b.label, b.value) for b in reply.buttons]
-    assert values[:2] == [("Not a negotiation", "calendar ignore 1"), ("Never this series", "calendar ignore 1 series")]
+    assert values[:2] == [
+        ("#1 Not a negotiation", "calendar ignore 1"),
+        ("#1 Never this series", "calendar ignore 1 series"),
+    ]
     assert len(values) == 16
 
 
