@@ -1,7 +1,7 @@
 """Secrets at rest: values sealed with Fernet (AES-128-CBC + HMAC-SHA256) under a key derived from
-``DEALCOACH_SECRET_KEY`` — a rep's calendar address here (adapters/slack/store.py seals Slack's tokens the
-same way). The key may come late: ``key`` is asked on first use, so an install that never seals anything
-never needs one (``bot.keys`` generates one beside an SQLite file, or says none is set)."""
+``DEALCOACH_SECRET_KEY``: a rep's calendar address, and Slack's tokens (adapters/slack/store.py, through this
+class). The key may come late: ``key`` is asked on first use, so an install that never seals anything never
+needs one (``bot.keys`` generates one beside an SQLite file, or says none is set)."""
 
 from __future__ import annotations
 

@@ -12,7 +12,6 @@
 
 from __future__ import annotations
 
-import base64
 import copy
 import hashlib
 import logging
@@ -22,7 +21,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from cryptography.fernet import Fernet, InvalidToken
 from slack_sdk.oauth.installation_store.models.bot import Bot
 from slack_sdk.oauth.installation_store.models.installation import Installation
 from slack_sdk.oauth.installation_store.sqlalchemy import AsyncSQLAlchemyInstallationStore
@@ -30,6 +28,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from coaching.models import Base, UTCDateTime
+from coaching.sealing import Cipher, Unsealable
 
 log = logging.getLogger(__name__)
 
@@ -207,31 +206,26 @@ class Seen:
 
 
 class TokenCipher:
-    """Fernet (AES-128-CBC + HMAC-SHA256) with a key derived from ``DEALCOACH_SECRET_KEY``.
-
-    Sealed values carry a prefix, so sealing twice is harmless and rows written before encryption
-    was configured still read.
-    """
-
-    PREFIX = "fernet:"
+    """Slack's tokens sealed by the install's one cipher (:class:`coaching.sealing.Cipher`, which also seals
+    calendar addresses). Sealed values carry a prefix, so sealing twice is harmless and rows written before
+    encryption was configured still read."""
 
     def __init__(self, secret: str):
         if not secret:
             raise ValueError("DEALCOACH_SECRET_KEY is required to store Slack tokens")
-        key = base64.urlsafe_b64encode(hashlib.sha256(secret.encode()).digest())
-        self._fernet = Fernet(key)
+        self._cipher = Cipher(secret)
 
     def seal(self, value: str | None) -> str | None:
-        if value is None or value.startswith(self.PREFIX):
+        if value is None or value.startswith(Cipher.PREFIX):
             return value
-        return self.PREFIX + self._fernet.encrypt(value.encode()).decode()
+        return self._cipher.seal(value)
 
     def open(self, value: str | None) -> str | None:
-        if value is None or not value.startswith(self.PREFIX):
+        if value is None or not value.startswith(Cipher.PREFIX):
             return value
         try:
-            return self._fernet.decrypt(value[len(self.PREFIX) :].encode()).decode()
-        except InvalidToken:
+            return self._cipher.open(value)
+        except Unsealable:
             log.error("slack: a stored token does not decrypt with DEALCOACH_SECRET_KEY (was the key changed?)")
             return None
 
