@@ -22,8 +22,10 @@ from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import select, text, update
+from sqlalchemy import Integer, any_, bindparam, select, text, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
 from coaching import nudges as n
@@ -397,26 +399,31 @@ class Dispatcher:
         nudges = Nudge.__table__
         mine = nudges.c.claimed_by == self.worker
         sent = [values["id"] for outcome, values in results if outcome == "sent"]
-        statements = []
-        if sent:
+        statements: list[tuple[Any, dict[str, Any] | None]] = []
+        if sent and self._engine.dialect.name == "postgresql":
+            statements.append((MARK_SENT, {"ids": sent, "worker": self.worker, "sent_at": self.clock.now()}))
+        elif sent:
             statements.append(
-                update(nudges)
-                .where(nudges.c.id.in_(sent), mine)
-                .values(status="sent", sent_at=self.clock.now(), last_error=None)
+                (
+                    update(nudges)
+                    .where(nudges.c.id.in_(sent), mine)
+                    .values(status="sent", sent_at=self.clock.now(), last_error=None),
+                    None,
+                )
             )
         for outcome, values in results:
             if outcome != "sent":
                 changes = {name: value for name, value in values.items() if name != "id"}
-                statements.append(update(nudges).where(nudges.c.id == values["id"], mine).values(**changes))
+                statements.append((update(nudges).where(nudges.c.id == values["id"], mine).values(**changes), None))
         if self._engine.dialect.name != "postgresql":
             async with self._engine.begin() as connection:
-                for statement in statements:
-                    await connection.execute(statement)
+                for statement, parameters in statements:
+                    await connection.execute(statement, parameters)
             return
         try:
             connection = await self._marks_connection()
-            for statement in statements:
-                await connection.execute(statement)
+            for statement, parameters in statements:
+                await connection.execute(statement, parameters)
         except BaseException:
             await self._put_back_marker(broken=True)
             raise
@@ -462,6 +469,15 @@ async def _discard(connection: AsyncConnection) -> None:
 
 
 _Result = tuple[str, dict[str, object]]
+
+_NUDGES = Nudge.__table__
+# The mark of most sends (PostgreSQL): one statement whatever the number of rows, so it is compiled once
+# (an IN list is rendered anew for each length of it).
+MARK_SENT = (
+    update(_NUDGES)
+    .where(_NUDGES.c.id == any_(bindparam("ids", type_=ARRAY(Integer))), _NUDGES.c.claimed_by == bindparam("worker"))
+    .values(status="sent", sent_at=bindparam("sent_at"), last_error=None)
+)
 
 
 @dataclass(frozen=True)
