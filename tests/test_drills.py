@@ -95,3 +95,15 @@ async def test_slow_and_too_many_clients_are_closed_capped_and_logged_once() -> 
     assert figures["a normal request right after"] == 200
     assert figures["stalled body answered"] == "HTTP/1.1 408 Request Timeout"
     assert figures["'Too many open files' lines logged"] <= 1 and figures["'refusing more' lines logged"] <= 1
+
+
+@postgres_only
+async def test_one_persons_burst_does_not_hold_up_someone_elses_answer(empty_database_url) -> None:
+    figures = await drill(
+        "fairness.py", *database_args(empty_database_url),
+        "--burst", "300", "--others", "3", "--after", "0.2", "--spread", "0.3",
+    )  # fmt: skip
+    assert figures["A acknowledged"] == 300 and figures["5xx or refused"] == 0
+    assert figures["others answered"] == 6  # idle and during the burst
+    # first in, first out would answer each of the others after most of A's burst
+    assert figures["A's answers sent before each other's answer"]["max"] < 300 // 3

@@ -7,7 +7,7 @@ import asyncio
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from coaching.models import Counterpart, Negotiation, Nudge, User, Workspace
 from coaching.outbox import Dispatcher, Retry, claim_due
@@ -249,3 +249,21 @@ async def test_a_clean_stop_releases_the_claim_at_once_but_not_what_is_in_flight
     async with sessions() as session:
         attempts = Counter((await session.scalars(select(Nudge.attempts))).all())
     assert attempts == {1: 20}  # a released claim was not an attempt
+
+
+async def test_a_tick_gives_back_every_connection_it_took_as_it_was(coach, dispatcher, sessions, anna):
+    """The marks use a connection of their own while a tick runs (autocommit, no WAL wait on PostgreSQL):
+    other work must not get it with those settings."""
+    await coach.handle_text(anna, "log Initech yesterday 4pm")
+    assert (await dispatcher.tick()).sent == 1
+    engine = sessions.kw["bind"]
+    assert engine.pool.checkedout() == 0
+    if engine.dialect.name == "postgresql":
+        pooled = [await engine.connect() for _ in range(engine.pool.checkedin())]
+        try:
+            settings = [await c.scalar(text("SHOW synchronous_commit")) for c in pooled]
+            levels = [await c.get_isolation_level() for c in pooled]
+        finally:
+            for connection in pooled:
+                await connection.close()
+        assert settings and set(settings) == {"on"} and "AUTOCOMMIT" not in levels

@@ -1,14 +1,22 @@
-"""Neutral messages out, Block Kit in: slack_sdk's block and view models, never hand-written dicts.
+"""Neutral messages out, Block Kit in: slack_sdk's block and view models, never hand-written dicts —
+but for one fast path, checked against them.
 
 ``message_blocks`` renders a :class:`~coaching.messages.Message` for a DM, an ephemeral reply or
 the App Home; the ``*_modal`` functions build the forms; ``after_click`` rewrites a message once a
 button on it was used, so the choice shows and the button cannot be pressed again.
+
+``message_payload`` (every nudge and every answer) lays a message out with the same code as
+``message_blocks`` but builds the JSON directly (:data:`JSON_KIT`): slack_sdk's ``to_dict`` validates
+and converts every nested object again at each level, about half of a nudge's CPU in a replica
+(profiled under bench/faults/replicas.py). tests/slack/test_slack_render.py checks that both kits give
+the same JSON for any message; the layout's own clipping keeps every limit the models would check.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -103,38 +111,81 @@ def button(b: Button, index: int) -> ButtonElement:
     )
 
 
-def section_blocks(section: Section) -> list[Block]:
-    blocks: list[Block] = []
+def _json(**fields: Any) -> dict[str, Any]:
+    """A Block Kit object as slack_sdk's ``to_dict`` writes it: no None, no empty string or list."""
+    return {key: value for key, value in fields.items() if value is not None and value != "" and value != []}
+
+
+def _button_json(b: Button, index: int) -> dict[str, Any]:
+    """:func:`button` as JSON."""
+    label = _json(type="plain_text", text=_clip(b.label, MAX_BUTTON_TEXT), emoji=True)
+    style = b.style if b.style in ("primary", "danger") else None
+    return _json(type="button", text=label, action_id=f"{b.action_id}#{index}", value=b.value[:2000], style=style)
+
+
+@dataclass(frozen=True)
+class Kit:
+    """What a message's blocks are built of: slack_sdk's models (views, which mix them with inputs), or
+    the same Block Kit JSON as plain dicts (``message_payload``)."""
+
+    text: Callable[[str], Any]  # a mrkdwn text object (verbatim)
+    section: Callable[[Any], Any]  # a section of one text object
+    fields: Callable[[list[Any]], Any]  # a section of fields
+    context: Callable[[list[Any]], Any]
+    actions: Callable[[str, list[Any]], Any]  # block_id, buttons
+    button: Callable[[Button, int], Any]
+
+
+MODEL_KIT = Kit(
+    text=mrkdwn,
+    section=lambda text: SectionBlock(text=text),
+    fields=lambda fields: SectionBlock(fields=fields),
+    context=lambda elements: ContextBlock(elements=elements),
+    actions=lambda block_id, elements: ActionsBlock(block_id=block_id, elements=elements),
+    button=button,
+)
+JSON_KIT = Kit(
+    text=lambda text: _json(type="mrkdwn", text=text, verbatim=True),
+    section=lambda text: _json(type="section", text=text),
+    fields=lambda fields: _json(type="section", fields=fields),
+    context=lambda elements: _json(type="context", elements=elements),
+    actions=lambda block_id, elements: _json(type="actions", block_id=block_id, elements=elements),
+    button=_button_json,
+)
+
+
+def section_blocks(section: Section, kit: Kit = MODEL_KIT) -> list[Any]:
+    blocks: list[Any] = []
     lines = [f"*{escape(section.heading)}*"] if section.heading else []
     lines += [escape(line) for line in section.lines]
-    blocks += [SectionBlock(text=mrkdwn(text)) for text in _chunks(lines)]
-    facts = [mrkdwn(_clip(f"*{escape(label)}*\n{escape(value)}", MAX_FIELD_TEXT)) for label, value in section.facts]
+    blocks += [kit.section(kit.text(text)) for text in _chunks(lines)]
+    facts = [kit.text(_clip(f"*{escape(label)}*\n{escape(value)}", MAX_FIELD_TEXT)) for label, value in section.facts]
     for start in range(0, len(facts), 10):  # a section holds at most 10 fields
-        blocks.append(SectionBlock(fields=facts[start : start + 10]))
+        blocks.append(kit.fields(facts[start : start + 10]))
     return blocks
 
 
-def action_blocks(buttons: Sequence[Button]) -> list[Block]:
-    elements = [button(b, i) for i, b in enumerate(buttons)]
+def action_blocks(buttons: Sequence[Button], kit: Kit = MODEL_KIT) -> list[Any]:
+    elements = [kit.button(b, i) for i, b in enumerate(buttons)]
     return [
-        ActionsBlock(
-            block_id=ACTIONS_BLOCK if start == 0 else f"{ACTIONS_BLOCK}.{start}",
-            elements=elements[start : start + MAX_BUTTONS_PER_BLOCK],
+        kit.actions(
+            ACTIONS_BLOCK if start == 0 else f"{ACTIONS_BLOCK}.{start}",
+            elements[start : start + MAX_BUTTONS_PER_BLOCK],
         )
         for start in range(0, len(elements), MAX_BUTTONS_PER_BLOCK)
     ]
 
 
-def message_blocks(message: Message, *, limit: int = MAX_MESSAGE_BLOCKS) -> list[Block]:
+def message_blocks(message: Message, *, limit: int = MAX_MESSAGE_BLOCKS, kit: Kit = MODEL_KIT) -> list[Any]:
     """The whole message as blocks: summary, sections, then the buttons (always kept)."""
     summary = f":warning: {escape(message.text)}" if message.is_error else escape(message.text)
-    body: list[Block] = [SectionBlock(text=mrkdwn(t)) for t in _chunks([summary])]
+    body: list[Any] = [kit.section(kit.text(t)) for t in _chunks([summary])]
     for section in message.sections:
-        body += section_blocks(section)
-    actions = action_blocks(message.buttons)
+        body += section_blocks(section, kit)
+    actions = action_blocks(message.buttons, kit)
     room = limit - len(actions)
     if len(body) > room:
-        body = body[: room - 1] + [ContextBlock(elements=[mrkdwn("_(shortened)_")])]
+        body = body[: room - 1] + [kit.context([kit.text("_(shortened)_")])]
     return body + actions
 
 
@@ -150,7 +201,7 @@ def fallback_text(message: Message) -> str:
 
 def message_payload(message: Message) -> dict[str, Any]:
     """Arguments for ``chat.postMessage`` / ``chat.update``."""
-    return {"text": fallback_text(message), "blocks": blocks_json(message_blocks(message))}
+    return {"text": fallback_text(message), "blocks": message_blocks(message, kit=JSON_KIT)}
 
 
 def ephemeral_response(message: Message) -> dict[str, Any]:
@@ -218,7 +269,7 @@ def chosen_reply(click: translate.Click, reply: Message) -> dict[str, Any]:
     """An ephemeral message replaced by the answer to the click on it (Slack sends no copy of it)."""
     mark = ":warning:" if reply.is_error else ":white_check_mark:"
     choice = ContextBlock(block_id=f"{CHOICE_BLOCK}.0", elements=[mrkdwn(f"{mark} *{escape(click.label)}*")])
-    return {"text": fallback_text(reply), "blocks": blocks_json([choice, *message_blocks(reply, limit=49)])}
+    return {"text": fallback_text(reply), "blocks": [choice.to_dict(), *message_blocks(reply, limit=49, kit=JSON_KIT)]}
 
 
 def first_text(blocks: Sequence[Mapping[str, Any]]) -> str:

@@ -103,6 +103,7 @@ class FakeSlack:
     retry_after: int = 1
     deliveries: list[Delivery] = field(default_factory=list)
     answers: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # response_url hook -> bodies
+    answered_at: dict[str, float] = field(default_factory=dict)  # response_url hook -> first answer's monotonic()
     refused_requests: int = 0
     ignore_users_info: bool = False
     _server: asyncio.AbstractServer | None = None
@@ -169,7 +170,9 @@ class FakeSlack:
         if self.mode == "5xx":
             return "503 Service Unavailable", "", {"ok": False, "error": "service_unavailable"}
         if path.startswith("/hook/"):
-            self.answers.setdefault(path.removeprefix("/hook/"), []).append(json.loads(body or b"{}"))
+            hook = path.removeprefix("/hook/")
+            self.answers.setdefault(hook, []).append(json.loads(body or b"{}"))
+            self.answered_at.setdefault(hook, time.monotonic())
             self._changed.set()
             return "200 OK", "", {"ok": True}
         method = path.removeprefix("/api/")

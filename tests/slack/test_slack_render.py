@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from adapters.slack import render, translate
 from coaching.messages import Button, Message, Section
 from tests.slack.slackfakes import block_text, buttons, fixture
@@ -130,3 +133,34 @@ def test_manifest_asks_for_exactly_the_scopes_and_events_we_use():
     )
     assert manifest.count("https://YOUR-HOST/slack/events") == 3  # command, events, interactivity
     assert "should_escape: true" in manifest  # mentions arrive as <@U123|name>
+
+
+_texts = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=400)
+_buttons = st.builds(
+    Button,
+    label=st.text(max_size=90),
+    action_id=st.sampled_from(["form.outcome", "nudge.snooze", "commitment.kept"]),
+    value=st.text(max_size=2100),
+    style=st.sampled_from([None, "primary", "danger", "other"]),
+)
+_sections = st.builds(
+    Section,
+    heading=st.one_of(st.none(), _texts),
+    lines=st.lists(_texts, max_size=30).map(tuple),
+    facts=st.lists(st.tuples(_texts, _texts), max_size=12).map(tuple),
+)
+_messages = st.builds(
+    Message,
+    text=_texts,
+    sections=st.lists(_sections, max_size=8).map(tuple),
+    buttons=st.lists(_buttons, max_size=30).map(tuple),
+    kind=st.sampled_from(["followup", "error", "precall"]),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(_messages)
+def test_what_slack_is_sent_is_what_slack_sdks_models_would_send(message):
+    """message_payload builds the JSON itself (the hot path): the same blocks as the models' to_dict(),
+    which also validates every Block Kit limit on the way."""
+    assert render.message_payload(message)["blocks"] == render.blocks_json(render.message_blocks(message))
