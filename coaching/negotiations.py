@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import ColumnElement, Row, Subquery, and_, bindparam, delete, func, literal, select, union_all
 
 from coaching import commands as c
 from coaching import counterparts as known
@@ -190,54 +190,69 @@ async def _coffee_suggestion(turn: Turn, negotiation: Negotiation, counterpart: 
 # -- list --------------------------------------------------------------------------------------------
 
 
+# What a line of ``list`` shows, for three pages in one query built once: each page is its own ordered, bounded
+# subquery, numbered by its own order, so the rows come back page by page in the order each page is read.
+_LISTED = (
+    Negotiation.number,
+    Counterpart.name.label("counterpart"),
+    Negotiation.starts_at,
+    Negotiation.duration_minutes,
+    Negotiation.channel,
+    Negotiation.status,
+    Negotiation.outcome,
+    Negotiation.followup_sent_at,
+)
+LIST_PAGES = (("Upcoming", 25), ("Awaiting outcome", 10), ("Recent", 5))
+
+
+def _list_page(page: int, where: ColumnElement[bool], order: tuple[Any, ...]) -> Subquery:
+    return (
+        select(literal(page).label("page"), func.row_number().over(order_by=order).label("place"), *_LISTED)
+        .join(Counterpart, Counterpart.id == Negotiation.counterpart_id)
+        .where(Negotiation.owner_id == bindparam("owner"), where)
+        .order_by(*order)
+        .limit(LIST_PAGES[page][1])
+        .subquery()
+    )
+
+
+_SCHEDULED = Negotiation.status == "scheduled"
+_LIST = union_all(
+    *(
+        select(page)
+        for page in (
+            _list_page(0, and_(_SCHEDULED, Negotiation.starts_at > bindparam("now")), (Negotiation.starts_at,)),
+            _list_page(1, and_(_SCHEDULED, Negotiation.starts_at <= bindparam("now")), (Negotiation.starts_at.desc(),)),
+            _list_page(2, Negotiation.status == "done", (Negotiation.done_at.desc(), Negotiation.starts_at.desc())),
+        )
+    )
+).subquery()
+_LIST_ROWS = select(_LIST).order_by(_LIST.c.page, _LIST.c.place)
+
+
 async def list_negotiations(turn: Turn, command: c.ListNegotiations) -> Message:
     """``list``: *Upcoming* (still ahead), *Awaiting outcome* (held, no outcome yet) and *Recent* (done)."""
-    session, user, now, tz = turn.session, turn.user, turn.now, turn.tz
-    mine = Negotiation.owner_id == user.id
-    scheduled = Negotiation.status == "scheduled"
-    upcoming = (
-        await session.scalars(
-            select(Negotiation)
-            .where(mine, scheduled, Negotiation.starts_at > now)
-            .order_by(Negotiation.starts_at)
-            .limit(25)
-        )
-    ).all()
-    awaiting = (
-        await session.scalars(
-            select(Negotiation)
-            .where(mine, scheduled, Negotiation.starts_at <= now)
-            .order_by(Negotiation.starts_at.desc())
-            .limit(10)
-        )
-    ).all()
-    recent = (
-        await session.scalars(
-            select(Negotiation)
-            .where(mine, Negotiation.status == "done")
-            .order_by(Negotiation.done_at.desc(), Negotiation.starts_at.desc())
-            .limit(5)
-        )
-    ).all()
-    if not upcoming and not awaiting and not recent:
+    now, tz = turn.now, turn.tz
+    rows = (await turn.session.execute(_LIST_ROWS, {"owner": turn.user.id, "now": now})).all()
+    if not rows:
         return Message(text="No negotiations yet. Log one: `log Acme tomorrow 3pm`.")
 
-    def line(neg: Negotiation) -> str:
+    def line(neg: Row[Any]) -> str:
         state = ""
         if neg.status == "scheduled" and neg.starts_at <= now:
             state = f" — how did it go? `done {neg.number}`"
         elif neg.status == "done":
             state = " — " + (neg.outcome or "held") + ("" if neg.followup_sent_at else ", no follow-up yet")
         return (
-            f"#{neg.number} {neg.counterpart.name} — {when_text(neg.starts_at, tz, now)}, "
+            f"#{neg.number} {neg.counterpart} — {when_text(neg.starts_at, tz, now)}, "
             f"{neg.duration_minutes} min, {neg.channel}{state}"
         )
 
-    sections = []
-    for heading, rows in (("Upcoming", upcoming), ("Awaiting outcome", awaiting), ("Recent", recent)):
-        if rows:
-            sections.append(Section(heading=heading, lines=tuple(line(x) for x in rows)))
-    return Message(text=f"Your negotiations ({tz.key} time):", sections=tuple(sections))
+    pages: dict[int, list[str]] = {}
+    for row in rows:
+        pages.setdefault(row.page, []).append(line(row))
+    sections = tuple(Section(heading=LIST_PAGES[page][0], lines=tuple(lines)) for page, lines in pages.items())
+    return Message(text=f"Your negotiations ({tz.key} time):", sections=sections)
 
 
 # -- frame, outcome, follow-up -----------------------------------------------------------------------

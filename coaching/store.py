@@ -8,9 +8,10 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import Table, func, select
+from sqlalchemy import Table, bindparam, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import contains_eager
 
 from coaching.models import Commitment, Counterpart, Negotiation, User, Workspace
 from coaching.ports import Address
@@ -55,16 +56,23 @@ async def workspace(session: AsyncSession, *, platform: str, external_id: str) -
     return found
 
 
-async def user_at(session: AsyncSession, *, address: Address) -> User | None:
-    return await session.scalar(
-        select(User)
-        .join(Workspace)
-        .where(
-            Workspace.platform == address.platform,
-            Workspace.external_id == address.workspace,
-            User.external_id == address.user,
-        )
+# Built once, so every command's first query is found in SQLAlchemy's compiled cache; the workspace comes
+# from the join it is found by (``contains_eager``), not from a second join of its own.
+_USER_AT = (
+    select(User)
+    .join(User.workspace)
+    .options(contains_eager(User.workspace))
+    .where(
+        Workspace.platform == bindparam("platform"),
+        Workspace.external_id == bindparam("workspace"),
+        User.external_id == bindparam("user"),
     )
+)
+
+
+async def user_at(session: AsyncSession, *, address: Address) -> User | None:
+    where = {"platform": address.platform, "workspace": address.workspace, "user": address.user}
+    return await session.scalar(_USER_AT, where)
 
 
 async def ensure_user(
