@@ -99,14 +99,7 @@ async def _reminder_phrase(turn: Turn, planned: n.Planned, commitment: Commitmen
 
 async def list_commitments(turn: Turn, command: c.ListCommitments) -> Message:
     tz, now = turn.tz, turn.now
-    rows = (
-        await turn.session.scalars(
-            select(Commitment)
-            .where(Commitment.owner_id == turn.user.id, Commitment.status == "open")
-            .order_by(Commitment.due_on.is_(None), Commitment.due_on, Commitment.due_at, Commitment.number)
-            .limit(100)
-        )
-    ).all()
+    rows = await store.open_commitments(turn.session, owner_id=turn.user.id)
     if not rows:
         return Message(text="No open commitments. Record one with `commit <negotiation id> ours|theirs <what>`.")
     sections = []

@@ -119,15 +119,7 @@ async def show_counterpart(turn: Turn, command: c.ShowCounterpart) -> Message:
     ledger = known.ledger_lines(await known.ledger(session, user, counterpart.id), counterpart.name)
     if ledger:
         sections.append(Section(heading="Concession ledger", lines=ledger))
-    commitments = (
-        await session.scalars(
-            select(Commitment)
-            .where(
-                Commitment.owner_id == user.id, Commitment.counterpart_id == counterpart.id, Commitment.status == "open"
-            )
-            .order_by(Commitment.due_on.is_(None), Commitment.due_on, Commitment.number)
-        )
-    ).all()
+    commitments = await store.open_commitments(session, owner_id=user.id, counterpart_id=counterpart.id)
     if commitments:
         sections.append(
             Section(heading="Open commitments", lines=tuple(commitment_line(x, tz, turn.now) for x in commitments))

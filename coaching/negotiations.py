@@ -17,7 +17,7 @@ from coaching import nudges as n
 from coaching import playbook as book
 from coaching import questions, store
 from coaching.messages import Button, Message, Section
-from coaching.models import Commitment, Counterpart, Negotiation, Nudge, Touchpoint
+from coaching.models import Counterpart, Negotiation, Nudge, Touchpoint
 from coaching.parser import ALIASES, CHANNELS, PARSERS, USAGE, CommandError, command_text, moment_words
 from coaching.room import Answer, Composed, Composer, Handler, Skip, Turn, check_moment
 from coaching.texts import (
@@ -750,17 +750,9 @@ def _history_line(negotiation: Negotiation, tz: ZoneInfo, now: datetime) -> str:
 async def _relationship_sections(turn: Turn, negotiation: Negotiation) -> list[Section]:
     """Open commitments both ways and remembered personal notes about this counterpart."""
     session, user = turn.session, turn.user
-    open_commitments = (
-        await session.scalars(
-            select(Commitment)
-            .where(
-                Commitment.owner_id == user.id,
-                Commitment.status == "open",
-                Commitment.counterpart_id == negotiation.counterpart_id,
-            )
-            .order_by(Commitment.due_on.is_(None), Commitment.due_on, Commitment.number)
-        )
-    ).all()
+    open_commitments = await store.open_commitments(
+        session, owner_id=user.id, counterpart_id=negotiation.counterpart_id
+    )
     sections = []
     if open_commitments:
         lines = tuple(commitment_line(x, turn.tz, turn.now) for x in open_commitments)

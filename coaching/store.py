@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import Table, bindparam, func, select
+from sqlalchemy import Row, Table, bindparam, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import contains_eager
@@ -144,3 +144,36 @@ async def next_number(session: AsyncSession, model: type[Negotiation] | type[Com
     """The owner's next own number (#1, #2, …), so nobody sees anyone else's counts."""
     highest = await session.scalar(select(func.max(model.number)).where(model.owner_id == owner_id))
     return (highest or 0) + 1
+
+
+# An open commitment as lists and briefs show it (``texts.commitment_line``): Core rows, named like the
+# model's columns, with the name of its negotiation's counterpart. Statements built once.
+_OWED = (
+    select(
+        Commitment.number,
+        Commitment.side,
+        Commitment.text,
+        Commitment.due_on,
+        Commitment.due_at,
+        Counterpart.name.label("counterpart"),
+    )
+    .join(Negotiation, Negotiation.id == Commitment.negotiation_id)
+    .join(Counterpart, Counterpart.id == Negotiation.counterpart_id)
+    .where(Commitment.owner_id == bindparam("owner"), Commitment.status == "open")
+)
+_OWED_ALL = _OWED.order_by(Commitment.due_on.is_(None), Commitment.due_on, Commitment.due_at, Commitment.number).limit(
+    bindparam("limit")
+)
+_OWED_WITH = _OWED.where(Commitment.counterpart_id == bindparam("counterpart")).order_by(
+    Commitment.due_on.is_(None), Commitment.due_on, Commitment.number
+)
+
+
+async def open_commitments(
+    session: AsyncSession, *, owner_id: int, counterpart_id: int | None = None, limit: int = 100
+) -> Sequence[Row[Any]]:
+    """The person's open commitments, the soonest due first: at most ``limit``; or all of those with one
+    counterpart (a brief shows them all)."""
+    if counterpart_id is None:
+        return (await session.execute(_OWED_ALL, {"owner": owner_id, "limit": limit})).all()
+    return (await session.execute(_OWED_WITH, {"owner": owner_id, "counterpart": counterpart_id})).all()

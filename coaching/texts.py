@@ -10,6 +10,7 @@ import dataclasses
 import re
 from collections.abc import Iterable
 from datetime import date, datetime, timedelta
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from coaching.models import Commitment
@@ -70,22 +71,33 @@ def reading_lines(notes: Iterable[str]) -> tuple[str, ...]:
     return (f"How I read it: {'; '.join(said)}.",) if said else ()
 
 
-def due_text(commitment: Commitment, tz: ZoneInfo, now: datetime) -> str:
+def due_text(commitment: Commitment | Owed, tz: ZoneInfo, now: datetime) -> str:
     """When a commitment is due: its moment when a time was given, else its day; "" with no due date."""
     if commitment.due_at is not None:
         return when_text(commitment.due_at, tz, now)
     return day_text(commitment.due_on, tz, now) if commitment.due_on else ""
 
 
-def overdue(commitment: Commitment, tz: ZoneInfo, now: datetime) -> bool:
+def overdue(commitment: Commitment | Owed, tz: ZoneInfo, now: datetime) -> bool:
     if commitment.due_at is not None:
         return commitment.due_at < now
     return commitment.due_on is not None and commitment.due_on < now.astimezone(tz).date()
 
 
-def commitment_line(commitment: Commitment, tz: ZoneInfo, now: datetime) -> str:
+class Owed(Protocol):
+    """An open commitment as lists show it (``store.open_commitments``' rows)."""
+
+    number: int
+    side: str
+    text: str
+    due_on: date | None
+    due_at: datetime | None
+    counterpart: str  # the name of its negotiation's counterpart
+
+
+def commitment_line(commitment: Owed, tz: ZoneInfo, now: datetime) -> str:
     """``#3 we: send the draft — due Fri 27 Nov (today)``, as lists and briefs show an open commitment."""
-    who = "we" if commitment.side == "ours" else commitment.negotiation.counterpart.name
+    who = "we" if commitment.side == "ours" else commitment.counterpart
     due = ""
     if commitment.due_on:
         due = f" — due {due_text(commitment, tz, now)}"
