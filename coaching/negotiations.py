@@ -22,7 +22,7 @@ from coaching.parser import ALIASES, CHANNELS, PARSERS, USAGE, CommandError, com
 from coaching.room import Answer, Composed, Composer, Handler, Skip, Turn, check_moment
 from coaching.texts import (
     arrival_note,
-    commitment_line,
+    commitment_lines,
     reading_lines,
     remind_again,
     span_text,
@@ -755,7 +755,7 @@ async def _relationship_sections(turn: Turn, negotiation: Negotiation) -> list[S
     )
     sections = []
     if open_commitments:
-        lines = tuple(commitment_line(x, turn.tz, turn.now) for x in open_commitments)
+        lines = commitment_lines(open_commitments, turn.tz, turn.now)
         sections.append(Section(heading="Open commitments", lines=lines))
     notes = (
         await session.scalars(

@@ -944,9 +944,10 @@ def say_moment(at: datetime, tz: ZoneInfo, now: datetime) -> str:
     return text
 
 
-def say_day(day: date, tz: ZoneInfo, now: datetime) -> str:
-    """A calendar day said back: ``Fri 04 Dec``, with the year when it is not this year."""
-    return _day_text(day, year=day.year != now.astimezone(tz).year)
+def say_day(day: date, tz: ZoneInfo, now: datetime, *, this_year: int | None = None) -> str:
+    """A calendar day said back: ``Fri 04 Dec``, with the year when it is not this year (``this_year``: the
+    reader's, when a list has worked it out once)."""
+    return _day_text(day, year=day.year != (this_year or now.astimezone(tz).year))
 
 
 def _dst_notes(moment: datetime, tod: time, zone: tzinfo, notes: list[Note]) -> None:
