@@ -67,7 +67,7 @@ def text_for(word: str, i: int, negotiations: int) -> str:
         "list": "list",
         "commitments": "commitments",
         "prep": f"prep {number}",
-        "log": f"log {firm(i % 50)} tomorrow 3pm",
+        "log": f"log {firm(i % 50)} in {1 + (i * 7) % 120} days 3pm",  # spread, as the seeded ones are
         "note": f"note {firm(i % 50)}: sent the revised terms",
         "commit": f"commit {number} ours send the revised deck by friday",
         "digest": "digest",
