@@ -10,9 +10,9 @@ The rooms (``coaching/negotiations.py``, ``commitments.py``, ``relationships.py`
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import replace
-from typing import Any, TypeVar
+from typing import Any
 
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -37,7 +37,7 @@ from coaching.messages import Attachment, Message, error
 from coaching.models import Nudge, User, Workspace
 from coaching.parser import CommandError, Context, parse_command
 from coaching.ports import Abandon, Address, Clock, Personal
-from coaching.room import Answer, CoachDefaults, Composed, Composer, Defer, Handler, Skip, Turn
+from coaching.room import Answer, CoachDefaults, Composed, Composer, Defer, Handler, Skip, Turn, compose_due, merged
 
 __all__ = ["Coach", "CoachDefaults", "Composed", "Defer", "Skip"]  # the last four live in coaching.room
 
@@ -45,25 +45,10 @@ log = logging.getLogger(__name__)
 
 AlsoInTransaction = Callable[[AsyncSession], Awaitable[None]]
 ROOMS = (guide, negotiations, commitments, relationships, directory, leads, privacy, settings)
-K = TypeVar("K")
-V = TypeVar("V")
-
-
-def _merged(tables: Iterable[Mapping[K, V]]) -> dict[K, V]:
-    """One table from the rooms' tables; a key claimed by two rooms is a mistake, caught at import."""
-    out: dict[K, V] = {}
-    for table in tables:
-        for key, value in table.items():
-            if key in out:
-                raise RuntimeError(f"{key!r} is claimed by two rooms")
-            out[key] = value
-    return out
-
-
-HANDLERS: dict[type[c.Command], Handler] = _merged(room.HANDLERS for room in ROOMS)
-COMPOSERS: dict[str, Composer] = _merged(room.COMPOSERS for room in ROOMS)
-SNOOZES: dict[str, Handler] = _merged(getattr(room, "SNOOZES", {}) for room in ROOMS)  # ``later <what> …``
-ANSWERS: dict[str, Answer] = _merged(getattr(room, "ANSWERS", {}) for room in ROOMS)  # question kind → answer
+HANDLERS: dict[type[c.Command], Handler] = merged(room.HANDLERS for room in ROOMS)
+COMPOSERS: dict[str, Composer] = merged(room.COMPOSERS for room in ROOMS)
+SNOOZES: dict[str, Handler] = merged(getattr(room, "SNOOZES", {}) for room in ROOMS)  # ``later <what> …``
+ANSWERS: dict[str, Answer] = merged(getattr(room, "ANSWERS", {}) for room in ROOMS)  # question kind → answer
 
 
 def personal(reply: Message) -> Message:
@@ -242,19 +227,4 @@ class Coach:
 
     async def compose(self, session: AsyncSession, nudge: Nudge, user: User) -> Composed:
         """The message for a due nudge, written now so it shows the latest state — or why not to send."""
-        turn = self.turn(session, user)
-        composer = COMPOSERS.get(nudge.kind)
-        if composer is not None and composer.asked_for:
-            return await composer.write(turn, nudge)
-        if composer is not None and composer.chain is not None:
-            await composer.chain(turn, nudge)
-        # Checked before composing: a digest is a dozen queries and a chart, wasted if it has to wait.
-        if not user.nudges_enabled and not (composer is not None and composer.colleague):
-            return Skip("nudges are off")
-        if not nudge.exempt_quiet:
-            until = n.quiet_until(user, turn.now)
-            if until:
-                return Defer(until)
-        if composer is None:
-            return Skip(f"unknown kind {nudge.kind}")
-        return await composer.write(turn, nudge)
+        return await compose_due(COMPOSERS.get(nudge.kind), self.turn(session, user), nudge)
