@@ -128,22 +128,27 @@ async def _arrives(turn: Turn, planned: n.Planned) -> str:
     return when_text(arrival.at, turn.tz, turn.now) + arrival_note(arrival)
 
 
+_NEAR = select(Negotiation).where(
+    Negotiation.owner_id == bindparam("owner"),
+    Negotiation.id != bindparam("id"),
+    Negotiation.status != "cancelled",
+    Negotiation.starts_at < bindparam("before"),
+    Negotiation.starts_at > bindparam("after"),
+)
+
+
 async def _back_to_back(turn: Turn, negotiation: Negotiation) -> list[str]:
     """Warn about a negotiation less than the gap before or after this one (or overlapping it)."""
     gap = turn.timing.back_to_back_gap
     starts = negotiation.starts_at
     ends = starts + timedelta(minutes=negotiation.duration_minutes)
-    others = (
-        await turn.session.scalars(
-            select(Negotiation).where(
-                Negotiation.owner_id == turn.user.id,
-                Negotiation.id != negotiation.id,
-                Negotiation.status != "cancelled",
-                Negotiation.starts_at < ends + gap,
-                Negotiation.starts_at > starts - timedelta(days=1) - gap,
-            )
-        )
-    ).all()
+    window = {
+        "owner": turn.user.id,
+        "id": negotiation.id,
+        "before": ends + gap,
+        "after": starts - timedelta(days=1) - gap,
+    }
+    others = (await turn.session.scalars(_NEAR, window)).all()
     warnings: list[str] = []
     negotiation.back_to_back = False
     for other in others:
@@ -166,20 +171,25 @@ async def _back_to_back(turn: Turn, negotiation: Negotiation) -> list[str]:
     return warnings
 
 
+_INFORMAL_SINCE = (
+    select(func.count())
+    .select_from(Touchpoint)
+    .where(
+        Touchpoint.user_id == bindparam("user"),
+        Touchpoint.counterpart_id == bindparam("counterpart"),
+        Touchpoint.kind.in_(INFORMAL_TOUCHPOINTS),
+        Touchpoint.at >= bindparam("since"),
+    )
+)
+
+
 async def _coffee_suggestion(turn: Turn, negotiation: Negotiation, counterpart: Counterpart) -> Section | None:
     now = turn.now
     if negotiation.starts_at - now < turn.timing.coffee_min_ahead:
         return None
     window = turn.timing.contact_gap
     recent = await turn.session.scalar(
-        select(func.count())
-        .select_from(Touchpoint)
-        .where(
-            Touchpoint.user_id == turn.user.id,
-            Touchpoint.counterpart_id == counterpart.id,
-            Touchpoint.kind.in_(INFORMAL_TOUCHPOINTS),
-            Touchpoint.at >= now - window,
-        )
+        _INFORMAL_SINCE, {"user": turn.user.id, "counterpart": counterpart.id, "since": now - window}
     )
     if recent:
         return None

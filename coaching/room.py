@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any, Protocol, TypeVar
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from coaching import nudges as n
@@ -45,6 +45,11 @@ class CoachDefaults:
         return {"lead_minutes": self.lead_minutes, "quiet_start": start, "quiet_end": end}
 
 
+_OWN_NEGOTIATION = select(Negotiation).where(
+    Negotiation.owner_id == bindparam("owner"), Negotiation.number == bindparam("number")
+)
+
+
 @dataclass(frozen=True)
 class Turn:
     """One command (or one due nudge) being handled: its transaction, whose it is, and when.
@@ -70,9 +75,7 @@ class Turn:
 
     async def negotiation(self, number: int) -> Negotiation:
         """The person's own negotiation #``number``, or a clear error."""
-        found = await self.session.scalar(
-            select(Negotiation).where(Negotiation.owner_id == self.user.id, Negotiation.number == number)
-        )
+        found = await self.session.scalar(_OWN_NEGOTIATION, {"owner": self.user.id, "number": number})
         if found is None:
             raise CommandError(f"You have no negotiation #{number}. Type `list` to see yours.")
         return found

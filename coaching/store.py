@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping, Sequence
 from datetime import datetime
@@ -23,8 +24,18 @@ async def insert_ignore(session: AsyncSession, table: Table, rows: list[dict[str
     if not rows:
         return
     dialect = session.bind.dialect.name if session.bind else "sqlite"
+    statement = _insert_ignore(dialect, table, tuple(unique))
+    keys = rows[0].keys()
+    if all(row.keys() == keys for row in rows):  # the statement as compiled once; the rows as its parameters
+        await session.execute(statement, rows)
+    else:
+        await session.execute(statement.values(rows))
+
+
+@functools.cache
+def _insert_ignore(dialect: str, table: Table, unique: tuple[str, ...]) -> Any:
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    await session.execute(insert(table).values(rows).on_conflict_do_nothing(index_elements=unique))
+    return insert(table).on_conflict_do_nothing(index_elements=list(unique))
 
 
 def zone(name: str | None) -> ZoneInfo | None:
@@ -116,11 +127,14 @@ def name_key(name: str) -> str:
     return " ".join(name.casefold().split())
 
 
+_COUNTERPART = select(Counterpart).where(
+    Counterpart.owner_id == bindparam("owner"), Counterpart.name_key == bindparam("key")
+)
+
+
 async def find_counterpart(session: AsyncSession, *, owner_id: int, name: str) -> Counterpart | None:
     """The person's own counterpart of that name (case and spacing ignored), if they have one."""
-    return await session.scalar(
-        select(Counterpart).where(Counterpart.owner_id == owner_id, Counterpart.name_key == name_key(name))
-    )
+    return await session.scalar(_COUNTERPART, {"owner": owner_id, "key": name_key(name)})
 
 
 async def counterpart(session: AsyncSession, *, owner_id: int, name: str) -> Counterpart:
@@ -140,9 +154,15 @@ def touch(counterpart: Counterpart, at: datetime) -> None:
         counterpart.last_touchpoint_at = at
 
 
+_HIGHEST = {
+    model: select(func.max(model.number)).where(model.owner_id == bindparam("owner"))
+    for model in (Negotiation, Commitment)
+}
+
+
 async def next_number(session: AsyncSession, model: type[Negotiation] | type[Commitment], *, owner_id: int) -> int:
     """The owner's next own number (#1, #2, …), so nobody sees anyone else's counts."""
-    highest = await session.scalar(select(func.max(model.number)).where(model.owner_id == owner_id))
+    highest = await session.scalar(_HIGHEST[model], {"owner": owner_id})
     return (highest or 0) + 1
 
 
