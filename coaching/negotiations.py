@@ -680,6 +680,47 @@ def _before_the_call(turn: Turn, negotiation: Negotiation) -> datetime | None:
 # -- prep brief --------------------------------------------------------------------------------------
 
 
+# What a brief reads about the same counterpart, built once: the last five held, the last notes and observations.
+_HISTORY = (
+    select(
+        Negotiation.number,
+        Negotiation.starts_at,
+        Negotiation.outcome,
+        Negotiation.sentiment,
+        Negotiation.hard_win,
+        Negotiation.notes,
+    )
+    .where(
+        Negotiation.owner_id == bindparam("owner"),
+        Negotiation.counterpart_id == bindparam("counterpart"),
+        Negotiation.id != bindparam("id"),
+        Negotiation.status == "done",
+    )
+    .order_by(Negotiation.starts_at.desc())
+    .limit(5)
+)
+_NOTES = (
+    select(Touchpoint.note)
+    .where(
+        Touchpoint.user_id == bindparam("owner"),
+        Touchpoint.counterpart_id == bindparam("counterpart"),
+        Touchpoint.note.is_not(None),
+    )
+    .order_by(Touchpoint.at.desc())
+    .limit(3)
+)
+_OBSERVATIONS = (
+    select(Negotiation.observations)
+    .where(
+        Negotiation.owner_id == bindparam("owner"),
+        Negotiation.counterpart_id == bindparam("counterpart"),
+        Negotiation.observations.is_not(None),
+    )
+    .order_by(Negotiation.starts_at.desc())
+    .limit(3)
+)
+
+
 async def prep(turn: Turn, command: c.Prep) -> Message:
     session, user, tz = turn.session, turn.user, turn.tz
     negotiation = await turn.negotiation(command.negotiation)
@@ -697,19 +738,8 @@ async def prep(turn: Turn, command: c.Prep) -> Message:
     sections.append(Section(heading="What's on the table", lines=on_table))
     answers = known.links_for(user, counterpart)
     sections.append(Section(heading=f"Lever of links ({user.role})", lines=known.leverage_lines(user.role, answers)))
-    history = (
-        await session.scalars(
-            select(Negotiation)
-            .where(
-                Negotiation.owner_id == user.id,
-                Negotiation.counterpart_id == counterpart.id,
-                Negotiation.id != negotiation.id,
-                Negotiation.status == "done",
-            )
-            .order_by(Negotiation.starts_at.desc())
-            .limit(5)
-        )
-    ).all()
+    about = {"owner": user.id, "counterpart": counterpart.id}
+    history = (await session.execute(_HISTORY, {**about, "id": negotiation.id})).all()
     if history:
         sections.append(Section(heading="History", lines=tuple(_history_line(h, tz, turn.now) for h in history)))
     sections.extend(await _relationship_sections(turn, negotiation))
@@ -744,7 +774,7 @@ def _frame_section(negotiation: Negotiation) -> Section:
     return Section(heading="Frame", lines=tuple(lines))
 
 
-def _history_line(negotiation: Negotiation, tz: ZoneInfo, now: datetime) -> str:
+def _history_line(negotiation: Negotiation | Row[Any], tz: ZoneInfo, now: datetime) -> str:
     parts = [f"#{negotiation.number} {when_text(negotiation.starts_at, tz, now)}"]
     if negotiation.outcome:
         parts.append(negotiation.outcome)
@@ -767,30 +797,9 @@ async def _relationship_sections(turn: Turn, negotiation: Negotiation) -> list[S
     if open_commitments:
         lines = commitment_lines(open_commitments, turn.tz, turn.now)
         sections.append(Section(heading="Open commitments", lines=lines))
-    notes = (
-        await session.scalars(
-            select(Touchpoint.note)
-            .where(
-                Touchpoint.user_id == user.id,
-                Touchpoint.counterpart_id == negotiation.counterpart_id,
-                Touchpoint.note.is_not(None),
-            )
-            .order_by(Touchpoint.at.desc())
-            .limit(3)
-        )
-    ).all()
-    observations = (
-        await session.scalars(
-            select(Negotiation.observations)
-            .where(
-                Negotiation.owner_id == user.id,
-                Negotiation.counterpart_id == negotiation.counterpart_id,
-                Negotiation.observations.is_not(None),
-            )
-            .order_by(Negotiation.starts_at.desc())
-            .limit(3)
-        )
-    ).all()
+    about = {"owner": user.id, "counterpart": negotiation.counterpart_id}
+    notes = (await session.scalars(_NOTES, about)).all()
+    observations = (await session.scalars(_OBSERVATIONS, about)).all()
     remembered = [x for x in (*observations, *notes) if x]
     if remembered:
         sections.append(Section(heading="What you know about them", lines=tuple(remembered[:5])))
