@@ -29,6 +29,7 @@ import argparse
 import asyncio
 import hashlib
 import hmac
+import itertools
 import logging
 import multiprocessing as mp
 import os
@@ -184,7 +185,12 @@ def _serve(kind: str, ports: mp.Queue, database_url: str | None) -> None:  # pra
 # ---------------------------------------------------------------------------- the client
 
 
+_triggers = itertools.count()
+
+
 def signed(text: str, response_url: str) -> tuple[bytes, dict[str, str]]:
+    """A slash command as Slack signs it, each with a trigger_id of its own (one trigger_id is one command:
+    the inbox answers a repeated one once)."""
     body = urlencode(
         {
             "token": "x",
@@ -197,7 +203,7 @@ def signed(text: str, response_url: str) -> tuple[bytes, dict[str, str]]:
             "text": text,
             "api_app_id": "A0BENCH",
             "response_url": response_url,
-            "trigger_id": "1.2.3",
+            "trigger_id": f"1.2.{next(_triggers)}",
         }
     )
     ts = str(int(time.time()))
@@ -228,7 +234,7 @@ async def _wait_answered(client: ClientSession, api_url: str, expected: int, tim
 async def load(url: str, api_url: str, *, requests: int, concurrency: int, answers: bool) -> dict[str, float]:
     """``requests`` signed commands from ``concurrency`` clients; with ``answers``, then wait until the
     app has answered every one of them at their response_url (bounded: 120 s)."""
-    body, headers = signed("list", api_url.replace("/api/", "/respond/") + "bench")
+    response_url = api_url.replace("/api/", "/respond/") + "bench"
     latencies: list[float] = []
     statuses: dict[int, int] = {}
     drain = 0.0
@@ -236,6 +242,7 @@ async def load(url: str, api_url: str, *, requests: int, concurrency: int, answe
         before = await _answered(client, api_url) if answers else 0
         warm_up = min(100, requests)
         for _ in range(warm_up):  # warm up: connections, caches, auth.test, users.info
+            body, headers = signed("list", response_url)
             async with client.post(url, data=body, headers=headers) as response:
                 await response.read()
         if answers:  # the warm-up's answers first, so the run starts with an empty inbox
@@ -244,6 +251,7 @@ async def load(url: str, api_url: str, *, requests: int, concurrency: int, answe
 
         async def worker() -> None:
             for _ in queue:
+                body, headers = signed("list", response_url)
                 started = time.perf_counter()
                 async with client.post(url, data=body, headers=headers) as response:
                     await response.read()
