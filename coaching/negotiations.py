@@ -9,7 +9,20 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, Row, Subquery, and_, bindparam, delete, func, literal, select, union_all
+from sqlalchemy import (
+    ColumnElement,
+    Row,
+    Subquery,
+    and_,
+    bindparam,
+    delete,
+    func,
+    insert,
+    literal,
+    select,
+    union_all,
+    update,
+)
 
 from coaching import commands as c
 from coaching import counterparts as known
@@ -57,22 +70,24 @@ async def log_negotiation(turn: Turn, command: c.LogNegotiation) -> Message:
     )
     if isinstance(counterpart, Message):
         return counterpart  # "Did you mean Initech?"
-    negotiation = Negotiation(
-        created_at=now,
-        owner_id=user.id,
-        number=await store.next_number(session, Negotiation, owner_id=user.id),
-        counterpart_id=counterpart.id,
-        title=(command.title or "").strip()[:300] or None,
-        starts_at=command.when,
-        duration_minutes=duration,
-        channel=channel,
-        status="scheduled",
-        repeat=command.repeat,
-        long_term_value=command.long_term_value,
-    )
-    session.add(negotiation)
-    await session.flush()
-    warnings = await _back_to_back(turn, negotiation)
+    values = {
+        "created_at": now,
+        "owner_id": user.id,
+        "counterpart_id": counterpart.id,
+        "title": (command.title or "").strip()[:300] or None,
+        "starts_at": command.when,
+        "duration_minutes": duration,
+        "channel": channel,
+        "status": "scheduled",
+        "back_to_back": False,
+        "repeat": command.repeat,
+        "long_term_value": command.long_term_value,
+    }
+    negotiation = Negotiation(**values)  # not in the session: stored by the one INSERT below
+    warnings = await _back_to_back(turn, negotiation)  # before it is stored, so its own flag goes in with it
+    values["back_to_back"] = negotiation.back_to_back
+    stored = (await session.execute(_INSERT_NEGOTIATION, {**values, "numbering": user.id})).one()
+    negotiation.id, negotiation.number = stored.id, stored.number
     planned = await n.schedule_negotiation(session, negotiation, user, now=now, timing=turn.timing)
     if counterpart.long_term or command.repeat:  # a relationship to keep warm: this rep's weekly list
         await known.start_long_term(session, user, counterpart, now)
@@ -128,34 +143,57 @@ async def _arrives(turn: Turn, planned: n.Planned) -> str:
     return when_text(arrival.at, turn.tz, turn.now) + arrival_note(arrival)
 
 
-_NEAR = select(Negotiation).where(
-    Negotiation.owner_id == bindparam("owner"),
-    Negotiation.id != bindparam("id"),
-    Negotiation.status != "cancelled",
-    Negotiation.starts_at < bindparam("before"),
-    Negotiation.starts_at > bindparam("after"),
+# A new negotiation is one INSERT, numbered in it (the owner's next own number, as store.next_number reads it).
+_NEGOTIATIONS = Negotiation.__table__
+_INSERT_NEGOTIATION = (
+    insert(_NEGOTIATIONS)
+    .values(
+        number=select(func.coalesce(func.max(Negotiation.number), 0) + 1)
+        .where(Negotiation.owner_id == bindparam("numbering"))
+        .scalar_subquery()
+    )
+    .returning(_NEGOTIATIONS.c.id, _NEGOTIATIONS.c.number)
+)
+_NEAR = (
+    select(
+        Negotiation.id,
+        Negotiation.number,
+        Negotiation.starts_at,
+        Negotiation.duration_minutes,
+        Counterpart.name.label("counterpart"),
+    )
+    .join(Counterpart, Counterpart.id == Negotiation.counterpart_id)
+    .where(
+        Negotiation.owner_id == bindparam("owner"),
+        Negotiation.id != bindparam("id"),
+        Negotiation.status != "cancelled",
+        Negotiation.starts_at < bindparam("before"),
+        Negotiation.starts_at > bindparam("after"),
+    )
 )
 
 
 async def _back_to_back(turn: Turn, negotiation: Negotiation) -> list[str]:
-    """Warn about a negotiation less than the gap before or after this one (or overlapping it)."""
+    """Warn about a negotiation less than the gap before or after this one (or overlapping it); flags this one
+    (``back_to_back``) and, in the database, the ones that start too soon after it."""
     gap = turn.timing.back_to_back_gap
     starts = negotiation.starts_at
     ends = starts + timedelta(minutes=negotiation.duration_minutes)
     window = {
         "owner": turn.user.id,
-        "id": negotiation.id,
+        "id": negotiation.id or 0,  # 0: not stored yet (ids start at 1)
         "before": ends + gap,
         "after": starts - timedelta(days=1) - gap,
     }
-    others = (await turn.session.scalars(_NEAR, window)).all()
+    others = (await turn.session.execute(_NEAR, window)).all()
     warnings: list[str] = []
+    crowded: list[int] = []
     negotiation.back_to_back = False
     for other in others:
         other_ends = other.starts_at + timedelta(minutes=other.duration_minutes)
         if other_ends + gap <= starts:
             continue
-        name = f"{other.counterpart.name} (#{other.number})"
+        name = f"{other.counterpart} (#{other.number})"
         if other.starts_at < ends and starts < other_ends:
             warnings.append(book.OVERLAP.format(other=name))
             negotiation.back_to_back = True
@@ -167,7 +205,9 @@ async def _back_to_back(turn: Turn, negotiation: Negotiation) -> list[str]:
                 f"Back-to-back: your negotiation with {name} starts {span_text(other.starts_at - ends)} "
                 "after this one ends. Leave time to reflect and prepare."
             )
-            other.back_to_back = True
+            crowded.append(other.id)
+    if crowded:
+        await turn.session.execute(update(Negotiation).where(Negotiation.id.in_(crowded)).values(back_to_back=True))
     return warnings
 
 
