@@ -185,12 +185,10 @@ def _serve(kind: str, ports: mp.Queue, database_url: str | None) -> None:  # pra
 # ---------------------------------------------------------------------------- the client
 
 
-_triggers = itertools.count()
+_TRIGGERS = itertools.count(1)
 
 
 def signed(text: str, response_url: str) -> tuple[bytes, dict[str, str]]:
-    """A slash command as Slack signs it, each with a trigger_id of its own (one trigger_id is one command:
-    the inbox answers a repeated one once)."""
     body = urlencode(
         {
             "token": "x",
@@ -203,7 +201,7 @@ def signed(text: str, response_url: str) -> tuple[bytes, dict[str, str]]:
             "text": text,
             "api_app_id": "A0BENCH",
             "response_url": response_url,
-            "trigger_id": f"1.2.{next(_triggers)}",
+            "trigger_id": f"1.{next(_TRIGGERS)}.3",  # one per invocation, as Slack sends: the inbox dedupes by it
         }
     )
     ts = str(int(time.time()))
@@ -234,15 +232,18 @@ async def _wait_answered(client: ClientSession, api_url: str, expected: int, tim
 async def load(url: str, api_url: str, *, requests: int, concurrency: int, answers: bool) -> dict[str, float]:
     """``requests`` signed commands from ``concurrency`` clients; with ``answers``, then wait until the
     app has answered every one of them at their response_url (bounded: 120 s)."""
-    response_url = api_url.replace("/api/", "/respond/") + "bench"
+    warm_up = min(100, requests)
+    # each command signed beforehand with a trigger_id of its own: the inbox answers a repeated one only once
+    signed_bodies = iter(
+        [signed("list", api_url.replace("/api/", "/respond/") + "bench") for _ in range(warm_up + requests)]
+    )
     latencies: list[float] = []
     statuses: dict[int, int] = {}
     drain = 0.0
     async with ClientSession(connector=TCPConnector(limit=concurrency, force_close=False)) as client:
         before = await _answered(client, api_url) if answers else 0
-        warm_up = min(100, requests)
         for _ in range(warm_up):  # warm up: connections, caches, auth.test, users.info
-            body, headers = signed("list", response_url)
+            body, headers = next(signed_bodies)
             async with client.post(url, data=body, headers=headers) as response:
                 await response.read()
         if answers:  # the warm-up's answers first, so the run starts with an empty inbox
@@ -251,7 +252,7 @@ async def load(url: str, api_url: str, *, requests: int, concurrency: int, answe
 
         async def worker() -> None:
             for _ in queue:
-                body, headers = signed("list", response_url)
+                body, headers = next(signed_bodies)
                 started = time.perf_counter()
                 async with client.post(url, data=body, headers=headers) as response:
                     await response.read()

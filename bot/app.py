@@ -11,13 +11,19 @@ from datetime import timedelta
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from adapters.calendar.feed import FeedFetcher
+from bot import keys
 from bot.config import Settings
 from bot.database import make_engine, make_sessions, upgrade
 from coaching.engine import Coach
 from coaching.outbox import Dispatcher
 from coaching.ports import Clock, Sender, SystemClock
+from coaching.room import CalendarSetup
+from coaching.sealing import Cipher
 
 log = logging.getLogger(__name__)
+
+CALENDAR_POLL_SECONDS = 30.0  # how often due feeds are looked for; each feed is read every DEALCOACH_CALENDAR_MINUTES
 
 
 class Shutdown:
@@ -56,6 +62,7 @@ class Runtime:
     senders: dict[str, Sender] = field(default_factory=dict)
     scheduler: AsyncIOScheduler | None = None
     shutdown: Shutdown = field(default_factory=lambda: Shutdown(0.0))
+    feeds: FeedFetcher | None = None
     _stopping: asyncio.Task[None] | None = field(default=None, init=False, repr=False)
 
     def start_scheduler(self) -> None:
@@ -70,9 +77,27 @@ class Runtime:
             coalesce=True,
             misfire_grace_time=None,
         )
+        scheduler.add_job(
+            self.poll_calendars,
+            "interval",
+            seconds=CALENDAR_POLL_SECONDS,
+            id="calendar-poll",
+            max_instances=1,
+            coalesce=True,
+            misfire_grace_time=None,
+        )
         scheduler.start()
         self.scheduler = scheduler
         log.info("scheduler ticking every %ss", self.settings.tick_seconds)
+
+    async def poll_calendars(self) -> None:
+        """Sync the calendar feeds that are due (each has its own moment in DEALCOACH_CALENDAR_MINUTES)."""
+        if self.shutdown.started:
+            return
+        try:
+            await self.coach.sync_calendars(worker=self.dispatcher.worker, stopping=lambda: self.shutdown.started)
+        except Exception:  # the next poll tries again; a claimed feed returns when its lease ends
+            log.exception("calendar poll failed")
 
     def begin_shutdown(self) -> None:
         """Stop claiming nudges now; the sends in flight finish within what is left of the grace period."""
@@ -99,6 +124,8 @@ class Runtime:
         try:
             await self._stop_sending()
         finally:
+            if self.feeds is not None:
+                await self.feeds.close()
             await self.engine.dispose()
 
 
@@ -111,7 +138,17 @@ async def build_runtime(settings: Settings, *, clock: Clock | None = None, migra
         await upgrade(engine)
     sessions = make_sessions(engine)
     clock = clock or SystemClock()
-    coach = Coach(sessions, clock, settings.coaching, admins=settings.admins)
+    feeds = FeedFetcher(allow_private=settings.calendar_allow_private)
+    keys.warn_if_missing(settings)
+    calendar = CalendarSetup(
+        feeds=feeds,
+        cipher=Cipher(keys.secret_key(settings)),
+        internal_domains=settings.internal_domains,
+        interval=timedelta(minutes=settings.calendar_minutes),
+        lease=timedelta(seconds=max(settings.operations.lease_seconds, 30.0)),
+        allow_private=settings.calendar_allow_private,
+    )
+    coach = Coach(sessions, clock, settings.coaching, admins=settings.admins, calendar=calendar)
     senders: dict[str, Sender] = {}
     operations = settings.operations
     dispatcher = Dispatcher(
@@ -122,6 +159,6 @@ async def build_runtime(settings: Settings, *, clock: Clock | None = None, migra
         concurrency=operations.send_concurrency,
         lease=timedelta(seconds=operations.lease_seconds),
     )
-    runtime = Runtime(settings, engine, sessions, clock, coach, dispatcher, senders)
+    runtime = Runtime(settings, engine, sessions, clock, coach, dispatcher, senders, feeds=feeds)
     runtime.shutdown = Shutdown(operations.shutdown_seconds)
     return runtime

@@ -23,7 +23,7 @@ def _local_zone() -> str:
     return target.split("zoneinfo/", 1)[1] if "zoneinfo/" in target else "UTC"
 
 
-async def _chat(settings: Settings, user: str, tz: str | None) -> None:
+async def _chat(settings: Settings, user: str, tz: str | None, email: str | None = None) -> None:
     from adapters.console import PLATFORM, WORKSPACE, ConsoleSender, chat, files_folder
     from bot.app import build_runtime
     from coaching.commands import Actor
@@ -36,12 +36,47 @@ async def _chat(settings: Settings, user: str, tz: str | None) -> None:
     runtime = await build_runtime(settings)
     runtime.senders[PLATFORM] = ConsoleSender(user, folder)
     runtime.start_scheduler()
-    actor = Actor(Address(PLATFORM, WORKSPACE, user), display_name=user, timezone=tz or _local_zone())
+    name = None if user == "me" else user  # the fallback login is no name to greet ("Hi me!")
+    actor = Actor(Address(PLATFORM, WORKSPACE, user), display_name=name, timezone=tz or _local_zone(), email=email)
     try:
         await runtime.dispatcher.tick()
         await chat(runtime.coach, actor, tick=runtime.dispatcher.tick, folder=folder)
     finally:
         await runtime.close()
+
+
+async def _calendar_import(settings: Settings, args: argparse.Namespace) -> str:
+    """``dealcoach calendar import FILE.ics --user NAME``: the file read once, as a console user sent it."""
+    from adapters.console import PLATFORM, WORKSPACE, render
+    from bot.app import build_runtime
+    from coaching.calendar.reading import MAX_FEED_BYTES
+    from coaching.commands import Actor
+    from coaching.ports import Address
+    from coaching.store import zone
+
+    if args.tz and zone(args.tz) is None:
+        raise ConfigError(f"--tz {args.tz!r} is not an IANA time zone (e.g. Europe/Berlin)")
+    path = Path(args.file)
+    try:
+        if path.stat().st_size > MAX_FEED_BYTES:
+            raise ConfigError(f"{path} is larger than {MAX_FEED_BYTES // (1024 * 1024)} MB; nothing was imported")
+        data = path.read_bytes()
+    except OSError as problem:
+        raise ConfigError(f"cannot read {path}: {problem.strerror or problem}") from None
+    runtime = await build_runtime(settings)
+    actor = Actor(
+        Address(PLATFORM, WORKSPACE, args.user),
+        display_name=args.user,
+        timezone=args.tz or _local_zone(),
+        email=args.email,
+    )
+    try:
+        reply = await runtime.coach.import_calendar(actor, data, filename=path.name)
+    finally:
+        await runtime.close()
+    if reply.is_error:
+        raise ConfigError(render(reply).removeprefix("⚠ "))
+    return render(reply)
 
 
 async def _serve(settings: Settings) -> None:
@@ -133,6 +168,14 @@ def main(argv: list[str] | None = None) -> int:
     chat = sub.add_parser("chat", help="talk to the coach in this terminal")
     chat.add_argument("--user", default=os.environ.get("USER") or "me", help="who you are (default: $USER)")
     chat.add_argument("--tz", default=None, help="your IANA time zone, e.g. Europe/Berlin (default: this machine's)")
+    chat.add_argument("--email", default=None, help="your email address: its domain is your colleagues' (calendar)")
+    calendar = sub.add_parser("calendar", help="calendar import")
+    calendar_sub = calendar.add_subparsers(dest="calendar_command", required=True)
+    ics = calendar_sub.add_parser("import", help="read an .ics file once: its external meetings become negotiations")
+    ics.add_argument("file", metavar="FILE.ics")
+    ics.add_argument("--user", default=os.environ.get("USER") or "me", help="whose calendar (the console user)")
+    ics.add_argument("--tz", default=None, help="their IANA time zone (default: this machine's)")
+    ics.add_argument("--email", default=None, help="their email address: its domain is their colleagues'")
     db = sub.add_parser("db", help="database maintenance")
     db_sub = db.add_subparsers(dest="db_command", required=True)
     db_sub.add_parser("upgrade", help="bring the schema up to date (serve and chat do this on start too)")
@@ -166,12 +209,15 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as problem:
         print(f"dealcoach: {problem}", file=sys.stderr)
         return 2
-    logs.configure(settings, quiet=args.command in ("chat", "digest"))  # their output is for people, not logs
+    quiet = args.command in ("chat", "digest", "calendar")  # their output is for people, not logs
+    logs.configure(settings, quiet=quiet)
     try:
         if args.command == "serve":
             asyncio.run(_serve(settings))
         elif args.command == "chat":
-            asyncio.run(_chat(settings, args.user, args.tz))
+            asyncio.run(_chat(settings, args.user, args.tz, args.email))
+        elif args.command == "calendar":
+            print(asyncio.run(_calendar_import(settings, args)))
         elif args.command == "digest":
             output = asyncio.run(_digest(settings, args))
             sys.stdout.write(output if output.endswith("\n") else output + "\n")

@@ -11,7 +11,7 @@ from datetime import time, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from coaching.parser import CHANNELS, quiet_hours
+from coaching.parser import CHANNELS, domain_name, quiet_hours
 from coaching.room import CoachDefaults
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///dealcoach.db"
@@ -79,6 +79,11 @@ class Settings:
     # DEALCOACH_ADMINS: who manages this install besides what Slack reports (Teams AAD object ids, console names)
     admins: frozenset[str] = frozenset()
     chart_dir: str | None = None  # DEALCOACH_CHART_DIR: where `dealcoach chat` writes charts and files
+    # Calendar import: how often feeds are read, whether private/loopback feed hosts are allowed (tests,
+    # on-premise servers), and the install's own email domains (meetings among them are not negotiations).
+    calendar_minutes: float = 15.0  # DEALCOACH_CALENDAR_MINUTES
+    calendar_allow_private: bool = False  # DEALCOACH_CALENDAR_ALLOW_PRIVATE
+    internal_domains: tuple[str, ...] = ()  # DEALCOACH_INTERNAL_DOMAINS
     # PRODUCT.md's coaching defaults for this install (DEALCOACH_DURATION_MINUTES ... below)
     coaching: CoachDefaults = CoachDefaults()
     operations: Operations = Operations()
@@ -154,6 +159,9 @@ class Settings:
             teams_service_urls=_url_prefixes("DEALCOACH_TEAMS_SERVICE_URLS", get("DEALCOACH_TEAMS_SERVICE_URLS")),
             admins=frozenset(part.strip() for part in (get("DEALCOACH_ADMINS") or "").split(",") if part.strip()),
             chart_dir=get("DEALCOACH_CHART_DIR"),
+            calendar_minutes=number("DEALCOACH_CALENDAR_MINUTES", 15.0, minimum=1),
+            calendar_allow_private=_flag("DEALCOACH_CALENDAR_ALLOW_PRIVATE", get("DEALCOACH_CALENDAR_ALLOW_PRIVATE")),
+            internal_domains=_domains("DEALCOACH_INTERNAL_DOMAINS", get("DEALCOACH_INTERNAL_DOMAINS")),
         )
 
 
@@ -166,6 +174,19 @@ def _flag(name: str, raw: str | None) -> bool:
     if raw.lower() not in _FLAGS:
         raise ConfigError(f"{name} must be 1 or 0 (true/false), not {raw!r}")
     return _FLAGS[raw.lower()]
+
+
+def _domains(name: str, raw: str | None) -> tuple[str, ...]:
+    """``acme.com, acme.de`` → the domains, each checked."""
+    found = []
+    for part in (raw or "").replace(";", ",").replace(" ", ",").split(","):
+        if not part.strip():
+            continue
+        domain = domain_name(part)
+        if domain is None:
+            raise ConfigError(f"{name} must be comma-separated email domains such as acme.com, not {part.strip()!r}")
+        found.append(domain)
+    return tuple(dict.fromkeys(found))
 
 
 def _url_prefixes(name: str, raw: str | None) -> tuple[str, ...]:

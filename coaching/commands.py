@@ -25,6 +25,7 @@ class Actor:
     timezone: str | None = None  # IANA name from the platform's profile, if it gave one
     locale: str | None = None  # the platform's locale ("en-US", "de-DE"), if it gave one: day/month order
     admin: bool = False  # the platform says they manage this workspace (Slack: is_admin or is_owner)
+    email: str | None = None  # the platform profile's email, if it gave one: its domain is one of the rep's own
 
 
 @dataclass(frozen=True)
@@ -158,6 +159,8 @@ class ChangeSettings(Command):
     nudges: bool | None = None
     role: str | None = None  # sales | procurement
     dates: str | None = None  # day/month order of numeric dates: dmy | mdy | ymd
+    domains: tuple[str, ...] | None = None  # the rep's own email domains (colleagues); () clears them
+    keywords: tuple[str, ...] | None = None  # title words of negotiations in a calendar; () means the defaults
 
 
 @dataclass(frozen=True)
@@ -340,3 +343,49 @@ class ConfirmMoment(Command):
     command: Command
     text: str
     typed: str = field(default="", compare=False)  # the line as the person typed it, to correct (Edit)
+
+
+# -- calendar import (``coaching.calendars``) -----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CalendarSubscribe(Command):
+    """``calendar <url>``: follow the calendar at the secret iCal address (replacing any before it).
+    ``fetched``: the feed as the coach fetched it just before the command's transaction (never inside it)."""
+
+    url: str = field(repr=False)
+    fetched: object | None = field(default=None, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class CalendarStatus(Command):
+    """``calendar``: last sync, what was found, the next sync, the last error."""
+
+
+@dataclass(frozen=True)
+class CalendarSync(Command):
+    """``calendar sync``: read the calendar now (a paused one too)."""
+
+    fetched: object | None = field(default=None, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class CalendarOff(Command):
+    """``calendar off``: unsubscribe; imported negotiations nobody touched go with it."""
+
+
+@dataclass(frozen=True)
+class CalendarIgnore(Command):
+    """``calendar ignore <negotiation id> [series]``: not a negotiation (this one, or the whole series)."""
+
+    negotiation: int
+    series: bool = False
+
+
+@dataclass(frozen=True)
+class CounterpartDomain(Command):
+    """``counterpart <name> domain <domain>``: meetings with people at ``domain`` are with this counterpart."""
+
+    counterpart: str
+    domain: str
+    exact: bool = field(default=False, compare=False)

@@ -12,13 +12,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, Collection
 from dataclasses import replace
-from typing import Any
 
-from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from coaching import commands as c
 from coaching import (
+    calendars,
     commitments,
     directory,
     guide,
@@ -32,19 +30,33 @@ from coaching import (
     texts,
     transient,
 )
+from coaching import commands as c
 from coaching import nudges as n
-from coaching.messages import Attachment, Message, error
-from coaching.models import Nudge, User, Workspace
+from coaching.accounts import Accounts
+from coaching.messages import Message, error
+from coaching.models import Nudge, User
 from coaching.parser import CommandError, Context, parse_command
-from coaching.ports import Abandon, Address, Clock, Personal
-from coaching.room import Answer, CoachDefaults, Composed, Composer, Defer, Handler, Skip, Turn, compose_due, merged
+from coaching.ports import Abandon, Clock, Personal
+from coaching.room import (
+    Answer,
+    CalendarSetup,
+    CoachDefaults,
+    Composed,
+    Composer,
+    Defer,
+    Handler,
+    Skip,
+    Turn,
+    compose_due,
+    merged,
+)
 
 __all__ = ["Coach", "CoachDefaults", "Composed", "Defer", "Skip"]  # the last four live in coaching.room
 
 log = logging.getLogger(__name__)
 
 AlsoInTransaction = Callable[[AsyncSession], Awaitable[None]]
-ROOMS = (guide, negotiations, commitments, relationships, directory, leads, privacy, settings)
+ROOMS = (guide, negotiations, commitments, relationships, directory, leads, privacy, settings, calendars)
 HANDLERS: dict[type[c.Command], Handler] = merged(room.HANDLERS for room in ROOMS)
 COMPOSERS: dict[str, Composer] = merged(room.COMPOSERS for room in ROOMS)
 SNOOZES: dict[str, Handler] = merged(getattr(room, "SNOOZES", {}) for room in ROOMS)  # ``later <what> …``
@@ -62,7 +74,7 @@ def handler_for(command: c.Command) -> Handler:
     return HANDLERS[type(command)]
 
 
-class Coach:
+class Coach(Accounts):
     """``admins``: platform user ids of the people who manage this install (``DEALCOACH_ADMINS``: Teams AAD
     object ids, console names), besides those their platform reports (an actor's ``admin``: Slack's
     ``is_admin``/``is_owner``). An admin's ``team add`` needs no consent."""
@@ -74,8 +86,10 @@ class Coach:
         defaults: CoachDefaults | None = None,
         *,
         admins: Collection[str] = (),
+        calendar: CalendarSetup | None = None,
     ) -> None:
         self.sessions = sessions
+        self.calendar = calendar or CalendarSetup()
         self.clock = clock
         self.admins = frozenset(admins)
         self.defaults = defaults or CoachDefaults()
@@ -96,6 +110,19 @@ class Coach:
         """
         if texts.unstorable(text):
             return personal(error(texts.UNSTORABLE))
+        fetched: c.Command | None = None  # ``calendar <url>`` / ``calendar sync``: fetched before the transaction
+        if not shared:
+            fetched = await self._prefetched(actor, text)
+
+        def parse(turn: Turn, words: str) -> c.Command:
+            command = parse_command(actor, words, self.context(turn.user))
+            if fetched is not None and type(command) is type(fetched) and words == text:
+                return fetched
+            return command
+
+        async def dispatch(turn: Turn, command: c.Command) -> Message:
+            refusal = calendars.refuse_when_shared(command) if shared else None
+            return refusal if refusal is not None else await self._dispatch(turn, command)
 
         async def run(turn: Turn) -> Message:
             question = questions.awaited(turn.user, turn.now)
@@ -105,14 +132,41 @@ class Coach:
                 if isinstance(reply, Message):
                     return reply
                 if isinstance(reply, questions.Rerun):
-                    done = await self._dispatch(turn, parse_command(actor, reply.text, self.context(turn.user)))
+                    done = await dispatch(turn, parse(turn, reply.text))
                     if reply.receipt and turn.user.awaiting is None:  # the same words again are not run twice
                         ttl = questions.RECEIPT_TTL
                         questions.ask(turn.user, reply.receipt, now=turn.now, ttl=ttl, text=reply.text)
                     return done
-            return await self._dispatch(turn, parse_command(actor, text, self.context(turn.user)))
+            return await dispatch(turn, parse(turn, text))
 
         return await self._run(actor, run, also, shared)
+
+    async def _prefetched(self, actor: c.Actor, text: str) -> c.Command | None:
+        """The calendar command in ``text`` with its feed fetched, when it needs one (network, never inside a
+        transaction); None for every other command."""
+        if self.calendar.feeds is None or "calendar" not in text[:40].lower():
+            return None
+        try:  # the calendar words read no times: any zone will do here, the command proper is read again
+            command = parse_command(actor, text, Context(now=self.clock.now(), tz=n.user_zone_named(actor.timezone)))
+        except CommandError:
+            return None
+        if not isinstance(command, c.CalendarSubscribe | c.CalendarSync):
+            return None
+        return await calendars.prefetch(self.sessions, self.calendar, actor, command)
+
+    async def import_calendar(self, actor: c.Actor, data: bytes, *, filename: str) -> Message:
+        """An .ics file the person sent: read once, exactly as a feed's sync reads it; the reply lists what was
+        found, with *Not a negotiation* / *Never this series* per meeting. A file that is too large, empty or
+        no calendar gets a clear error, and nothing is stored."""
+        return await self._run(actor, lambda turn: calendars.import_file(turn, data, filename))
+
+    async def sync_calendars(
+        self, *, worker: str, stopping: Callable[[], bool] = lambda: False
+    ) -> calendars.PollReport:
+        """The scheduler's calendar poll: sync every feed that is due (claimed, so replicas share the work)."""
+        return await calendars.poll(
+            self.sessions, self.calendar, self.clock, self.turn, worker=worker, stopping=stopping
+        )
 
     async def handle(
         self, command: c.Command, *, also: AlsoInTransaction | None = None, shared: bool = False
@@ -161,28 +215,7 @@ class Coach:
     def turn(self, session: AsyncSession, user: User, actor: c.Actor | None = None) -> Turn:
         """What a room's handler or composer gets: this transaction, the person, now, and the install's defaults."""
         admin = actor is not None and (actor.admin or actor.address.user in self.admins)
-        return Turn(session, user, self.clock.now(), n.user_zone(user), self.defaults, admin)
-
-    async def _ensure_user(self, session: AsyncSession, actor: c.Actor) -> User:
-        return await store.ensure_user(
-            session,
-            address=actor.address,
-            display_name=actor.display_name,
-            timezone=actor.timezone,
-            locale=actor.locale,
-            new=self._new_user,
-        )
-
-    async def upsert_user(
-        self, actor: c.Actor, *, channel: str | None = None, conversation_ref: dict[str, Any] | None = None
-    ) -> None:
-        """Record what a platform told us about a person: name, time zone, DM channel, Teams reference."""
-        async with self.sessions() as session, session.begin():
-            user = await self._ensure_user(session, actor)
-            if channel and user.dm_channel != channel:
-                user.dm_channel = channel
-            if conversation_ref is not None and user.conversation_ref != conversation_ref:
-                user.conversation_ref = conversation_ref
+        return Turn(session, user, self.clock.now(), n.user_zone(user), self.defaults, admin, self.calendar)
 
     async def home(self, actor: c.Actor) -> list[Message]:
         """What an app home shows: upcoming negotiations, open commitments, counterparts due for contact."""
@@ -193,35 +226,6 @@ class Coach:
         if due is not None:
             messages.append(due)
         return messages
-
-    async def export_file(self, address: Address) -> Attachment | None:
-        """The person's data export as a file, built now (for platforms that fetch it in a second step,
-        such as a Teams file-upload consent); None if DealCoach stores nothing about them."""
-        async with self.sessions() as session:
-            user = await store.user_at(session, address=address)
-            if user is None:
-                return None
-            message = await privacy.export_message(session, user)
-        return message.attachments[0] if message.attachments else None
-
-    async def conversation_ref(self, address: Address) -> dict[str, Any] | None:
-        async with self.sessions() as session:
-            user = await store.user_at(session, address=address)
-            return user.conversation_ref if user else None
-
-    async def forget_user(self, address: Address) -> None:
-        """Delete everything stored about one person (their nudges go with them)."""
-        async with self.sessions() as session, session.begin():
-            user = await store.user_at(session, address=address)
-            if user is not None:
-                await session.execute(delete(User).where(User.id == user.id))
-
-    async def forget_workspace(self, platform: str, workspace: str) -> None:
-        """Delete a workspace or tenant and all its data (the app was uninstalled)."""
-        async with self.sessions() as session, session.begin():
-            await session.execute(
-                delete(Workspace).where(Workspace.platform == platform, Workspace.external_id == workspace)
-            )
 
     # -- nudges -------------------------------------------------------------------------------------
 

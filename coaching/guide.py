@@ -67,9 +67,15 @@ async def unknown_word(turn: Turn, command: c.UnknownWord) -> Message:
     if questions.word(command.word) in questions.YES | questions.NO and not command.rest:  # nothing to answer
         stray = error("I haven't asked you anything just now (or the question has lapsed): nothing was changed.")
         return replace(stray, personal=False)
+    # A web address is never repeated back: it may be a calendar's secret address, pasted alone or as
+    # `calender https://…`, where others read the answer.
+    if "://" in command.word or command.word.lower().startswith("www."):
+        advice = "That looks like a web address. To follow your calendar, type `calendar <its address>` to me in a DM."
+        return replace(error(advice), personal=False)
     if not command.suggestions:
         return replace(error(f"I don't know “{command.word}”. Type `help` to see what I can do."), personal=False)
-    runs = [f"{word} {command.rest}".strip() for word in command.suggestions]
+    rest = "" if "://" in command.rest else command.rest
+    runs = [f"{word} {rest}".strip() for word in command.suggestions]
     questions.suggest(turn.user, now=turn.now, yes=runs[0])
     shown = " or ".join(f"`{word}`" for word in command.suggestions)
     return Message(

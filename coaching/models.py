@@ -92,6 +92,9 @@ class User(Base):
     awaiting: Mapped[dict[str, Any] | None]  # the question the coach awaits an answer to (coaching.questions)
     date_order: Mapped[str | None] = mapped_column(String(3))  # dmy | mdy | ymd, as set with `settings dates`
     locale: Mapped[str | None] = mapped_column(String(35))  # the platform's locale ("en-US"), for date_order's default
+    email: Mapped[str | None] = mapped_column(String(320))  # the platform profile's email: its domain is the rep's own
+    own_domains: Mapped[list[str] | None] = mapped_column(JSON)  # `settings domains …`: colleagues' email domains
+    keywords: Mapped[list[str] | None] = mapped_column(JSON)  # `settings keywords …`; None: the defaults
     created_at: Mapped[datetime] = mapped_column(default=_now)
 
     workspace: Mapped[Workspace] = relationship(lazy="joined")
@@ -303,4 +306,82 @@ class Nudge(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     exempt_quiet: Mapped[bool] = mapped_column(Boolean, default=False)
     sent_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=_now)
+
+
+class CounterpartDomain(Base):
+    """``counterpart Globex domain globex.com``: a rep's own rule that meetings with people at a domain are
+    with one of their counterparts (calendar import looks here first)."""
+
+    __tablename__ = "counterpart_domains"
+    __table_args__ = (UniqueConstraint("owner_id", "domain", name="uq_counterpart_domains_owner_domain"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    owner_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    domain: Mapped[str] = mapped_column(String(253))
+    counterpart_id: Mapped[int] = mapped_column(ForeignKey("counterparts.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=_now)
+
+    counterpart: Mapped[Counterpart] = relationship(lazy="joined")
+
+
+class CalendarFeed(Base):
+    """A rep's calendar subscription (one per rep). The address is a secret: stored sealed (Fernet, with
+    ``DEALCOACH_SECRET_KEY``), shown only as ``host``. ``due_at`` works like a nudge's: the next sync while
+    active, the lease's end while a worker holds the feed (``claimed_by``); a paused feed (the provider
+    refused it) waits for ``calendar sync``."""
+
+    __tablename__ = "calendar_feeds"
+    __table_args__ = (
+        UniqueConstraint("user_id", name="uq_calendar_feeds_user"),
+        Index("ix_calendar_feeds_status_due", "status", "due_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    sealed_url: Mapped[str] = mapped_column(Text)
+    host: Mapped[str] = mapped_column(String(300))  # coaching.calendar.address.redact: what may be shown
+    status: Mapped[str] = mapped_column(String(16), default="active")  # active | paused
+    due_at: Mapped[datetime]
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    etag: Mapped[str | None] = mapped_column(String(300))
+    last_modified: Mapped[str | None] = mapped_column(String(100))
+    synced_at: Mapped[datetime | None]  # the last fetch that reached the provider
+    found: Mapped[int] = mapped_column(Integer, default=0)  # negotiations the last read found in the window
+    last_error: Mapped[str | None] = mapped_column(Text)  # plain words; never the address
+    created_at: Mapped[datetime] = mapped_column(default=_now)
+
+
+class CalendarImport(Base):
+    """One meeting of a rep's calendar DealCoach knows, keyed by the event's UID + RECURRENCE-ID (``key``):
+    imported as a negotiation, linked to a hand-logged one, ignored by the rep, or cancelled by the calendar.
+    ``announced_at``: when the rep was told about it (the first sync's list, or a later day's batch)."""
+
+    __tablename__ = "calendar_imports"
+    __table_args__ = (UniqueConstraint("user_id", "key", name="uq_calendar_imports_user_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    feed_id: Mapped[int | None] = mapped_column(ForeignKey("calendar_feeds.id", ondelete="SET NULL"), index=True)
+    key: Mapped[str] = mapped_column(String(600))
+    uid: Mapped[str] = mapped_column(String(500))
+    negotiation_id: Mapped[int | None] = mapped_column(ForeignKey("negotiations.id", ondelete="SET NULL"), index=True)
+    status: Mapped[str] = mapped_column(String(16))  # imported | linked | ignored | cancelled
+    start: Mapped[datetime]
+    end: Mapped[datetime]
+    title: Mapped[str | None] = mapped_column(String(300))
+    announced_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=_now)
+
+
+class IgnoredSeries(Base):
+    """``calendar ignore <id> series``: no meeting of this series (by its UID) becomes a negotiation."""
+
+    __tablename__ = "calendar_ignored_series"
+    __table_args__ = (UniqueConstraint("user_id", "uid", name="uq_calendar_ignored_series_user_uid"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    uid: Mapped[str] = mapped_column(String(500))
+    title: Mapped[str | None] = mapped_column(String(300))
     created_at: Mapped[datetime] = mapped_column(default=_now)

@@ -36,6 +36,8 @@ HANDOFF = "handoff"  # a note to the account owner about a held negotiation
 DIGEST = "digest"  # a team lead's weekly digest
 TEAM_INVITE = "team_invite"  # a lead invites a rep to their team
 TEAM_NEWS = "team_news"  # a change on a team (accepted, declined, left …), told to whom it concerns
+CALENDAR_NEWS = "calendar_news"  # a day's batch of negotiations found in the rep's calendar by later syncs
+CALENDAR_TROUBLE = "calendar_trouble"  # the rep's calendar feed is refused (paused) or cannot be read
 EXPORT = "export"  # a data export, asked for just now (not a nudge, but it travels the outbox to carry a file)
 STAY_IN_TOUCH_TIME = time(10, 0)  # Monday, local
 DUE_TIME_LEAD = timedelta(hours=1)  # a commitment due at a time: reminded this long before, overdue this long after
@@ -69,6 +71,10 @@ class Planned:
 
 def user_zone(user: User) -> ZoneInfo:
     return zone(user.timezone) or ZoneInfo("UTC")
+
+
+def user_zone_named(name: str | None) -> ZoneInfo:
+    return zone(name) or ZoneInfo("UTC")
 
 
 def quiet_until(user: User, at: datetime) -> datetime | None:
@@ -227,6 +233,18 @@ def commitment_stage(commitment: Commitment, at: datetime, tz: ZoneInfo) -> str:
 
 
 async def enqueue(session: AsyncSession, user: User, planned: list[Planned], **about: int | None) -> None:
+    await insert_ignore(session, Nudge.__table__, _rows(user, planned, about), unique=["key"])
+
+
+async def enqueue_many(session: AsyncSession, user: User, planned: list[tuple[list[Planned], int]]) -> None:
+    """The nudges of many negotiations (``(planned, negotiation id)`` each) in one statement: a calendar's first
+    read imports hundreds."""
+    rows = [row for items, negotiation_id in planned for row in _rows(user, items, {"negotiation_id": negotiation_id})]
+    for start in range(0, len(rows), 500):  # within every database's limit of bound parameters per statement
+        await insert_ignore(session, Nudge.__table__, rows[start : start + 500], unique=["key"])
+
+
+def _rows(user: User, planned: list[Planned], about: dict[str, int | None]) -> list[dict[str, object]]:
     rows = []
     for item in planned:
         due = item.due_at
@@ -244,7 +262,7 @@ async def enqueue(session: AsyncSession, user: User, planned: list[Planned], **a
                 **about,
             }
         )
-    await insert_ignore(session, Nudge.__table__, rows, unique=["key"])
+    return rows
 
 
 async def drop_pending(

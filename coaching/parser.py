@@ -79,8 +79,9 @@ USAGE: dict[str, Usage] = {
     "coffee": Usage("coffee <counterpart> [<when>]", "record an informal coffee chat (default: now)"),
     "settings": Usage(
         "settings [timezone <IANA tz>] [lead <minutes>] [quiet <HH:MM-HH:MM>|off] [nudges on|off] "
-        "[role sales|procurement] [dates dmy|mdy|ymd]",
-        "show or change your settings",
+        "[role sales|procurement] [dates dmy|mdy|ymd] [domains <domain>, …|off] [keywords <word>, …|default]",
+        "show or change your settings (domains: your colleagues' email domains; keywords: calendar titles of "
+        "negotiations)",
     ),
     "call": Usage("call <counterpart> [: note]", "you called them (a touchpoint)"),
     "note": Usage("note <counterpart>[: what you noticed or sent]", "you sent a personal note (and what to remember)"),
@@ -91,8 +92,15 @@ USAGE: dict[str, Usage] = {
     "counterparts": Usage("counterparts", "your counterparts: last contact, long-term, due, open commitments"),
     "counterpart": Usage(
         "counterpart <name> | counterpart <name> long-term on|off | counterpart <old> rename <new> | "
-        "counterpart <a> merge <b>",
-        "one counterpart's history, ledger, commitments and notes; mark it long-term; rename it; fold a into b",
+        "counterpart <a> merge <b> | counterpart <name> domain <domain>",
+        "one counterpart's history, ledger, commitments and notes; mark it long-term; rename it; fold a into b; "
+        "meetings with people at a domain are with them",
+    ),
+    "calendar": Usage(
+        "calendar <secret iCal address> | calendar | calendar sync | calendar off | "
+        "calendar ignore <negotiation id> [series]",
+        "follow your calendar: its external meetings become negotiations (in a direct message only: the address "
+        "is a secret); status; sync now; stop; not a negotiation (this one, or never this series)",
     ),
     "due": Usage("due", "long-term counterparts you are due to contact"),
     "team": Usage(
@@ -371,8 +379,10 @@ def read_due(text: str, ctx: Context) -> tl.Moment:
     return reading
 
 
-_SETTINGS = ("timezone", "tz", "lead", "quiet", "nudges", "role", "dates")
-_SPACED = ("quiet", "timezone", "tz")  # values that may be typed with spaces: "7pm - 8am", "New York"
+_SETTINGS = ("timezone", "tz", "lead", "quiet", "nudges", "role", "dates", "domains", "keywords")
+# values that may be typed with spaces: "7pm - 8am", "New York", "acme.com, acme.de", "pricing, renewal"
+_SPACED = ("quiet", "timezone", "tz", "domains", "keywords")
+MAX_LISTED = 30  # domains or keywords a person may set
 _DATE_ORDER_WORDS = {"day-first": "dmy", "month-first": "mdy", "year-first": "ymd"}
 
 
@@ -410,6 +420,10 @@ def _settings(actor: c.Actor, rest: str, usage: str, ctx: Context) -> c.Command:
             if lowered not in ("on", "off"):
                 raise CommandError("Use `settings nudges on` or `settings nudges off`.", usage)
             changes["nudges"] = lowered == "on"
+        elif key == "domains":
+            changes["domains"] = _domains(value, usage)
+        elif key == "keywords":
+            changes["keywords"] = _keywords(value, usage)
         elif key == "role":
             if lowered not in ("sales", "procurement"):
                 raise CommandError("Your role is sales or procurement.", usage)
@@ -422,6 +436,54 @@ def _settings(actor: c.Actor, rest: str, usage: str, ctx: Context) -> c.Command:
                 )
             changes["dates"] = order
     return c.ChangeSettings(actor, **changes)  # type: ignore[arg-type]
+
+
+def _listed(value: str) -> list[str]:
+    """``a, b c`` → [a, b c] when commas are used, else one item per word."""
+    parts = value.split(",") if "," in value else value.split()
+    return [" ".join(part.split()) for part in parts if part.strip()]
+
+
+def _domains(value: str, usage: str) -> tuple[str, ...]:
+    if value.lower() in ("off", "none", "clear"):
+        return ()
+    domains = []
+    for item in _listed(value.replace(",", " ")):
+        domain = domain_name(item)
+        if domain is None:
+            raise CommandError(f"“{item}” is not an email domain, e.g. `acme.com`.", usage)
+        domains.append(domain)
+    if len(domains) > MAX_LISTED:
+        raise CommandError(f"At most {MAX_LISTED} domains.", usage)
+    return tuple(dict.fromkeys(domains))
+
+
+def _keywords(value: str, usage: str) -> tuple[str, ...]:
+    if value.lower() in ("default", "defaults", "reset", "off"):
+        return ()
+    words = _listed(value)
+    if len(words) > MAX_LISTED or any(len(word) > 40 for word in words):
+        raise CommandError(f"At most {MAX_LISTED} keywords, each up to 40 characters.", usage)
+    return tuple(dict.fromkeys(words))
+
+
+def _calendar(actor: c.Actor, rest: str, usage: str, _ctx: Context) -> c.Command:
+    """The address is not checked here: a parse error would be shown where it was typed, and in a shared
+    chat the coach refuses the command before reading it (``coaching.calendars``)."""
+    words = rest.split()
+    first = words[0].lower() if words else ""
+    if not words or (first == "status" and len(words) == 1):
+        return c.CalendarStatus(actor)
+    if first in ("sync", "refresh") and len(words) == 1:
+        return c.CalendarSync(actor)
+    if first in ("off", "stop", "unsubscribe", "disconnect") and len(words) == 1:
+        return c.CalendarOff(actor)
+    if first in ("ignore", "skip"):
+        if len(words) > 3 or (len(words) == 3 and words[2].lower() != "series"):
+            raise CommandError("Use `calendar ignore <negotiation id>` or `calendar ignore <id> series`.", usage)
+        number = _number(words[1] if len(words) > 1 else None, "negotiation", usage)
+        return c.CalendarIgnore(actor, negotiation=number, series=len(words) == 3)
+    return c.CalendarSubscribe(actor, url=rest.strip())
 
 
 def _with_number(what: str, build: Callable[[c.Actor, int, str, Context], c.Command]) -> Parser:
@@ -548,9 +610,18 @@ def _name_and_rest(text: str, usage: str) -> tuple[str, bool, str]:
 
 
 _COUNTERPART_ACTION = re.compile(
-    r"(?P<name>.+?)\s+(?:(?P<longterm>long-?term)\s+(?P<flag>on|off|yes|no)|(?P<verb>rename|merge)\s+(?P<other>.+))",
+    r"(?P<name>.+?)\s+(?:(?P<longterm>long-?term)\s+(?P<flag>on|off|yes|no)|(?P<verb>rename|merge)\s+(?P<other>.+)"
+    r"|domain\s+(?P<domain>\S+))",
     flags=re.IGNORECASE | re.DOTALL,
 )
+_DOMAIN = re.compile(r"(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,62}")
+
+
+def domain_name(text: str) -> str | None:
+    """An email domain as people type it (``Globex.com``, ``@globex.com``, ``bob@globex.com``) → ``globex.com``;
+    None for anything that is not one."""
+    name = text.strip().strip(",;").rpartition("@")[2].strip(".").lower()
+    return name if _DOMAIN.fullmatch(name) else None
 
 
 def _counterpart(actor: c.Actor, rest: str, usage: str, ctx: Context) -> c.Command:
@@ -568,6 +639,11 @@ def _counterpart(actor: c.Actor, rest: str, usage: str, ctx: Context) -> c.Comma
         raise CommandError("Which counterpart? `counterparts` lists yours.", usage)
     if match is None:
         return c.ShowCounterpart(actor, counterpart=name, exact=exact)
+    if match.group("domain"):
+        domain = domain_name(match.group("domain"))
+        if domain is None:
+            raise CommandError(f"“{match.group('domain')}” is not an email domain, e.g. `globex.com`.", usage)
+        return c.CounterpartDomain(actor, counterpart=name, domain=domain, exact=exact)
     if match.group("longterm"):
         long_term = match.group("flag").lower() in ("on", "yes")
         return c.MarkCounterpart(actor, counterpart=name, long_term=long_term, exact=exact)
@@ -775,6 +851,7 @@ PARSERS: dict[str, Parser] = {
     "forget-me": lambda actor, rest, usage, _ctx: _forget(actor, rest, usage),
     "team": _team,
     "digest": _digest,
+    "calendar": _calendar,
 }
 assert PARSERS.keys() == USAGE.keys()
 

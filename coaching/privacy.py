@@ -13,9 +13,13 @@ from coaching import commands as c
 from coaching import nudges as n
 from coaching.messages import Attachment, Button, Message, Section
 from coaching.models import (
+    CalendarFeed,
+    CalendarImport,
     Commitment,
     Counterpart,
+    CounterpartDomain,
     Handoff,
+    IgnoredSeries,
     Negotiation,
     NegotiationIssue,
     Nudge,
@@ -30,6 +34,7 @@ from coaching.room import Composed, Composer, Handler, Turn
 
 FORGOTTEN = "forgotten"  # the kind of forget-me's final reply: adapters drop what they keep of the person too
 _SKIP = {"id", "owner_id", "user_id", "workspace_id", "conversation_ref", "dm_channel", "recipient_id", "team_id"}
+_SKIP |= {"feed_id", "claimed_by"}
 
 
 def _row(obj: Any, **extra: Any) -> dict[str, Any]:
@@ -100,6 +105,7 @@ async def export_message(session: AsyncSession, user: User) -> Message:
         ],
         "teams": [_row(x, lead=await _lead_of(session, x.team_id)) for x in memberships]
         + [_row(x, lead=await _lead_of(session, x.team_id), invitation=True) for x in invitations],
+        "calendar": await _calendar(session, user, by_negotiation),
     }
     for record in (*data["negotiations"], *data["commitments"], *data["touchpoints"], *data["handoffs_sent"]):
         record.pop("counterpart_id", None)
@@ -112,6 +118,20 @@ async def export_message(session: AsyncSession, user: User) -> Message:
         kind=EXPORT,
         attachments=(Attachment(f"dealcoach-export-{user.external_id}.json", "application/json", body, "Export"),),
     )
+
+
+async def _calendar(session: AsyncSession, user: User, numbers: dict[int, int]) -> dict[str, Any]:
+    """The calendar subscription (its host, never the secret address), the meetings imported, what is ignored."""
+    feed = await session.scalar(select(CalendarFeed).where(CalendarFeed.user_id == user.id))
+    imports = (await session.scalars(select(CalendarImport).where(CalendarImport.user_id == user.id))).all()
+    series = (await session.scalars(select(IgnoredSeries).where(IgnoredSeries.user_id == user.id))).all()
+    domains = (await session.scalars(select(CounterpartDomain).where(CounterpartDomain.owner_id == user.id))).all()
+    return {
+        "feed": _row(feed, sealed_url="(secret, not exported)") if feed else None,
+        "imports": [_row(x, negotiation=numbers.get(x.negotiation_id or 0)) for x in imports],
+        "ignored_series": [_row(x) for x in series],
+        "counterpart_domains": [_row(x, counterpart=x.counterpart.name) for x in domains],
+    }
 
 
 async def compose_export(turn: Turn, nudge: Nudge) -> Composed:

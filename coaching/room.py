@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Protocol, TypeVar
 from zoneinfo import ZoneInfo
 
@@ -24,7 +24,9 @@ from coaching import store
 from coaching.messages import Message
 from coaching.models import Negotiation, Nudge, User
 from coaching.parser import CommandError, Context
+from coaching.ports import CalendarFeeds
 from coaching.questions import Rerun
+from coaching.sealing import Cipher
 from coaching.timelang import beyond_reach
 
 
@@ -51,6 +53,21 @@ _OWN_NEGOTIATION = select(Negotiation).where(
 
 
 @dataclass(frozen=True)
+class CalendarSetup:
+    """What calendar import needs of the install: the fetcher (None: only .ics files can be read), the cipher
+    for feed addresses (``DEALCOACH_SECRET_KEY``), the install's own email domains
+    (``DEALCOACH_INTERNAL_DOMAINS``), how often feeds are polled (``DEALCOACH_CALENDAR_MINUTES``) and how
+    long a poller's claim on a feed lasts."""
+
+    feeds: CalendarFeeds | None = None
+    cipher: Cipher | None = None
+    internal_domains: tuple[str, ...] = ()
+    interval: timedelta = timedelta(minutes=15)
+    lease: timedelta = timedelta(minutes=2)
+    allow_private: bool = False  # DEALCOACH_CALENDAR_ALLOW_PRIVATE: only for the refusal's advice
+
+
+@dataclass(frozen=True)
 class Turn:
     """One command (or one due nudge) being handled: its transaction, whose it is, and when.
 
@@ -63,6 +80,7 @@ class Turn:
     tz: ZoneInfo
     defaults: CoachDefaults
     admin: bool = False
+    calendar: CalendarSetup = CalendarSetup()
 
     @property
     def timing(self) -> n.Timing:

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from coaching import commands as c
 from coaching import nudges as n
 from coaching import questions, store
+from coaching.calendar.negotiations import DEFAULT_KEYWORDS, FREE_MAIL
 from coaching.messages import Button, Message, Section
 from coaching.models import Commitment, Negotiation, User
 from coaching.parser import USAGE, CommandError, quiet_hours
@@ -63,6 +64,10 @@ def _words(command: c.ChangeSettings) -> str:
     for option in ("role", "dates"):
         if getattr(command, option):
             parts.append(f"{option} {getattr(command, option)}")
+    if command.domains is not None:
+        parts.append("domains " + (", ".join(command.domains) or "off"))
+    if command.keywords is not None:
+        parts.append("keywords " + (", ".join(command.keywords) or "default"))
     return " ".join(parts)
 
 
@@ -111,7 +116,13 @@ async def change_settings(turn: Turn, command: c.ChangeSettings) -> Message:
             raise CommandError("Dates are `dmy`, `mdy` or `ymd`.", USAGE["settings"].usage)
         user.date_order = command.dates
         changed.append("dates")
-    if changed and changed != ["dates"]:  # the order of dates changes no reminder
+    if command.domains is not None:
+        user.own_domains = list(command.domains) or None
+        changed.append("domains")
+    if command.keywords is not None:
+        user.keywords = list(command.keywords) or None
+        changed.append("keywords")
+    if set(changed) - {"dates", "domains", "keywords"}:  # these change no reminder
         await replan(turn)
     quiet = f"{user.quiet_start}–{user.quiet_end}" if user.quiet_start else "off"
     facts = (
@@ -121,6 +132,8 @@ async def change_settings(turn: Turn, command: c.ChangeSettings) -> Message:
         ("Nudges", "on" if user.nudges_enabled else "off"),
         ("Role", user.role),
         ("Dates", _dates(user)),
+        ("Own domains", _own_domains(turn)),
+        ("Calendar keywords", ", ".join(user.keywords or DEFAULT_KEYWORDS) + ("" if user.keywords else " (default)")),
     )
     text = ("Updated " + ", ".join(changed) + ".") if changed else "Your settings:"
     sections = [Section(facts=facts)]
@@ -143,6 +156,20 @@ def _dates(user: User) -> str:
     order = store.date_order(user)
     origin = "" if user.date_order else (" (from your language)" if user.locale else " (from your time zone)")
     return f"{order}, {_ORDER_EXAMPLES[order]}{origin}; dotted dates (6.12.) are always day first"
+
+
+def _own_domains(turn: Turn) -> str:
+    """Whose addresses count as colleagues in a calendar: the profile's domain, the install's, the person's own."""
+    user = turn.user
+    parts = []
+    profile = user.email.rpartition("@")[2] if user.email else None
+    if profile and profile not in FREE_MAIL:
+        parts.append(f"{profile} (from your profile)")
+    if turn.calendar.internal_domains:
+        parts.append(", ".join(turn.calendar.internal_domains) + " (this install's)")
+    if user.own_domains:
+        parts.append(", ".join(user.own_domains))
+    return "; ".join(parts) or "none yet: `settings domains acme.com`"
 
 
 async def replan(turn: Turn) -> None:

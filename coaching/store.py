@@ -93,6 +93,7 @@ async def ensure_user(
     display_name: str | None = None,
     timezone: str | None = None,
     locale: str | None = None,
+    email: str | None = None,
     new: Mapping[str, Any] | None = None,
 ) -> User:
     """The user at ``address``, created on first contact (with the install's defaults, ``new``);
@@ -111,7 +112,18 @@ async def ensure_user(
     locale = valid_locale(locale)
     if locale and user.locale != locale:
         user.locale = locale
+    email = valid_email(email)
+    if email and user.email != email:
+        user.email = email
     return user
+
+
+_EMAIL = re.compile(r"[^@\s<>\"]{1,64}@[A-Za-z0-9.-]{1,253}\.[A-Za-z0-9-]{2,63}")
+
+
+def valid_email(text: str | None) -> str | None:
+    """An email address as a platform profile gives it, lower case; None for anything else."""
+    return text.strip().lower() if isinstance(text, str) and _EMAIL.fullmatch(text.strip()) else None
 
 
 _LOCALE = re.compile(r"[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{2,8}){0,3}")

@@ -67,6 +67,15 @@ def test_chat_keeps_data_between_sessions(tmp_path: Path) -> None:
     assert "#1 Acme" in out
 
 
+def test_chat_greets_by_name_and_never_as_the_fallback_login(tmp_path: Path) -> None:
+    assert "Hi anna!" in run_chat(tmp_path, ["hi"])
+    env = {k: v for k, v in env_for(tmp_path).items() if k not in ("USER", "LOGNAME")}
+    result = subprocess.run(
+        [*DEALCOACH, "chat", "--tz", "Europe/Berlin"], input="hi\n", capture_output=True, text=True, env=env, timeout=60
+    )
+    assert "chatting as me" in result.stdout and "Hi!" in result.stdout and "Hi me" not in result.stdout
+
+
 def test_bad_configuration_is_a_clear_error(tmp_path: Path) -> None:
     result = subprocess.run(
         [*DEALCOACH, "db", "upgrade"],

@@ -28,6 +28,7 @@ from slack_sdk.oauth.state_store.sqlalchemy import AsyncSQLAlchemyOAuthStateStor
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from adapters.slack import handlers, inbound, sender, store
+from adapters.slack.files import Downloads
 from adapters.slack.inbox import Entry, Inbox, InboxConfig, command_key
 from bot.config import ConfigError, Settings
 from coaching import correlation
@@ -41,7 +42,16 @@ INSTALL_PATH = "/slack/install"
 REDIRECT_PATH = "/slack/oauth_redirect"
 
 # Least privilege; docs/slack.md says why each is needed. Keep in step with deploy/slack/manifest.yaml.
-BOT_SCOPES = ("commands", "chat:write", "users:read", "im:history", "files:write")
+BOT_SCOPES = (
+    "commands",
+    "chat:write",
+    "users:read",
+    "users:read.email",
+    "im:history",
+    "app_mentions:read",
+    "files:read",
+    "files:write",
+)
 
 
 class SlackAdapter:
@@ -66,36 +76,7 @@ class SlackAdapter:
         self._cached_store: AsyncCacheableInstallationStore | None = None
         app_kwargs: dict[str, Any] = {}
         if settings.slack_client_id:
-            if not (settings.slack_client_secret and settings.secret_key):
-                raise ConfigError(
-                    "SLACK_CLIENT_ID needs SLACK_CLIENT_SECRET and DEALCOACH_SECRET_KEY (tokens are stored encrypted)"
-                )
-            engine = store.engine_of(sessions)
-            self.installation_store = store.EncryptedInstallationStore(
-                client_id=settings.slack_client_id,
-                engine=engine,
-                cipher=store.TokenCipher(settings.secret_key),
-            )
-            # The authorize step: installation rows cached in memory, auth.test results cached too.
-            self._cached_store = AsyncCacheableInstallationStore(self.installation_store)
-            app_kwargs["authorize"] = AsyncInstallationStoreAuthorize(
-                logger=log,
-                installation_store=self._cached_store,
-                bot_only=True,
-                cache_enabled=True,
-                client=self.client,
-            )
-            app_kwargs["oauth_settings"] = AsyncOAuthSettings(
-                client_id=settings.slack_client_id,
-                client_secret=settings.slack_client_secret,
-                scopes=list(BOT_SCOPES),
-                installation_store=self._cached_store,
-                installation_store_bot_only=True,
-                state_store=AsyncSQLAlchemyOAuthStateStore(expiration_seconds=600, engine=engine),
-                install_path=INSTALL_PATH,
-                redirect_uri_path=REDIRECT_PATH,
-            )
-            tokens: sender.TokenSource = _InstalledTokens(self._cached_store)
+            app_kwargs, tokens = self._installed(settings, sessions)
         elif settings.slack_bot_token:
             tokens = sender.StaticToken(settings.slack_bot_token)
         else:
@@ -115,7 +96,15 @@ class SlackAdapter:
         self.profiles = handlers.Profiles(coach)
         self.background = handlers.Background()
         self.sender = sender.SlackSender(self.client, tokens, min_interval=min_interval)
-        self.inbox = Inbox(sessions, coach, actor=self._actor, post_message=self._post_message, config=inbox)
+        self.inbox = Inbox(
+            sessions,
+            coach,
+            actor=self._actor,
+            post_message=self._post_message,
+            post_ephemeral=self._post_ephemeral,
+            config=inbox,
+        )
+        self.files = Downloads(settings.slack_api_url)
         handlers.register(
             self.bolt,
             coach,
@@ -126,7 +115,44 @@ class SlackAdapter:
             inbox=self.inbox,
             on_uninstall=self._uninstalled,
             ack_deadline=ack_deadline,
+            files=self.files,
         )
+
+    def _installed(
+        self, settings: Settings, sessions: async_sessionmaker[AsyncSession]
+    ) -> tuple[dict[str, Any], sender.TokenSource]:
+        """OAuth mode (many workspaces): Bolt's authorize step and OAuth flow over the encrypted installation
+        store, and the workspaces' bot tokens from it."""
+        if not (settings.slack_client_secret and settings.secret_key):
+            raise ConfigError(
+                "SLACK_CLIENT_ID needs SLACK_CLIENT_SECRET and DEALCOACH_SECRET_KEY (tokens are stored encrypted)"
+            )
+        engine = store.engine_of(sessions)
+        self.installation_store = store.EncryptedInstallationStore(
+            client_id=settings.slack_client_id,
+            engine=engine,
+            cipher=store.TokenCipher(settings.secret_key),
+        )
+        # The authorize step: installation rows cached in memory, auth.test results cached too.
+        self._cached_store = AsyncCacheableInstallationStore(self.installation_store)
+        authorize = AsyncInstallationStoreAuthorize(
+            logger=log,
+            installation_store=self._cached_store,
+            bot_only=True,
+            cache_enabled=True,
+            client=self.client,
+        )
+        oauth_settings = AsyncOAuthSettings(
+            client_id=settings.slack_client_id,
+            client_secret=settings.slack_client_secret,
+            scopes=list(BOT_SCOPES),
+            installation_store=self._cached_store,
+            installation_store_bot_only=True,
+            state_store=AsyncSQLAlchemyOAuthStateStore(expiration_seconds=600, engine=engine),
+            install_path=INSTALL_PATH,
+            redirect_uri_path=REDIRECT_PATH,
+        )
+        return {"authorize": authorize, "oauth_settings": oauth_settings}, _InstalledTokens(self._cached_store)
 
     @property
     def oauth(self) -> bool:
@@ -139,6 +165,9 @@ class SlackAdapter:
 
     async def _post_message(self, team: str, channel: str, payload: Any) -> None:
         await self.sender.call(team, "chat.postMessage", channel=channel, **payload)
+
+    async def _post_ephemeral(self, team: str, channel: str, user: str, payload: Any) -> None:
+        await self.sender.call(team, "chat.postEphemeral", channel=channel, user=user, **payload)
 
     async def _uninstalled(self, team: str) -> None:
         await self.inbox.forget_team(team)
@@ -193,6 +222,7 @@ class SlackAdapter:
         display work under way."""
         await self.inbox.stop(grace)
         await self.background.drain()
+        await self.files.close()
         await self.sender.close()
 
 

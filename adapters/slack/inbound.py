@@ -273,6 +273,8 @@ _AUTHORIZATION = _all(
     ),
     _flat,
 )
+# a file in a message event (``files``) or a ``file_shared`` event (``file``): its id is what is read
+_FILE = _record({"id": _maybe(ID), "name": _maybe(NAME), "filetype": _maybe(TOKEN)})
 _NESTED_MESSAGE = _record({"user": _maybe(_USER), "thread_ts": _maybe(TOKEN), "text": _maybe(_string())})
 _EVENT = _record(
     {
@@ -298,6 +300,10 @@ _EVENT = _record(
         "bot_access_token": _maybe(TOKEN),
         "function": _record({}),  # Bolt reads event.get("function", {}): never null
         "tokens": _record({"oauth": _items(ID), "bot": _items(ID)}),  # Bolt iterates both
+        "files": _maybe(_items(_FILE)),
+        "file": _maybe(_FILE),
+        "file_id": _maybe(ID),
+        "channel_id": _maybe(ID),
     },
     required=("type",),
 )
@@ -442,6 +448,8 @@ _EVENTS: dict[str, Check] = {
     "app_home_opened": _record({"user": ID, "channel": _maybe(ID)}, required=("user",)),
     "user_change": _record({"user": _record(_USER_FIELDS | {"tz": _maybe(TOKEN)}, required=("id",))}),
     "tokens_revoked": _record({}, required=("tokens",)),
+    "app_mention": _record({"channel": ID, "user": ID}, required=("channel", "user")),
+    "file_shared": _record({"file_id": ID, "user_id": ID, "channel_id": ID}, required=("file_id",)),
 }
 
 

@@ -54,6 +54,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
+from adapters.secret_words import about_calendar, redacted
 from adapters.slack import render
 from adapters.slack.store import Seen, engine_of, slack_inbox, slack_seen
 from bot.database import SQLITE_CONNECT_ARGS, sqlite_pragmas
@@ -62,13 +63,14 @@ from coaching.commands import Actor
 from coaching.messages import Message
 from coaching.metrics import COMMAND_SECONDS, FAILURES, RETRIES, SLACK_COMMANDS
 from coaching.outbox import Retry
-from coaching.ports import Abandon, DeliveryError
+from coaching.ports import Abandon, DeliveryError, Personal
 from coaching.privacy import FORGOTTEN
 
 log = logging.getLogger(__name__)
 
 COMMAND = "command"  # the answer goes to the command's response_url (ephemeral)
 MESSAGE = "message"  # a DM to the app: the answer goes back to that DM channel
+MENTION = "mention"  # the app @mentioned in a channel: the answer is ephemeral there (chat.postEphemeral)
 
 SORRY = Message("Sorry, that went wrong on our side. Nothing was changed; please try again.", kind="error")
 
@@ -104,7 +106,12 @@ class InboxConfig(Retry):
 
 class CoachPort(Protocol):
     async def handle_text(
-        self, actor: Actor, text: str, *, also: Callable[[AsyncSession], Awaitable[None]] | None = None
+        self,
+        actor: Actor,
+        text: str,
+        *,
+        also: Callable[[AsyncSession], Awaitable[None]] | None = None,
+        shared: bool = False,
     ) -> Message: ...
 
 
@@ -345,14 +352,17 @@ class Inbox:
         post_message: Callable[[str, str, Mapping[str, Any]], Awaitable[Any]],
         config: InboxConfig | None = None,
         worker: str | None = None,
+        post_ephemeral: Callable[[str, str, str, Mapping[str, Any]], Awaitable[Any]] | None = None,
     ) -> None:
         """``actor(entry)``: who typed it (time zone from the profile cache or ``users.info``);
         ``post_message(team, channel, payload)``: ``chat.postMessage`` with the workspace's token,
-        raising :class:`~coaching.ports.DeliveryError` on failure."""
+        raising :class:`~coaching.ports.DeliveryError` on failure; ``post_ephemeral(team, channel, user,
+        payload)``: ``chat.postEphemeral`` likewise, for mentions (without it, a mention is answered by DM)."""
         self._engine = engine_of(sessions)
         self._coach = coach
         self._actor = actor
         self._post_message = post_message
+        self._post_ephemeral = post_ephemeral
         self.config = config or InboxConfig()
         self.worker = worker or f"slack-{uuid.uuid4().hex[:12]}"
         self._wake = asyncio.Event()
@@ -465,7 +475,9 @@ class Inbox:
         if transient.is_transient(error):
             message = transient.not_saved(error, "slack inbox")
         else:
-            log.error("slack: could not store a command: %s: %s", type(error).__name__, str(error)[:200])
+            # the first line only: a driver's error goes on to quote the statement's parameters (what was typed)
+            first = (str(error).splitlines() or [""])[0][:200]
+            log.error("slack: could not store a command: %s: %s", type(error).__name__, first)
             message = Message(transient.NOT_SAVED_TEXT, kind="error", ref=transient.NOT_SAVED)
         if row["kind"] == COMMAND and delivery is not None:
             delivery.answer = render.ephemeral_response(message)
@@ -854,7 +866,8 @@ class Inbox:
         arm = _Arm(entry.id, self.worker)
 
         async def mark_replying(session: AsyncSession) -> None:
-            """In the coach's own transaction: the command and the row's progress commit together."""
+            """In the coach's own transaction: the command and the row's progress commit together (and the
+            row keeps no secret the words held: a calendar address stays only as scheme and host)."""
             moved = await session.execute(
                 slack_inbox.update()
                 .where(
@@ -862,7 +875,7 @@ class Inbox:
                     slack_inbox.c.claimed_by == arm.worker,
                     slack_inbox.c.status == "pending",
                 )
-                .values(status="replying")
+                .values(status="replying", **_without_secrets(entry.text))
             )
             if moved.rowcount != 1:  # type: ignore[attr-defined]
                 arm.lost = True
@@ -871,7 +884,7 @@ class Inbox:
         message = SORRY
         if actor is not None:
             try:
-                message = await self._coach.handle_text(actor, entry.text, also=mark_replying)
+                message = await self._ask(actor, entry, mark_replying)
             except _ClaimLost:
                 return None  # another worker holds the row now; nothing of this run was stored
             except Exception as problem:
@@ -891,9 +904,25 @@ class Inbox:
             await self.forget_person(entry.team, entry.user, but=entry.id)
         return self._render(entry, message)
 
+    async def _ask(self, actor: Actor, entry: Entry, also: Callable[[AsyncSession], Awaitable[None]]) -> Message:
+        """The coach's answer. Words that may hold a secret, typed in a channel, are asked as in a shared chat
+        first, so the coach refuses what must not be typed there (``calendar <url>``); an answer that is
+        merely personal comes anyway, as the slash command's answer is only the sender's to see."""
+        if in_view_of_others(entry) and about_calendar(entry.text):
+            try:
+                return await self._coach.handle_text(actor, entry.text, also=also, shared=True)
+            except Personal:
+                pass  # rolled back, nothing stored: ask again as usual
+        return await self._coach.handle_text(actor, entry.text, also=also)
+
     async def _send(self, entry: Entry, payload: Mapping[str, Any]) -> None:
         if entry.kind == COMMAND and entry.response_url:
             await self._respond(entry.response_url, payload)
+        elif entry.kind == MENTION:  # only the person who mentioned the app sees the answer
+            if self._post_ephemeral is not None and entry.channel:
+                await self._post_ephemeral(entry.team, entry.channel, entry.user, payload)
+            else:
+                await self._post_message(entry.team, entry.user, payload)
         else:
             await self._post_message(entry.team, entry.channel or entry.user, payload)
 
@@ -970,10 +999,22 @@ class Inbox:
             await connection.execute(slack_inbox.update().where(mine).values(**values))
 
 
+def _without_secrets(text: str) -> dict[str, str]:
+    """The row's text to store instead, once its command ran, when the words held a secret (else nothing to write)."""
+    kept = redacted(text)
+    return {"text": kept} if kept != text else {}
+
+
+def in_view_of_others(entry: Entry) -> bool:
+    """Typed where others may read it: a mention in a channel, or a slash command anywhere but a direct message
+    (Slack's ``D…`` ids)."""
+    return entry.kind == MENTION or (entry.kind == COMMAND and not (entry.channel or "").startswith("D"))
+
+
 def _cancelled_from_outside() -> bool:
     """Whether the running task itself is being cancelled (not just a CancelledError from below it)."""
     task = asyncio.current_task()
     return task is not None and task.cancelling() > 0
 
 
-__all__ = ["COMMAND", "MESSAGE", "Delivery", "Entry", "Inbox", "InboxConfig", "command_key"]
+__all__ = ["COMMAND", "MENTION", "MESSAGE", "Delivery", "Entry", "Inbox", "InboxConfig", "command_key"]

@@ -171,7 +171,8 @@ def after_click(
     """The clicked message's blocks once a button was used.
 
     A choice among plain buttons (Kept · Missed · Snooze) is final: all of them go. On a message with
-    forms (the follow-up prompt) only the clicked button goes, because the others still make sense;
+    forms (the follow-up prompt), or a list with buttons per item (the meetings a calendar import found), only
+    the clicked button goes, because the others still make sense;
     "Add commitment" stays, since a negotiation can end with several commitments. A failed action
     keeps every button. A line under the message says what was chosen and what the coach answered.
     """
@@ -184,6 +185,7 @@ def after_click(
         if isinstance(e, Mapping) and e.get("type") == "button"
     ]
     has_forms = any(translate.neutral_action_id(str(e.get("action_id"))) in translate.FORM_ACTIONS for e in buttons)
+    has_forms = has_forms or translate.is_list(original)  # several choices, one per button
     question = translate.is_question(original)  # Yes · Edit: answered once, either way
 
     def keep(element: Mapping[str, Any]) -> bool:

@@ -52,7 +52,7 @@ slack_inbox = sa.Table(
     "slack_inbox",
     metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("kind", sa.String(16), nullable=False),  # command (reply to response_url) | message (a DM)
+    sa.Column("kind", sa.String(16), nullable=False),  # command (response_url) | message (a DM) | mention
     sa.Column("team", sa.String(32), nullable=False),
     sa.Column("user", sa.String(32), nullable=False),
     sa.Column("user_name", sa.String(200)),

@@ -122,9 +122,15 @@ def actor(
     timezone: str | None = None,
     locale: str | None = None,
     admin: bool = False,
+    email: str | None = None,
 ) -> Actor:
     return Actor(
-        Address(PLATFORM, team, user), display_name=display_name, timezone=timezone, locale=locale, admin=admin
+        Address(PLATFORM, team, user),
+        display_name=display_name,
+        timezone=timezone,
+        locale=locale,
+        admin=admin,
+        email=email,
     )
 
 
@@ -161,6 +167,14 @@ def command_text(text: str | None) -> str:
     return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 
 
+_LEADING_MENTION = re.compile(r"\s*<@[A-Z0-9]+>[\s:,]*")
+
+
+def mentioned_text(text: str | None) -> str:
+    """The words of an ``app_mention`` after the app's own mention (``<@UBOT> list`` → ``list``)."""
+    return _LEADING_MENTION.sub("", command_text(text), count=1).strip()
+
+
 def wants_log_form(text: str) -> bool:
     """``log`` with no arguments opens the form instead of printing the usage line."""
     return text.strip().lower() == "log"
@@ -191,16 +205,13 @@ class Click:
 
     @property
     def final_choice(self) -> bool:
-        """A message of plain buttons (Kept · Missed) takes one answer; one with forms takes several — except a
-        question (Yes · Edit), which is answered once either way."""
-        actions = {
-            neutral_action_id(str(e.get("action_id")))
-            for b in self.message_blocks
-            if b.get("type") == "actions"
-            for e in b.get("elements") or ()
-            if isinstance(e, Mapping)
-        }
-        return bool(self.message_ts) and (questions.CONFIRM in actions or not actions & FORM_ACTIONS.keys())
+        """A message of plain buttons (Kept · Missed) takes one answer; one with forms, or a list with the same
+        buttons for each item (the meetings found in a calendar), takes several — except a question
+        (Yes · Edit), which is answered once either way."""
+        actions = {neutral_action_id(str(e.get("action_id"))) for e in _buttons_of(self.message_blocks)}
+        if questions.CONFIRM in actions:
+            return bool(self.message_ts)
+        return bool(self.message_ts) and not actions & FORM_ACTIONS.keys() and not is_list(self.message_blocks)
 
     @property
     def dedupe_key(self) -> str:
@@ -252,6 +263,20 @@ def click_from_block_actions(body: Mapping[str, Any]) -> Click:
         ephemeral=container.get("is_ephemeral") is True,
         response_url=_text_or_none(body.get("response_url")),
     )
+
+
+def _buttons_of(blocks: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    return [e for b in blocks if b.get("type") == "actions" for e in b.get("elements") or () if isinstance(e, Mapping)]
+
+
+# buttons that act on one item of a list each (a meeting the calendar import found): every one may be used,
+# unlike a pick among alternatives ("did you mean …?"), where the first choice settles the message
+PER_ITEM_ACTIONS = frozenset({"calendar.ignore", "calendar.ignore_series"})
+
+
+def is_list(blocks: Sequence[Mapping[str, Any]]) -> bool:
+    """The message is a list with buttons per item (:data:`PER_ITEM_ACTIONS`)."""
+    return any(neutral_action_id(str(e.get("action_id"))) in PER_ITEM_ACTIONS for e in _buttons_of(blocks))
 
 
 def is_question(blocks: Sequence[Mapping[str, Any]]) -> bool:
@@ -526,6 +551,17 @@ def timezone_of_profile(user: Mapping[str, Any]) -> str | None:
 def locale_of_profile(user: Mapping[str, Any]) -> str | None:
     """``users.info`` with ``include_locale=true`` carries the person's language as ``locale`` ("en-US")."""
     return valid_locale(user.get("locale"))
+
+
+_EMAIL = re.compile(r"[^@\s<>]{1,64}@[^@\s<>]{1,255}")
+
+
+def email_of_profile(user: Mapping[str, Any]) -> str | None:
+    """``users.info``'s ``profile.email`` (only with the ``users:read.email`` scope): its domain is one of the
+    person's own, so a meeting with colleagues only is not taken for a negotiation."""
+    profile = user.get("profile") if isinstance(user.get("profile"), Mapping) else {}
+    email = profile.get("email")
+    return email.strip().lower() if isinstance(email, str) and _EMAIL.fullmatch(email.strip()) else None
 
 
 def admin_of_profile(user: Mapping[str, Any]) -> bool:

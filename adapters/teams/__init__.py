@@ -156,6 +156,8 @@ def setup(
 
     async def close_connectors(_app: web.Application) -> None:
         await teams.pool.close()
+        if teams.bot.deps.downloads is not None:  # the calendar files' downloader, made with the first file
+            await teams.bot.deps.downloads.close()
 
     web_app.on_cleanup.append(close_connectors)
     _log_mode(settings, mode, path)

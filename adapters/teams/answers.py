@@ -14,7 +14,8 @@ from typing import Any
 
 from botbuilder.core import TurnContext
 
-from adapters.teams import people, private, replies, translate
+from adapters.secret_words import about_calendar
+from adapters.teams import calendars, people, private, replies, translate
 from adapters.teams.deps import Deps
 from adapters.teams.submissions import TypedText
 from coaching.commands import TeamAdd
@@ -47,6 +48,12 @@ async def ask(deps: Deps, request: Any, *, shared: bool = False) -> Message:
         return Message(text=SORRY, kind="error")
 
 
+def _secret(request: Any) -> bool:
+    """Typed words that may hold a secret (``calendar <url>``): asked in a shared chat, the coach refuses them
+    there even when the answer could go to the personal chat — everyone in the chat has read the words."""
+    return isinstance(request, TypedText) and about_calendar(request.text)
+
+
 def _with_notes(answer: Message, notes: list[str]) -> Message:
     if not notes or answer.is_error:
         return answer
@@ -60,18 +67,19 @@ async def respond(deps: Deps, turn: TurnContext, request: Any) -> Answered:
     if resolution.reply is not None:
         await replies.send(turn, resolution.reply)
         return Answered(Message(text=resolution.reply.summary or ""), ran=False)
+    request = await calendars.with_email_if_calendar(deps, turn, resolution.request)
     reference = await deps.coach.conversation_ref(translate.address_of(turn.activity)) if shared else None
-    if isinstance(resolution.request, TeamAdd) and shared and reference is None:
+    if isinstance(request, TeamAdd) and shared and reference is None:
         reference = await private.personal_chat(deps, turn)  # a new lead's weekly digest needs their personal chat
-    try:  # no personal chat yet: only what may be shown here runs
-        answer = await ask(deps, resolution.request, shared=shared and reference is None)
+    try:  # no personal chat yet, or words that must not be typed here: only what may be shown here runs
+        answer = await ask(deps, request, shared=shared and (reference is None or _secret(request)))
     except Personal:
-        reference = await private.personal_chat(deps, turn)
+        reference = reference or await private.personal_chat(deps, turn)
         if reference is None:  # nowhere to show the answer: it did not run
             refusal = Message(text=private.PRIVATE_ONLY)
             await replies.reply(turn, refusal)
             return Answered(refusal, ran=False)
-        answer = await ask(deps, resolution.request)
+        answer = await ask(deps, request)
     answer = _with_notes(answer, resolution.notes)
     if answer.kind == FORGOTTEN:  # the stored reference went too: the next activity must store it again
         deps.memo.forget(translate.address_of(turn.activity))

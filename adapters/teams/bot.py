@@ -5,7 +5,9 @@
   nudge about one thing redraws that card with the choice and no buttons;
 * ``message`` in a channel or group chat: only when @mentioned (or a card click); answered in the thread,
   or privately when the answer shows the person's own data (:mod:`adapters.teams.private`);
-* ``message`` with no text (a file, an image): a hint to type a command;
+* ``message`` with a file: in the personal chat, an .ics file is imported (:mod:`adapters.teams.calendars`);
+  in a shared chat, advice to send it in the personal chat;
+* ``message`` with no text (an image): a hint to type a command;
 * ``invoke``: see :mod:`adapters.teams.invokes` — every invoke gets a 200;
 * ``conversationUpdate`` adding the bot: the command list in a personal chat, a short hello in a shared one;
 * ``installationUpdate`` remove in a personal chat: everything stored about that person is deleted;
@@ -26,7 +28,7 @@ from collections.abc import Awaitable, Callable
 from botbuilder.core import Bot, TurnContext
 from botbuilder.schema import Activity, ActivityTypes
 
-from adapters.teams import answers, files, invokes, replies, translate
+from adapters.teams import answers, calendars, files, invokes, replies, translate
 from adapters.teams.deps import Coach, Deps, ReferenceMemo
 from adapters.teams.submissions import SubmissionError, TypedText
 from coaching.commands import Actor
@@ -96,6 +98,10 @@ async def on_message(deps: Deps, turn: TurnContext) -> None:
         return  # a shared chat's message that is not for the bot
     if deps.seen.repeated(activity):
         log.info("teams: activity %s delivered again; already handled", activity.id)
+        return
+    sent = calendars.files_of(activity)
+    if sent and not translate.submitted(activity):
+        await calendars.on_files(deps, turn, sent)
         return
     try:
         request = translate.incoming(activity)

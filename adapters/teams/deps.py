@@ -30,6 +30,8 @@ class Coach(Protocol):
 
     async def export_file(self, address: Address) -> MessageAttachment | None: ...
 
+    async def import_calendar(self, actor: Actor, data: bytes, *, filename: str) -> Message: ...
+
 
 class ReferenceMemo:
     """What was last written per user, so unchanged references are not rewritten on every message."""
@@ -54,6 +56,28 @@ class ReferenceMemo:
 
     def forget(self, address: Address) -> None:
         self._seen.pop(self._key(address), None)
+
+
+class Emails:
+    """The email of each person who used a calendar command, from the Teams member lookup, kept ``ttl``
+    seconds (a failed lookup too, so a person whose lookup fails costs one per ``ttl``, not one per message)."""
+
+    def __init__(self, *, ttl: float = 12 * 3600, size: int = 50_000) -> None:
+        self._known: dict[tuple[str, str], tuple[str | None, float]] = {}
+        self._ttl = ttl
+        self._size = size
+
+    def get(self, address: Address) -> tuple[bool, str | None]:
+        """(known, email): known is False when it must be looked up (again)."""
+        known = self._known.get((address.workspace, address.user))
+        if known is None or known[1] <= time.monotonic():
+            return False, None
+        return True, known[0]
+
+    def put(self, address: Address, email: str | None) -> None:
+        if len(self._known) >= self._size:
+            self._known.clear()
+        self._known[(address.workspace, address.user)] = (email, time.monotonic() + self._ttl)
 
 
 class SeenActivities:
@@ -83,3 +107,5 @@ class Deps:
     emulator: bool = False
     memo: ReferenceMemo = field(default_factory=ReferenceMemo)
     seen: SeenActivities = field(default_factory=SeenActivities)
+    emails: Emails = field(default_factory=Emails)
+    downloads: Any = None  # adapters.calendar.feed.FeedFetcher: the calendar files sent in a personal chat

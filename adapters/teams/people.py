@@ -128,7 +128,13 @@ async def lookup(turn: TurnContext, member_id: str) -> Person | None:
         raise
     if not member or not member.id:
         return None
-    return Person(teams_id=str(member.id), aad_object_id=member.aad_object_id or None, name=member.name or None)
+    email = member.email or member.user_principal_name
+    return Person(
+        teams_id=str(member.id),
+        aad_object_id=member.aad_object_id or None,
+        name=member.name or None,
+        email=email if isinstance(email, str) and "@" in email else None,
+    )
 
 
 def _names(member: Any) -> set[str]:

@@ -29,6 +29,7 @@ class Person:
     teams_id: str  # what Teams addresses them by: the "29:" id, or the AAD object id
     aad_object_id: str | None = None
     name: str | None = None
+    email: str | None = None  # the member lookup's email (else sign-in name): the domain is one of their own
 
     @property
     def user_id(self) -> str:

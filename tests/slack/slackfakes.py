@@ -94,6 +94,8 @@ class FakeSlackAPI:
         self.locales: dict[str, str] = {}  # users.info's locale (sent only with include_locale, as Slack does)
         self.names: dict[str, str] = {}  # user id → the display name users.info gives
         self.admins: set[str] = set()  # users.info says is_admin for these
+        self.emails: dict[str, str] = {}  # user id → profile.email (Slack sends it with users:read.email)
+        self.files: dict[str, dict[str, Any]] = {}  # file id → files.info's file (its bytes under "data")
         self.messages: dict[tuple[str, str], dict[str, Any]] = {}
         self.uploads: dict[str, bytes] = {}
         self._failures: dict[str, deque[Failure]] = defaultdict(deque)
@@ -110,6 +112,7 @@ class FakeSlackAPI:
         app.router.add_route("*", "/api/{method}", self._handle)
         app.router.add_post("/respond/{hook}", self._respond)
         app.router.add_post("/upload/{file}", self._upload)
+        app.router.add_get("/files-pri/{file}", self._download)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -208,6 +211,43 @@ class FakeSlackAPI:
         self.uploads[request.match_info["file"]] = await request.read()
         return web.Response(text="OK - uploaded")
 
+    def share_file(
+        self, name: str, data: bytes, *, filetype: str = "ics", size: int | None = None, **extra: Any
+    ) -> str:
+        """A file someone uploaded: ``files.info`` describes it, ``url_private_download`` serves it with the
+        bot token (``extra`` overrides what files.info says, e.g. another download address)."""
+        file_id = f"F{len(self.files) + 1:08d}"
+        url = self.url.replace("/api/", "/files-pri/") + file_id
+        self.files[file_id] = {
+            "id": file_id,
+            "name": name,
+            "title": name,
+            "filetype": filetype,
+            "mimetype": "text/calendar" if filetype == "ics" else "text/plain",
+            "size": len(data) if size is None else size,
+            "url_private": url,
+            "url_private_download": url,
+            "data": data,
+            **extra,
+        }
+        return file_id
+
+    async def _download(self, request: web.Request) -> web.Response:
+        """``url_private_download`` (files.slack.com in real life): the bytes for the bot token, else the
+        sign-in page Slack shows (HTML, 200)."""
+        shared = self.files.get(request.match_info["file"])
+        token = request.headers.get("Authorization", "").removeprefix("Bearer ")
+        self._record(Call("download", {"file": request.match_info["file"]}, token or None))
+        if shared is None or not token.startswith("xoxb-"):
+            return web.Response(text="<!DOCTYPE html><html>Sign in</html>", content_type="text/html")
+        return web.Response(body=shared["data"], content_type="text/calendar")
+
+    def _files_info(self, args: dict[str, Any]) -> dict[str, Any]:
+        shared = self.files.get(args.get("file", ""))
+        if shared is None:
+            return {"ok": False, "error": "file_not_found"}
+        return {"ok": True, "file": {k: v for k, v in shared.items() if k != "data"}}
+
     def _files_getUploadURLExternal(self, args: dict[str, Any]) -> dict[str, Any]:
         file_id = f"F{len(self.uploads) + 1:04d}"
         return {"ok": True, "upload_url": self.url.replace("/api/", "/upload/") + file_id, "file_id": file_id}
@@ -243,6 +283,8 @@ class FakeSlackAPI:
         if args.get("user") in self.names:
             info["user"]["profile"]["display_name"] = self.names[args["user"]]
         info["user"]["is_admin"] = args.get("user") in self.admins
+        if args.get("user") in self.emails:
+            info["user"]["profile"]["email"] = self.emails[args["user"]]
         return info
 
     def _chat_postMessage(self, args: dict[str, Any]) -> dict[str, Any]:
@@ -253,6 +295,12 @@ class FakeSlackAPI:
         message = {"type": "message", "ts": ts, "text": args.get("text"), "blocks": args.get("blocks", [])}
         self.messages[(channel, ts)] = message
         return {"ok": True, "channel": channel, "ts": ts, "message": message}
+
+    def _chat_postEphemeral(self, args: dict[str, Any]) -> dict[str, Any]:
+        """Shown to ``user`` only; Slack keeps no copy (conversations.history never has it)."""
+        if not args.get("user") or not args.get("channel"):
+            return {"ok": False, "error": "user_not_in_channel"}
+        return {"ok": True, "message_ts": f"1700000000.{next(self._ts):06d}"}
 
     def _chat_update(self, args: dict[str, Any]) -> dict[str, Any]:
         key = (args["channel"], args["ts"])

@@ -53,7 +53,9 @@ async def install(oauth) -> None:
     assert page.status == 200
     html = await page.text()
     state = re.search(r"state=([\w-]+)", html).group(1)
-    assert "scope=commands,chat:write,users:read,im:history" in html.replace("%2C", ",").replace("%3A", ":")
+    asked = html.replace("%2C", ",").replace("%3A", ":")
+    scopes = "commands,chat:write,users:read,users:read.email,im:history,app_mentions:read,files:read,files:write"
+    assert f"scope={scopes}" in asked
     cookie = page.headers["Set-Cookie"].split(";")[0]
     done = await oauth.client.get(f"/slack/oauth_redirect?code=the-code&state={state}", headers={"Cookie": cookie})
     assert done.status == 200, await done.text()

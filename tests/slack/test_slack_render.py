@@ -124,8 +124,9 @@ def test_manifest_asks_for_exactly_the_scopes_and_events_we_use():
     scopes = manifest.split("bot:\n", 1)[1].split("settings:", 1)[0]
     assert sorted(line.strip("- ").strip() for line in scopes.splitlines() if line.strip()) == sorted(BOT_SCOPES)
     events = manifest.split("bot_events:\n", 1)[1].split("interactivity:", 1)[0]
+    wanted = ["app_home_opened", "app_uninstalled", "tokens_revoked", "user_change", "message.im", "app_mention"]
     assert sorted(line.strip("- ").strip() for line in events.splitlines() if line.strip()) == sorted(
-        ["app_home_opened", "app_uninstalled", "tokens_revoked", "user_change", "message.im"]
+        [*wanted, "file_shared"]
     )
     assert manifest.count("https://YOUR-HOST/slack/events") == 3  # command, events, interactivity
     assert "should_escape: true" in manifest  # mentions arrive as <@U123|name>

@@ -229,16 +229,31 @@ class Upload:
 @dataclass
 class FakeOneDrive:
     """A OneDrive upload session on loopback: records every ``PUT /upload/{name}`` (headers and body);
-    ``fail_next`` queues error statuses, ``delay`` makes every answer that many seconds late."""
+    ``fail_next`` queues error statuses, ``delay`` makes every answer that many seconds late. It also serves
+    the files people send in a chat (``GET /download/{name}``, the ``downloadUrl`` of a file attachment)."""
 
     server: TestServer | None = None
     uploads: list[Upload] = field(default_factory=list)
     fail_next: list[int] = field(default_factory=list)
     delay: float = 0.0
+    files: dict[str, bytes] = field(default_factory=dict)  # what ``download_url`` serves (a file sent in a chat)
+    downloads: list[str] = field(default_factory=list)  # names fetched
 
     def upload_url(self, name: str) -> str:
         assert self.server is not None
         return str(self.server.make_url(f"/upload/{name}"))
+
+    def download_url(self, name: str) -> str:
+        """A file's pre-authorised ``downloadUrl`` (SharePoint's ``download.aspx?…&tempauth=…`` in Teams)."""
+        assert self.server is not None
+        return str(self.server.make_url(f"/download/{name}?tempauth=t0ken"))
+
+    async def _get(self, request: web.Request) -> web.Response:
+        name = request.match_info["name"]
+        self.downloads.append(name)
+        if name not in self.files or request.query.get("tempauth") != "t0ken":
+            return web.json_response({"error": {"code": "accessDenied"}}, status=403)
+        return web.Response(body=self.files[name], content_type="application/octet-stream")
 
     async def _put(self, request: web.Request) -> web.Response:
         body = await request.read()
@@ -255,6 +270,7 @@ class FakeOneDrive:
     async def start(self) -> FakeOneDrive:
         app = web.Application()
         app.router.add_put("/upload/{name}", self._put)
+        app.router.add_get("/download/{name}", self._get)
         self.server = TestServer(app, host="127.0.0.1", port=0)
         await self.server.start_server()
         return self

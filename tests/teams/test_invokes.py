@@ -163,5 +163,5 @@ async def test_a_message_reaction_and_a_file_only_message(make_app, fake_coach, 
 
     assert (reaction.status, file_only.status) == (201, 201)
     [hint] = connector.sent
-    assert hint.text == "I read typed commands. Type `help` to see them."
+    assert "“notes.txt” is not a calendar file" in hint.text  # a file is read only when it is an .ics
     assert fake_coach.texts == []

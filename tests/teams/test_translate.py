@@ -262,7 +262,7 @@ def test_manifest_is_ready_to_package():
     assert manifest["bots"][0]["supportsFiles"] is True  # the export's file-upload consent card needs it
     personal, shared = manifest["bots"][0]["commandLists"]
     assert personal["scopes"] == ["personal"] and shared["scopes"] == ["team", "groupChat"]
-    assert [c["title"] for c in personal["commands"]] == ["help", "log", "list", "commitments", "digest"]
+    assert [c["title"] for c in personal["commands"]] == ["help", "log", "list", "commitments", "digest", "calendar"]
     assert [c["title"] for c in shared["commands"]] == ["help", "team add", "handoff", "list"]
     assert all(len(c["description"]) <= 128 for lst in (personal, shared) for c in lst["commands"])
     assert len(manifest["description"]["full"]) <= 4000

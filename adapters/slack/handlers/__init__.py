@@ -1,7 +1,8 @@
 """Bolt listeners, registered once at start-up by :func:`register`, one module per surface: slash
-commands and DMs (:mod:`.commands`), clicks (:mod:`.clicks`), forms (:mod:`.forms`), the App Home
-(:mod:`.home`) and the app's lifecycle events (:mod:`.lifecycle`). Each module's ``register(app, deps)``
-attaches plain functions that take a :class:`~adapters.slack.handlers.deps.Deps`.
+commands and DMs (:mod:`.commands`), calendar files sent in the DM (:mod:`.files`), clicks
+(:mod:`.clicks`), forms (:mod:`.forms`), the App Home (:mod:`.home`) and the app's lifecycle events
+(:mod:`.lifecycle`). Each module's ``register(app, deps)`` attaches plain functions that take a
+:class:`~adapters.slack.handlers.deps.Deps`.
 
 Bolt runs with ``process_before_response=True``: the HTTP response leaves when the listener
 returns, so a listener does only what the answer needs. A slash command or a DM to the app is one
@@ -22,7 +23,8 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.response import BoltResponse
 
 from adapters.slack import translate
-from adapters.slack.handlers import clicks, commands, forms, home, lifecycle
+from adapters.slack.files import Downloads
+from adapters.slack.handlers import clicks, commands, files, forms, home, lifecycle
 from adapters.slack.handlers.deps import Background, CoachPort, Deps
 from adapters.slack.handlers.profiles import Profiles
 from adapters.slack.inbox import Inbox
@@ -30,7 +32,7 @@ from adapters.slack.store import Seen
 
 __all__ = ["Background", "CoachPort", "Deps", "Profiles", "register"]
 
-SURFACES = (commands, clicks, forms, home, lifecycle)
+SURFACES = (commands, clicks, files, forms, home, lifecycle)
 
 
 def register(
@@ -44,9 +46,10 @@ def register(
     inbox: Inbox,
     on_uninstall: Callable[[str], Awaitable[None]] | None = None,
     ack_deadline: float = 2.0,
+    files: Downloads | None = None,
 ) -> None:
     """Attach every DealCoach listener to ``app``. Call once, at start-up. (The arguments: see :class:`Deps`.)"""
-    deps = Deps(coach, command, seen, profiles, background, inbox, on_uninstall, ack_deadline)
+    deps = Deps(coach, command, seen, profiles, background, inbox, on_uninstall, ack_deadline, files)
     for surface in SURFACES:
         surface.register(app, deps)
     app.error(on_error)

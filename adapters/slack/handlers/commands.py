@@ -1,5 +1,6 @@
 """Slash commands and direct messages to the app: one INSERT into the durable inbox before the ack; the
-coach runs after it and the answer follows (``response_url`` or the DM)."""
+coach runs after it and the answer follows (``response_url``, the DM, or — for the app @mentioned in a
+channel — ``chat.postEphemeral``). A file sent in the DM goes to :mod:`.files`."""
 
 from __future__ import annotations
 
@@ -8,9 +9,11 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 
 from adapters.slack import translate
-from adapters.slack.handlers import forms
+from adapters.slack.handlers import files, forms
 from adapters.slack.handlers.deps import Deps, bound, once_per_event
-from adapters.slack.inbox import COMMAND, MESSAGE
+from adapters.slack.inbox import COMMAND, MENTION, MESSAGE
+
+FILE_SHARE = "file_share"
 
 
 async def on_command(deps: Deps, ack: Any, body: dict[str, Any], client: Any) -> None:
@@ -38,8 +41,13 @@ async def on_command(deps: Deps, ack: Any, body: dict[str, Any], client: Any) ->
     await ack()
 
 
-async def on_message(deps: Deps, ack: Any, body: dict[str, Any], event: dict[str, Any]) -> None:
-    if event.get("channel_type") != "im" or event.get("subtype") or event.get("bot_id"):
+async def on_message(deps: Deps, ack: Any, body: dict[str, Any], event: dict[str, Any], client: Any) -> None:
+    if event.get("channel_type") != "im" or event.get("bot_id"):
+        return
+    if event.get("subtype") == FILE_SHARE:  # a file sent in the DM: a calendar to import
+        await files.on_files_message(deps, body, event, client)
+        return
+    if event.get("subtype"):
         return
     user = translate.user_of(body)
     if user is None or not event.get("channel"):
@@ -53,6 +61,17 @@ async def on_message(deps: Deps, ack: Any, body: dict[str, Any], event: dict[str
     )
 
 
+async def on_mention(deps: Deps, ack: Any, body: dict[str, Any], event: dict[str, Any]) -> None:
+    """``@DealCoach list`` in a channel: the words after the mention, answered so only the sender sees it."""
+    user = translate.user_of(body)
+    if user is None or not event.get("channel") or event.get("bot_id"):
+        return
+    text = translate.mentioned_text(event.get("text"))
+    if text:
+        await deps.inbox.put(kind=MENTION, team=translate.team_of(body), user=user, channel=event["channel"], text=text)
+
+
 def register(app: AsyncApp, deps: Deps) -> None:
     app.command(deps.command)(bound(on_command, deps))
     app.event("message")(once_per_event(on_message, deps))
+    app.event("app_mention")(once_per_event(on_mention, deps))

@@ -14,6 +14,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from adapters.slack import render, translate
+from adapters.slack.files import Downloads
 from adapters.slack.handlers.profiles import Profiles
 from adapters.slack.inbox import SORRY, Inbox
 from adapters.slack.store import Seen
@@ -36,6 +37,8 @@ class CoachPort(Protocol):
     ) -> Message: ...
 
     async def upsert_user(self, actor: Actor, channel: str | None = None, conversation_ref: Any = None) -> Any: ...
+
+    async def import_calendar(self, actor: Actor, data: bytes, *, filename: str) -> Message: ...
 
     async def forget_workspace(self, platform: str, workspace: str) -> None: ...
 
@@ -73,7 +76,8 @@ class Deps:
     (the coach runs them after it). ``ack_deadline``: if the coach has not answered a click or a form
     within this many seconds (a locked database, a slow replica), Slack gets its acknowledgement anyway
     and the answer follows (the clicked message is updated, a form's answer comes as a DM), so Slack
-    never sees a timeout. The coach's work is not cancelled."""
+    never sees a timeout. The coach's work is not cancelled. ``files``: downloads the calendar files sent to
+    the app."""
 
     coach: CoachPort
     command: str
@@ -83,6 +87,7 @@ class Deps:
     inbox: Inbox
     on_uninstall: Callable[[str], Awaitable[None]] | None = None
     ack_deadline: float = 2.0
+    files: Downloads | None = None
 
 
 def bound(listener: Listener, deps: Deps) -> Listener:

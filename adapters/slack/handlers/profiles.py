@@ -1,4 +1,5 @@
-"""Who a Slack user is, for the coach: their time zone, name, locale and whether they are a workspace admin (an
+"""Who a Slack user is, for the coach: their time zone, name, locale, email (its domain is one of their own when
+calendar meetings are sorted into negotiations and internal ones) and whether they are a workspace admin (an
 admin's ``team add`` needs no consent), from ``users.info``, cached."""
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ class _Profile:
     fetched: float
     locale: str | None = None  # "en-US": the day/month order of someone who hasn't set one
     admin: bool = False
+    email: str | None = None  # profile.email, with the users:read.email scope
 
 
 class Profiles:
@@ -66,6 +68,7 @@ class Profiles:
             timezone=profile.timezone,
             locale=profile.locale,
             admin=profile.admin,
+            email=profile.email,
         )
 
     async def _fetch(
@@ -84,6 +87,7 @@ class Profiles:
                 self._monotonic() - self._ttl + self._retry_after_failure,
                 locale=profile.locale,
                 admin=profile.admin,
+                email=profile.email,
             )
             self._cache[(team, user)] = profile
             return profile
@@ -100,12 +104,19 @@ class Profiles:
             # a user_change event carries no locale (only users.info with include_locale does): keep the known one
             locale=translate.locale_of_profile(info) or (previous.locale if previous else None),
             admin=translate.admin_of_profile(info),
+            email=translate.email_of_profile(info) or (previous.email if previous else None),
         )
         self._cache[(team, user)] = profile
-        facts = (profile.timezone, profile.display_name, profile.locale)
-        if user and (previous is None or (previous.timezone, previous.display_name, previous.locale) != facts):
+        facts = (profile.timezone, profile.display_name, profile.locale, profile.email)
+        known = (previous.timezone, previous.display_name, previous.locale, previous.email) if previous else None
+        if user and known != facts:
             actor = translate.actor(
-                team, user, display_name=profile.display_name, timezone=profile.timezone, locale=profile.locale
+                team,
+                user,
+                display_name=profile.display_name,
+                timezone=profile.timezone,
+                locale=profile.locale,
+                email=profile.email,
             )
             await self._coach.upsert_user(actor, channel=channel)
         return profile
