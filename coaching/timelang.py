@@ -935,10 +935,9 @@ def say_moment(at: datetime, tz: ZoneInfo, now: datetime) -> str:
     """How a moment is said back: ``Fri 04 Dec 11:00`` in the person's zone, with the year when it is not
     this year (``Sat 15 Jan 2028 10:00``), and the UTC offset for a wall-clock time that happens twice on a
     DST change night (``Sun 25 Oct 02:30 (UTC+02:00)``). It reads back as the same moment."""
-    local = at.astimezone(tz)
-    text = f"{_day_text(local.date(), year=local.year != now.astimezone(tz).year)} {local:%H:%M}"
-    wall = local.replace(tzinfo=None)
-    if localize(wall, tz).utcoffset() != wall.replace(tzinfo=tz, fold=1).utcoffset():
+    local = at.astimezone(tz)  # its tzinfo is tz: fold=0 below is localize() of its wall-clock time
+    text = f"{_day_text(local.date(), year=local.year != now.astimezone(tz).year)} {local.hour:02d}:{local.minute:02d}"
+    if local.replace(fold=0).utcoffset() != local.replace(fold=1).utcoffset():
         offset = local.strftime("%z")
         text += f" (UTC{offset[:3]}:{offset[3:]})"
     return text
