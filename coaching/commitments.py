@@ -16,7 +16,7 @@ from coaching.messages import Button, Message, Section
 from coaching.models import Commitment, Nudge
 from coaching.parser import USAGE, CommandError, notes_of, read_due
 from coaching.room import Composed, Composer, Handler, Skip, Turn, check_moment
-from coaching.texts import arrival_note, commitment_line, due_text, overdue, reading_lines, remind_again, when_text
+from coaching.texts import arrival_note, commitment_lines, due_text, late, reading_lines, remind_again, when_text
 
 _REMINDER_PHRASES = {
     n.COMMITMENT_BEFORE: "the day before",
@@ -99,25 +99,19 @@ async def _reminder_phrase(turn: Turn, planned: n.Planned, commitment: Commitmen
 
 async def list_commitments(turn: Turn, command: c.ListCommitments) -> Message:
     tz, now = turn.tz, turn.now
-    rows = (
-        await turn.session.scalars(
-            select(Commitment)
-            .where(Commitment.owner_id == turn.user.id, Commitment.status == "open")
-            .order_by(Commitment.due_on.is_(None), Commitment.due_on, Commitment.due_at, Commitment.number)
-            .limit(100)
-        )
-    ).all()
+    rows = await store.open_commitments(turn.session, owner_id=turn.user.id)
     if not rows:
         return Message(text="No open commitments. Record one with `commit <negotiation id> ours|theirs <what>`.")
     sections = []
     for side, heading in (("ours", "Ours (what we promised)"), ("theirs", "Theirs (what they promised)")):
-        lines = tuple(commitment_line(x, tz, now) for x in rows if x.side == side)
+        lines = commitment_lines((x for x in rows if x.side == side), tz, now)
         if lines:
             sections.append(Section(heading=heading, lines=lines))
-    late = sum(1 for x in rows if overdue(x, tz, now))
+    today = now.astimezone(tz).date()
+    overdue = sum(1 for x in rows if late(x, now, today))
     summary = f"{len(rows)} open commitment" + ("s" if len(rows) != 1 else "")
-    if late:
-        summary += f", {late} overdue"
+    if overdue:
+        summary += f", {overdue} overdue"
     return Message(text=summary + ". Mark them with `kept <id>` or `missed <id>`.", sections=tuple(sections))
 
 

@@ -17,7 +17,7 @@ from datetime import datetime
 
 from rapidfuzz import fuzz, process, utils
 from rapidfuzz.distance import Levenshtein
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from coaching import nudges as n
@@ -126,19 +126,20 @@ class Ledger:
         return self.streak_given >= CONCEDING_STREAK
 
 
+_CONCESSIONS = (
+    select(Negotiation.concessions_given, Negotiation.concessions_received)
+    .where(
+        Negotiation.owner_id == bindparam("owner"),
+        Negotiation.counterpart_id == bindparam("counterpart"),
+        Negotiation.status == "done",
+        (Negotiation.concessions_given.is_not(None)) | (Negotiation.concessions_received.is_not(None)),
+    )
+    .order_by(Negotiation.starts_at.desc())
+)
+
+
 async def ledger(session: AsyncSession, user: User, counterpart_id: int) -> Ledger | None:
-    rows = (
-        await session.execute(
-            select(Negotiation.concessions_given, Negotiation.concessions_received)
-            .where(
-                Negotiation.owner_id == user.id,
-                Negotiation.counterpart_id == counterpart_id,
-                Negotiation.status == "done",
-                (Negotiation.concessions_given.is_not(None)) | (Negotiation.concessions_received.is_not(None)),
-            )
-            .order_by(Negotiation.starts_at.desc())
-        )
-    ).all()
+    rows = (await session.execute(_CONCESSIONS, {"owner": user.id, "counterpart": counterpart_id})).all()
     if not rows:
         return None
     streak, streak_open = 0, True
@@ -213,20 +214,27 @@ async def settle_issues(session: AsyncSession, negotiation: Negotiation, settled
             issue.settled = True
 
 
+_ISSUES = (
+    select(NegotiationIssue.name, NegotiationIssue.kind, NegotiationIssue.negotiation_id)
+    .join(Negotiation, Negotiation.id == NegotiationIssue.negotiation_id)
+    .where(
+        Negotiation.owner_id == bindparam("owner"),
+        Negotiation.counterpart_id == bindparam("counterpart"),
+        NegotiationIssue.settled.is_(False),
+        (Negotiation.id == bindparam("id")) | (Negotiation.starts_at < bindparam("starts")),
+    )
+)
+
+
 async def issue_lines(session: AsyncSession, user: User, negotiation: Negotiation) -> tuple[str, ...]:
     """This negotiation's issues, and open ones carried over from earlier rounds with the same counterpart."""
-    rows = (
-        await session.execute(
-            select(NegotiationIssue.name, NegotiationIssue.kind, NegotiationIssue.negotiation_id)
-            .join(Negotiation, Negotiation.id == NegotiationIssue.negotiation_id)
-            .where(
-                Negotiation.owner_id == user.id,
-                Negotiation.counterpart_id == negotiation.counterpart_id,
-                NegotiationIssue.settled.is_(False),
-                (Negotiation.id == negotiation.id) | (Negotiation.starts_at < negotiation.starts_at),
-            )
-        )
-    ).all()
+    where = {
+        "owner": user.id,
+        "counterpart": negotiation.counterpart_id,
+        "id": negotiation.id,
+        "starts": negotiation.starts_at,
+    }
+    rows = (await session.execute(_ISSUES, where)).all()
     here = sorted({(kind, name) for name, kind, nid in rows if nid == negotiation.id})
     carried = sorted({(kind, name) for name, kind, nid in rows if nid != negotiation.id} - set(here))
     lines = [f"On the table ({kind}): {name}" for kind, name in here]

@@ -20,7 +20,7 @@ from coaching.messages import Button, Message, Section
 from coaching.models import Commitment, Counterpart, Negotiation, Touchpoint
 from coaching.parser import USAGE, CommandError, quoted
 from coaching.room import Composer, Handler, Turn
-from coaching.texts import commitment_line, day_text, when_text
+from coaching.texts import commitment_lines, day_text, when_text
 
 SOON = 0.7  # as in the weekly stay-in-touch list: due from 70% of the contact gap, overdue past all of it
 MAX_LISTED = 50
@@ -119,19 +119,9 @@ async def show_counterpart(turn: Turn, command: c.ShowCounterpart) -> Message:
     ledger = known.ledger_lines(await known.ledger(session, user, counterpart.id), counterpart.name)
     if ledger:
         sections.append(Section(heading="Concession ledger", lines=ledger))
-    commitments = (
-        await session.scalars(
-            select(Commitment)
-            .where(
-                Commitment.owner_id == user.id, Commitment.counterpart_id == counterpart.id, Commitment.status == "open"
-            )
-            .order_by(Commitment.due_on.is_(None), Commitment.due_on, Commitment.number)
-        )
-    ).all()
+    commitments = await store.open_commitments(session, owner_id=user.id, counterpart_id=counterpart.id)
     if commitments:
-        sections.append(
-            Section(heading="Open commitments", lines=tuple(commitment_line(x, tz, turn.now) for x in commitments))
-        )
+        sections.append(Section(heading="Open commitments", lines=commitment_lines(commitments, tz, turn.now)))
     notes = [
         note
         for note in (

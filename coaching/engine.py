@@ -10,11 +10,9 @@ The rooms (``coaching/negotiations.py``, ``commitments.py``, ``relationships.py`
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import replace
-from typing import Any, TypeVar
 
-from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from coaching import (
@@ -34,11 +32,24 @@ from coaching import (
 )
 from coaching import commands as c
 from coaching import nudges as n
-from coaching.messages import Attachment, Message, error
-from coaching.models import Nudge, User, Workspace
+from coaching.accounts import Accounts
+from coaching.messages import Message, error
+from coaching.models import Nudge, User
 from coaching.parser import CommandError, Context, parse_command
-from coaching.ports import Abandon, Address, Clock, Personal
-from coaching.room import Answer, CalendarSetup, CoachDefaults, Composed, Composer, Defer, Handler, Skip, Turn
+from coaching.ports import Abandon, Clock, Personal
+from coaching.room import (
+    Answer,
+    CalendarSetup,
+    CoachDefaults,
+    Composed,
+    Composer,
+    Defer,
+    Handler,
+    Skip,
+    Turn,
+    compose_due,
+    merged,
+)
 
 __all__ = ["Coach", "CoachDefaults", "Composed", "Defer", "Skip"]  # the last four live in coaching.room
 
@@ -46,25 +57,10 @@ log = logging.getLogger(__name__)
 
 AlsoInTransaction = Callable[[AsyncSession], Awaitable[None]]
 ROOMS = (guide, negotiations, commitments, relationships, directory, leads, privacy, settings, calendars)
-K = TypeVar("K")
-V = TypeVar("V")
-
-
-def _merged(tables: Iterable[Mapping[K, V]]) -> dict[K, V]:
-    """One table from the rooms' tables; a key claimed by two rooms is a mistake, caught at import."""
-    out: dict[K, V] = {}
-    for table in tables:
-        for key, value in table.items():
-            if key in out:
-                raise RuntimeError(f"{key!r} is claimed by two rooms")
-            out[key] = value
-    return out
-
-
-HANDLERS: dict[type[c.Command], Handler] = _merged(room.HANDLERS for room in ROOMS)
-COMPOSERS: dict[str, Composer] = _merged(room.COMPOSERS for room in ROOMS)
-SNOOZES: dict[str, Handler] = _merged(getattr(room, "SNOOZES", {}) for room in ROOMS)  # ``later <what> …``
-ANSWERS: dict[str, Answer] = _merged(getattr(room, "ANSWERS", {}) for room in ROOMS)  # question kind → answer
+HANDLERS: dict[type[c.Command], Handler] = merged(room.HANDLERS for room in ROOMS)
+COMPOSERS: dict[str, Composer] = merged(room.COMPOSERS for room in ROOMS)
+SNOOZES: dict[str, Handler] = merged(getattr(room, "SNOOZES", {}) for room in ROOMS)  # ``later <what> …``
+ANSWERS: dict[str, Answer] = merged(getattr(room, "ANSWERS", {}) for room in ROOMS)  # question kind → answer
 
 
 def personal(reply: Message) -> Message:
@@ -78,7 +74,7 @@ def handler_for(command: c.Command) -> Handler:
     return HANDLERS[type(command)]
 
 
-class Coach:
+class Coach(Accounts):
     """``admins``: platform user ids of the people who manage this install (``DEALCOACH_ADMINS``: Teams AAD
     object ids, console names), besides those their platform reports (an actor's ``admin``: Slack's
     ``is_admin``/``is_owner``). An admin's ``team add`` needs no consent."""
@@ -221,28 +217,6 @@ class Coach:
         admin = actor is not None and (actor.admin or actor.address.user in self.admins)
         return Turn(session, user, self.clock.now(), n.user_zone(user), self.defaults, admin, self.calendar)
 
-    async def _ensure_user(self, session: AsyncSession, actor: c.Actor) -> User:
-        return await store.ensure_user(
-            session,
-            address=actor.address,
-            display_name=actor.display_name,
-            timezone=actor.timezone,
-            locale=actor.locale,
-            email=actor.email,
-            new=self._new_user,
-        )
-
-    async def upsert_user(
-        self, actor: c.Actor, *, channel: str | None = None, conversation_ref: dict[str, Any] | None = None
-    ) -> None:
-        """Record what a platform told us about a person: name, time zone, DM channel, Teams reference."""
-        async with self.sessions() as session, session.begin():
-            user = await self._ensure_user(session, actor)
-            if channel and user.dm_channel != channel:
-                user.dm_channel = channel
-            if conversation_ref is not None and user.conversation_ref != conversation_ref:
-                user.conversation_ref = conversation_ref
-
     async def home(self, actor: c.Actor) -> list[Message]:
         """What an app home shows: upcoming negotiations, open commitments, counterparts due for contact."""
         messages = [await self.handle_text(actor, "list"), await self.handle_text(actor, "commitments")]
@@ -253,52 +227,8 @@ class Coach:
             messages.append(due)
         return messages
 
-    async def export_file(self, address: Address) -> Attachment | None:
-        """The person's data export as a file, built now (for platforms that fetch it in a second step,
-        such as a Teams file-upload consent); None if DealCoach stores nothing about them."""
-        async with self.sessions() as session:
-            user = await store.user_at(session, address=address)
-            if user is None:
-                return None
-            message = await privacy.export_message(session, user)
-        return message.attachments[0] if message.attachments else None
-
-    async def conversation_ref(self, address: Address) -> dict[str, Any] | None:
-        async with self.sessions() as session:
-            user = await store.user_at(session, address=address)
-            return user.conversation_ref if user else None
-
-    async def forget_user(self, address: Address) -> None:
-        """Delete everything stored about one person (their nudges go with them)."""
-        async with self.sessions() as session, session.begin():
-            user = await store.user_at(session, address=address)
-            if user is not None:
-                await session.execute(delete(User).where(User.id == user.id))
-
-    async def forget_workspace(self, platform: str, workspace: str) -> None:
-        """Delete a workspace or tenant and all its data (the app was uninstalled)."""
-        async with self.sessions() as session, session.begin():
-            await session.execute(
-                delete(Workspace).where(Workspace.platform == platform, Workspace.external_id == workspace)
-            )
-
     # -- nudges -------------------------------------------------------------------------------------
 
     async def compose(self, session: AsyncSession, nudge: Nudge, user: User) -> Composed:
         """The message for a due nudge, written now so it shows the latest state — or why not to send."""
-        turn = self.turn(session, user)
-        composer = COMPOSERS.get(nudge.kind)
-        if composer is not None and composer.asked_for:
-            return await composer.write(turn, nudge)
-        if composer is not None and composer.chain is not None:
-            await composer.chain(turn, nudge)
-        # Checked before composing: a digest is a dozen queries and a chart, wasted if it has to wait.
-        if not user.nudges_enabled and not (composer is not None and composer.colleague):
-            return Skip("nudges are off")
-        if not nudge.exempt_quiet:
-            until = n.quiet_until(user, turn.now)
-            if until:
-                return Defer(until)
-        if composer is None:
-            return Skip(f"unknown kind {nudge.kind}")
-        return await composer.write(turn, nudge)
+        return await compose_due(COMPOSERS.get(nudge.kind), self.turn(session, user), nudge)

@@ -9,7 +9,20 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import (
+    ColumnElement,
+    Row,
+    Subquery,
+    and_,
+    bindparam,
+    delete,
+    func,
+    insert,
+    literal,
+    select,
+    union_all,
+    update,
+)
 
 from coaching import commands as c
 from coaching import counterparts as known
@@ -17,12 +30,12 @@ from coaching import nudges as n
 from coaching import playbook as book
 from coaching import questions, store
 from coaching.messages import Button, Message, Section
-from coaching.models import Commitment, Counterpart, Negotiation, Nudge, Touchpoint
+from coaching.models import Counterpart, Negotiation, Nudge, Touchpoint
 from coaching.parser import ALIASES, CHANNELS, PARSERS, USAGE, CommandError, command_text, moment_words
 from coaching.room import Answer, Composed, Composer, Handler, Skip, Turn, check_moment
 from coaching.texts import (
     arrival_note,
-    commitment_line,
+    commitment_lines,
     reading_lines,
     remind_again,
     span_text,
@@ -57,22 +70,24 @@ async def log_negotiation(turn: Turn, command: c.LogNegotiation) -> Message:
     )
     if isinstance(counterpart, Message):
         return counterpart  # "Did you mean Initech?"
-    negotiation = Negotiation(
-        created_at=now,
-        owner_id=user.id,
-        number=await store.next_number(session, Negotiation, owner_id=user.id),
-        counterpart_id=counterpart.id,
-        title=(command.title or "").strip()[:300] or None,
-        starts_at=command.when,
-        duration_minutes=duration,
-        channel=channel,
-        status="scheduled",
-        repeat=command.repeat,
-        long_term_value=command.long_term_value,
-    )
-    session.add(negotiation)
-    await session.flush()
-    warnings = await _back_to_back(turn, negotiation)
+    values = {
+        "created_at": now,
+        "owner_id": user.id,
+        "counterpart_id": counterpart.id,
+        "title": (command.title or "").strip()[:300] or None,
+        "starts_at": command.when,
+        "duration_minutes": duration,
+        "channel": channel,
+        "status": "scheduled",
+        "back_to_back": False,
+        "repeat": command.repeat,
+        "long_term_value": command.long_term_value,
+    }
+    negotiation = Negotiation(**values)  # not in the session: stored by the one INSERT below
+    warnings = await _back_to_back(turn, negotiation)  # before it is stored, so its own flag goes in with it
+    values["back_to_back"] = negotiation.back_to_back
+    stored = (await session.execute(_INSERT_NEGOTIATION, {**values, "numbering": user.id})).one()
+    negotiation.id, negotiation.number = stored.id, stored.number
     planned = await n.schedule_negotiation(session, negotiation, user, now=now, timing=turn.timing)
     if counterpart.long_term or command.repeat:  # a relationship to keep warm: this rep's weekly list
         await known.start_long_term(session, user, counterpart, now)
@@ -128,29 +143,57 @@ async def _arrives(turn: Turn, planned: n.Planned) -> str:
     return when_text(arrival.at, turn.tz, turn.now) + arrival_note(arrival)
 
 
+# A new negotiation is one INSERT, numbered in it (the owner's next own number, as store.next_number reads it).
+_NEGOTIATIONS = Negotiation.__table__
+_INSERT_NEGOTIATION = (
+    insert(_NEGOTIATIONS)
+    .values(
+        number=select(func.coalesce(func.max(Negotiation.number), 0) + 1)
+        .where(Negotiation.owner_id == bindparam("numbering"))
+        .scalar_subquery()
+    )
+    .returning(_NEGOTIATIONS.c.id, _NEGOTIATIONS.c.number)
+)
+_NEAR = (
+    select(
+        Negotiation.id,
+        Negotiation.number,
+        Negotiation.starts_at,
+        Negotiation.duration_minutes,
+        Counterpart.name.label("counterpart"),
+    )
+    .join(Counterpart, Counterpart.id == Negotiation.counterpart_id)
+    .where(
+        Negotiation.owner_id == bindparam("owner"),
+        Negotiation.id != bindparam("id"),
+        Negotiation.status != "cancelled",
+        Negotiation.starts_at < bindparam("before"),
+        Negotiation.starts_at > bindparam("after"),
+    )
+)
+
+
 async def _back_to_back(turn: Turn, negotiation: Negotiation) -> list[str]:
-    """Warn about a negotiation less than the gap before or after this one (or overlapping it)."""
+    """Warn about a negotiation less than the gap before or after this one (or overlapping it); flags this one
+    (``back_to_back``) and, in the database, the ones that start too soon after it."""
     gap = turn.timing.back_to_back_gap
     starts = negotiation.starts_at
     ends = starts + timedelta(minutes=negotiation.duration_minutes)
-    others = (
-        await turn.session.scalars(
-            select(Negotiation).where(
-                Negotiation.owner_id == turn.user.id,
-                Negotiation.id != negotiation.id,
-                Negotiation.status != "cancelled",
-                Negotiation.starts_at < ends + gap,
-                Negotiation.starts_at > starts - timedelta(days=1) - gap,
-            )
-        )
-    ).all()
+    window = {
+        "owner": turn.user.id,
+        "id": negotiation.id or 0,  # 0: not stored yet (ids start at 1)
+        "before": ends + gap,
+        "after": starts - timedelta(days=1) - gap,
+    }
+    others = (await turn.session.execute(_NEAR, window)).all()
     warnings: list[str] = []
+    crowded: list[int] = []
     negotiation.back_to_back = False
     for other in others:
         other_ends = other.starts_at + timedelta(minutes=other.duration_minutes)
         if other_ends + gap <= starts:
             continue
-        name = f"{other.counterpart.name} (#{other.number})"
+        name = f"{other.counterpart} (#{other.number})"
         if other.starts_at < ends and starts < other_ends:
             warnings.append(book.OVERLAP.format(other=name))
             negotiation.back_to_back = True
@@ -162,8 +205,22 @@ async def _back_to_back(turn: Turn, negotiation: Negotiation) -> list[str]:
                 f"Back-to-back: your negotiation with {name} starts {span_text(other.starts_at - ends)} "
                 "after this one ends. Leave time to reflect and prepare."
             )
-            other.back_to_back = True
+            crowded.append(other.id)
+    if crowded:
+        await turn.session.execute(update(Negotiation).where(Negotiation.id.in_(crowded)).values(back_to_back=True))
     return warnings
+
+
+_INFORMAL_SINCE = (
+    select(func.count())
+    .select_from(Touchpoint)
+    .where(
+        Touchpoint.user_id == bindparam("user"),
+        Touchpoint.counterpart_id == bindparam("counterpart"),
+        Touchpoint.kind.in_(INFORMAL_TOUCHPOINTS),
+        Touchpoint.at >= bindparam("since"),
+    )
+)
 
 
 async def _coffee_suggestion(turn: Turn, negotiation: Negotiation, counterpart: Counterpart) -> Section | None:
@@ -172,14 +229,7 @@ async def _coffee_suggestion(turn: Turn, negotiation: Negotiation, counterpart: 
         return None
     window = turn.timing.contact_gap
     recent = await turn.session.scalar(
-        select(func.count())
-        .select_from(Touchpoint)
-        .where(
-            Touchpoint.user_id == turn.user.id,
-            Touchpoint.counterpart_id == counterpart.id,
-            Touchpoint.kind.in_(INFORMAL_TOUCHPOINTS),
-            Touchpoint.at >= now - window,
-        )
+        _INFORMAL_SINCE, {"user": turn.user.id, "counterpart": counterpart.id, "since": now - window}
     )
     if recent:
         return None
@@ -190,54 +240,69 @@ async def _coffee_suggestion(turn: Turn, negotiation: Negotiation, counterpart: 
 # -- list --------------------------------------------------------------------------------------------
 
 
+# What a line of ``list`` shows, for three pages in one query built once: each page is its own ordered, bounded
+# subquery, numbered by its own order, so the rows come back page by page in the order each page is read.
+_LISTED = (
+    Negotiation.number,
+    Counterpart.name.label("counterpart"),
+    Negotiation.starts_at,
+    Negotiation.duration_minutes,
+    Negotiation.channel,
+    Negotiation.status,
+    Negotiation.outcome,
+    Negotiation.followup_sent_at,
+)
+LIST_PAGES = (("Upcoming", 25), ("Awaiting outcome", 10), ("Recent", 5))
+
+
+def _list_page(page: int, where: ColumnElement[bool], order: tuple[Any, ...]) -> Subquery:
+    return (
+        select(literal(page).label("page"), func.row_number().over(order_by=order).label("place"), *_LISTED)
+        .join(Counterpart, Counterpart.id == Negotiation.counterpart_id)
+        .where(Negotiation.owner_id == bindparam("owner"), where)
+        .order_by(*order)
+        .limit(LIST_PAGES[page][1])
+        .subquery()
+    )
+
+
+_SCHEDULED = Negotiation.status == "scheduled"
+_LIST = union_all(
+    *(
+        select(page)
+        for page in (
+            _list_page(0, and_(_SCHEDULED, Negotiation.starts_at > bindparam("now")), (Negotiation.starts_at,)),
+            _list_page(1, and_(_SCHEDULED, Negotiation.starts_at <= bindparam("now")), (Negotiation.starts_at.desc(),)),
+            _list_page(2, Negotiation.status == "done", (Negotiation.done_at.desc(), Negotiation.starts_at.desc())),
+        )
+    )
+).subquery()
+_LIST_ROWS = select(_LIST).order_by(_LIST.c.page, _LIST.c.place)
+
+
 async def list_negotiations(turn: Turn, command: c.ListNegotiations) -> Message:
     """``list``: *Upcoming* (still ahead), *Awaiting outcome* (held, no outcome yet) and *Recent* (done)."""
-    session, user, now, tz = turn.session, turn.user, turn.now, turn.tz
-    mine = Negotiation.owner_id == user.id
-    scheduled = Negotiation.status == "scheduled"
-    upcoming = (
-        await session.scalars(
-            select(Negotiation)
-            .where(mine, scheduled, Negotiation.starts_at > now)
-            .order_by(Negotiation.starts_at)
-            .limit(25)
-        )
-    ).all()
-    awaiting = (
-        await session.scalars(
-            select(Negotiation)
-            .where(mine, scheduled, Negotiation.starts_at <= now)
-            .order_by(Negotiation.starts_at.desc())
-            .limit(10)
-        )
-    ).all()
-    recent = (
-        await session.scalars(
-            select(Negotiation)
-            .where(mine, Negotiation.status == "done")
-            .order_by(Negotiation.done_at.desc(), Negotiation.starts_at.desc())
-            .limit(5)
-        )
-    ).all()
-    if not upcoming and not awaiting and not recent:
+    now, tz = turn.now, turn.tz
+    rows = (await turn.session.execute(_LIST_ROWS, {"owner": turn.user.id, "now": now})).all()
+    if not rows:
         return Message(text="No negotiations yet. Log one: `log Acme tomorrow 3pm`.")
 
-    def line(neg: Negotiation) -> str:
+    def line(neg: Row[Any]) -> str:
         state = ""
         if neg.status == "scheduled" and neg.starts_at <= now:
             state = f" — how did it go? `done {neg.number}`"
         elif neg.status == "done":
             state = " — " + (neg.outcome or "held") + ("" if neg.followup_sent_at else ", no follow-up yet")
         return (
-            f"#{neg.number} {neg.counterpart.name} — {when_text(neg.starts_at, tz, now)}, "
+            f"#{neg.number} {neg.counterpart} — {when_text(neg.starts_at, tz, now)}, "
             f"{neg.duration_minutes} min, {neg.channel}{state}"
         )
 
-    sections = []
-    for heading, rows in (("Upcoming", upcoming), ("Awaiting outcome", awaiting), ("Recent", recent)):
-        if rows:
-            sections.append(Section(heading=heading, lines=tuple(line(x) for x in rows)))
-    return Message(text=f"Your negotiations ({tz.key} time):", sections=tuple(sections))
+    pages: dict[int, list[str]] = {}
+    for row in rows:
+        pages.setdefault(row.page, []).append(line(row))
+    sections = tuple(Section(heading=LIST_PAGES[page][0], lines=tuple(lines)) for page, lines in pages.items())
+    return Message(text=f"Your negotiations ({tz.key} time):", sections=sections)
 
 
 # -- frame, outcome, follow-up -----------------------------------------------------------------------
@@ -655,6 +720,47 @@ def _before_the_call(turn: Turn, negotiation: Negotiation) -> datetime | None:
 # -- prep brief --------------------------------------------------------------------------------------
 
 
+# What a brief reads about the same counterpart, built once: the last five held, the last notes and observations.
+_HISTORY = (
+    select(
+        Negotiation.number,
+        Negotiation.starts_at,
+        Negotiation.outcome,
+        Negotiation.sentiment,
+        Negotiation.hard_win,
+        Negotiation.notes,
+    )
+    .where(
+        Negotiation.owner_id == bindparam("owner"),
+        Negotiation.counterpart_id == bindparam("counterpart"),
+        Negotiation.id != bindparam("id"),
+        Negotiation.status == "done",
+    )
+    .order_by(Negotiation.starts_at.desc())
+    .limit(5)
+)
+_NOTES = (
+    select(Touchpoint.note)
+    .where(
+        Touchpoint.user_id == bindparam("owner"),
+        Touchpoint.counterpart_id == bindparam("counterpart"),
+        Touchpoint.note.is_not(None),
+    )
+    .order_by(Touchpoint.at.desc())
+    .limit(3)
+)
+_OBSERVATIONS = (
+    select(Negotiation.observations)
+    .where(
+        Negotiation.owner_id == bindparam("owner"),
+        Negotiation.counterpart_id == bindparam("counterpart"),
+        Negotiation.observations.is_not(None),
+    )
+    .order_by(Negotiation.starts_at.desc())
+    .limit(3)
+)
+
+
 async def prep(turn: Turn, command: c.Prep) -> Message:
     session, user, tz = turn.session, turn.user, turn.tz
     negotiation = await turn.negotiation(command.negotiation)
@@ -672,19 +778,8 @@ async def prep(turn: Turn, command: c.Prep) -> Message:
     sections.append(Section(heading="What's on the table", lines=on_table))
     answers = known.links_for(user, counterpart)
     sections.append(Section(heading=f"Lever of links ({user.role})", lines=known.leverage_lines(user.role, answers)))
-    history = (
-        await session.scalars(
-            select(Negotiation)
-            .where(
-                Negotiation.owner_id == user.id,
-                Negotiation.counterpart_id == counterpart.id,
-                Negotiation.id != negotiation.id,
-                Negotiation.status == "done",
-            )
-            .order_by(Negotiation.starts_at.desc())
-            .limit(5)
-        )
-    ).all()
+    about = {"owner": user.id, "counterpart": counterpart.id}
+    history = (await session.execute(_HISTORY, {**about, "id": negotiation.id})).all()
     if history:
         sections.append(Section(heading="History", lines=tuple(_history_line(h, tz, turn.now) for h in history)))
     sections.extend(await _relationship_sections(turn, negotiation))
@@ -719,7 +814,7 @@ def _frame_section(negotiation: Negotiation) -> Section:
     return Section(heading="Frame", lines=tuple(lines))
 
 
-def _history_line(negotiation: Negotiation, tz: ZoneInfo, now: datetime) -> str:
+def _history_line(negotiation: Negotiation | Row[Any], tz: ZoneInfo, now: datetime) -> str:
     parts = [f"#{negotiation.number} {when_text(negotiation.starts_at, tz, now)}"]
     if negotiation.outcome:
         parts.append(negotiation.outcome)
@@ -735,45 +830,16 @@ def _history_line(negotiation: Negotiation, tz: ZoneInfo, now: datetime) -> str:
 async def _relationship_sections(turn: Turn, negotiation: Negotiation) -> list[Section]:
     """Open commitments both ways and remembered personal notes about this counterpart."""
     session, user = turn.session, turn.user
-    open_commitments = (
-        await session.scalars(
-            select(Commitment)
-            .where(
-                Commitment.owner_id == user.id,
-                Commitment.status == "open",
-                Commitment.counterpart_id == negotiation.counterpart_id,
-            )
-            .order_by(Commitment.due_on.is_(None), Commitment.due_on, Commitment.number)
-        )
-    ).all()
+    open_commitments = await store.open_commitments(
+        session, owner_id=user.id, counterpart_id=negotiation.counterpart_id
+    )
     sections = []
     if open_commitments:
-        lines = tuple(commitment_line(x, turn.tz, turn.now) for x in open_commitments)
+        lines = commitment_lines(open_commitments, turn.tz, turn.now)
         sections.append(Section(heading="Open commitments", lines=lines))
-    notes = (
-        await session.scalars(
-            select(Touchpoint.note)
-            .where(
-                Touchpoint.user_id == user.id,
-                Touchpoint.counterpart_id == negotiation.counterpart_id,
-                Touchpoint.note.is_not(None),
-            )
-            .order_by(Touchpoint.at.desc())
-            .limit(3)
-        )
-    ).all()
-    observations = (
-        await session.scalars(
-            select(Negotiation.observations)
-            .where(
-                Negotiation.owner_id == user.id,
-                Negotiation.counterpart_id == negotiation.counterpart_id,
-                Negotiation.observations.is_not(None),
-            )
-            .order_by(Negotiation.starts_at.desc())
-            .limit(3)
-        )
-    ).all()
+    about = {"owner": user.id, "counterpart": negotiation.counterpart_id}
+    notes = (await session.scalars(_NOTES, about)).all()
+    observations = (await session.scalars(_OBSERVATIONS, about)).all()
     remembered = [x for x in (*observations, *notes) if x]
     if remembered:
         sections.append(Section(heading="What you know about them", lines=tuple(remembered[:5])))

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from coaching.digest import Week
@@ -124,17 +124,18 @@ def budget_day(user: User, due_at: datetime) -> BudgetDay:
     return BudgetDay(day, datetime.combine(day + timedelta(days=1), wake, tzinfo=tz))
 
 
+_BUDGETED_SENT = select(Nudge.user_id, Nudge.sent_at).where(
+    Nudge.user_id.in_(bindparam("users", expanding=True)),
+    Nudge.status == "sent",
+    Nudge.exempt_quiet.is_(False),
+    Nudge.kind.not_in(UNBUDGETED_KINDS),
+    Nudge.sent_at >= bindparam("since"),
+)
+
+
 async def budgeted_sent(session: AsyncSession, user_ids: Iterable[int], since: datetime) -> list[tuple[int, datetime]]:
     """(user id, sent at) of the budgeted nudges sent to these people since ``since``."""
-    rows = await session.execute(
-        select(Nudge.user_id, Nudge.sent_at).where(
-            Nudge.user_id.in_(set(user_ids)),
-            Nudge.status == "sent",
-            Nudge.exempt_quiet.is_(False),
-            Nudge.kind.not_in(UNBUDGETED_KINDS),
-            Nudge.sent_at >= since,
-        )
-    )
+    rows = await session.execute(_BUDGETED_SENT, {"users": sorted(set(user_ids)), "since": since})
     return [(user_id, sent_at) for user_id, sent_at in rows]
 
 

@@ -10,13 +10,13 @@ nothing above them; ``coaching.engine`` runs the transaction and dispatches over
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from coaching import nudges as n
@@ -45,6 +45,11 @@ class CoachDefaults:
         """The columns a person starts with, until they change them with ``settings``."""
         start, end = self.quiet_hours or (None, None)
         return {"lead_minutes": self.lead_minutes, "quiet_start": start, "quiet_end": end}
+
+
+_OWN_NEGOTIATION = select(Negotiation).where(
+    Negotiation.owner_id == bindparam("owner"), Negotiation.number == bindparam("number")
+)
 
 
 @dataclass(frozen=True)
@@ -88,9 +93,7 @@ class Turn:
 
     async def negotiation(self, number: int) -> Negotiation:
         """The person's own negotiation #``number``, or a clear error."""
-        found = await self.session.scalar(
-            select(Negotiation).where(Negotiation.owner_id == self.user.id, Negotiation.number == number)
-        )
+        found = await self.session.scalar(_OWN_NEGOTIATION, {"owner": self.user.id, "number": number})
         if found is None:
             raise CommandError(f"You have no negotiation #{number}. Type `list` to see yours.")
         return found
@@ -133,6 +136,40 @@ class Composer:
     chain: Callable[[Turn, Nudge], Awaitable[None]] | None = None
     asked_for: bool = False  # asked for just now (an export): not a nudge, sent whatever the settings
     colleague: bool = False  # a colleague's message (a team invitation): sent with nudges off too, not at night
+
+
+async def compose_due(composer: Composer | None, turn: Turn, nudge: Nudge) -> Composed:
+    """The message for a due nudge of ``composer``'s kind (None: a kind no room writes), written now so it
+    shows the latest state — or why not to send it: nudges off, quiet hours."""
+    if composer is not None and composer.asked_for:
+        return await composer.write(turn, nudge)
+    if composer is not None and composer.chain is not None:
+        await composer.chain(turn, nudge)
+    # Checked before composing: a digest is a dozen queries and a chart, wasted if it has to wait.
+    if not turn.user.nudges_enabled and not (composer is not None and composer.colleague):
+        return Skip("nudges are off")
+    if not nudge.exempt_quiet:
+        until = n.quiet_until(turn.user, turn.now)
+        if until:
+            return Defer(until)
+    if composer is None:
+        return Skip(f"unknown kind {nudge.kind}")
+    return await composer.write(turn, nudge)
+
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+def merged(tables: Iterable[Mapping[K, V]]) -> dict[K, V]:
+    """One table from the rooms' tables; a key claimed by two rooms is a mistake, caught at import."""
+    out: dict[K, V] = {}
+    for table in tables:
+        for key, value in table.items():
+            if key in out:
+                raise RuntimeError(f"{key!r} is claimed by two rooms")
+            out[key] = value
+    return out
 
 
 class Coaching(Protocol):

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import functools
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import Table, func, select
+from sqlalchemy import Row, Table, bindparam, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import contains_eager
 
 from coaching.models import Commitment, Counterpart, Negotiation, User, Workspace
 from coaching.ports import Address
@@ -22,8 +24,18 @@ async def insert_ignore(session: AsyncSession, table: Table, rows: list[dict[str
     if not rows:
         return
     dialect = session.bind.dialect.name if session.bind else "sqlite"
+    statement = _insert_ignore(dialect, table, tuple(unique))
+    keys = rows[0].keys()
+    if all(row.keys() == keys for row in rows):  # the statement as compiled once; the rows as its parameters
+        await session.execute(statement, rows)
+    else:
+        await session.execute(statement.values(rows))
+
+
+@functools.cache
+def _insert_ignore(dialect: str, table: Table, unique: tuple[str, ...]) -> Any:
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    await session.execute(insert(table).values(rows).on_conflict_do_nothing(index_elements=unique))
+    return insert(table).on_conflict_do_nothing(index_elements=list(unique))
 
 
 def zone(name: str | None) -> ZoneInfo | None:
@@ -55,16 +67,23 @@ async def workspace(session: AsyncSession, *, platform: str, external_id: str) -
     return found
 
 
-async def user_at(session: AsyncSession, *, address: Address) -> User | None:
-    return await session.scalar(
-        select(User)
-        .join(Workspace)
-        .where(
-            Workspace.platform == address.platform,
-            Workspace.external_id == address.workspace,
-            User.external_id == address.user,
-        )
+# Built once, so every command's first query is found in SQLAlchemy's compiled cache; the workspace comes
+# from the join it is found by (``contains_eager``), not from a second join of its own.
+_USER_AT = (
+    select(User)
+    .join(User.workspace)
+    .options(contains_eager(User.workspace))
+    .where(
+        Workspace.platform == bindparam("platform"),
+        Workspace.external_id == bindparam("workspace"),
+        User.external_id == bindparam("user"),
     )
+)
+
+
+async def user_at(session: AsyncSession, *, address: Address) -> User | None:
+    where = {"platform": address.platform, "workspace": address.workspace, "user": address.user}
+    return await session.scalar(_USER_AT, where)
 
 
 async def ensure_user(
@@ -120,11 +139,14 @@ def name_key(name: str) -> str:
     return " ".join(name.casefold().split())
 
 
+_COUNTERPART = select(Counterpart).where(
+    Counterpart.owner_id == bindparam("owner"), Counterpart.name_key == bindparam("key")
+)
+
+
 async def find_counterpart(session: AsyncSession, *, owner_id: int, name: str) -> Counterpart | None:
     """The person's own counterpart of that name (case and spacing ignored), if they have one."""
-    return await session.scalar(
-        select(Counterpart).where(Counterpart.owner_id == owner_id, Counterpart.name_key == name_key(name))
-    )
+    return await session.scalar(_COUNTERPART, {"owner": owner_id, "key": name_key(name)})
 
 
 async def counterpart(session: AsyncSession, *, owner_id: int, name: str) -> Counterpart:
@@ -144,7 +166,46 @@ def touch(counterpart: Counterpart, at: datetime) -> None:
         counterpart.last_touchpoint_at = at
 
 
+_HIGHEST = {
+    model: select(func.max(model.number)).where(model.owner_id == bindparam("owner"))
+    for model in (Negotiation, Commitment)
+}
+
+
 async def next_number(session: AsyncSession, model: type[Negotiation] | type[Commitment], *, owner_id: int) -> int:
     """The owner's next own number (#1, #2, …), so nobody sees anyone else's counts."""
-    highest = await session.scalar(select(func.max(model.number)).where(model.owner_id == owner_id))
+    highest = await session.scalar(_HIGHEST[model], {"owner": owner_id})
     return (highest or 0) + 1
+
+
+# An open commitment as lists and briefs show it (``texts.commitment_line``): Core rows, named like the
+# model's columns, with the name of its negotiation's counterpart. Statements built once.
+_OWED = (
+    select(
+        Commitment.number,
+        Commitment.side,
+        Commitment.text,
+        Commitment.due_on,
+        Commitment.due_at,
+        Counterpart.name.label("counterpart"),
+    )
+    .join(Negotiation, Negotiation.id == Commitment.negotiation_id)
+    .join(Counterpart, Counterpart.id == Negotiation.counterpart_id)
+    .where(Commitment.owner_id == bindparam("owner"), Commitment.status == "open")
+)
+_OWED_ALL = _OWED.order_by(Commitment.due_on.is_(None), Commitment.due_on, Commitment.due_at, Commitment.number).limit(
+    bindparam("limit")
+)
+_OWED_WITH = _OWED.where(Commitment.counterpart_id == bindparam("counterpart")).order_by(
+    Commitment.due_on.is_(None), Commitment.due_on, Commitment.number
+)
+
+
+async def open_commitments(
+    session: AsyncSession, *, owner_id: int, counterpart_id: int | None = None, limit: int = 100
+) -> Sequence[Row[Any]]:
+    """The person's open commitments, the soonest due first: at most ``limit``; or all of those with one
+    counterpart (a brief shows them all)."""
+    if counterpart_id is None:
+        return (await session.execute(_OWED_ALL, {"owner": owner_id, "limit": limit})).all()
+    return (await session.execute(_OWED_WITH, {"owner": owner_id, "counterpart": counterpart_id})).all()

@@ -10,6 +10,7 @@ import dataclasses
 import re
 from collections.abc import Iterable
 from datetime import date, datetime, timedelta
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from coaching.models import Commitment
@@ -70,30 +71,53 @@ def reading_lines(notes: Iterable[str]) -> tuple[str, ...]:
     return (f"How I read it: {'; '.join(said)}.",) if said else ()
 
 
-def due_text(commitment: Commitment, tz: ZoneInfo, now: datetime) -> str:
+def due_text(commitment: Commitment | Owed, tz: ZoneInfo, now: datetime) -> str:
     """When a commitment is due: its moment when a time was given, else its day; "" with no due date."""
     if commitment.due_at is not None:
         return when_text(commitment.due_at, tz, now)
     return day_text(commitment.due_on, tz, now) if commitment.due_on else ""
 
 
-def overdue(commitment: Commitment, tz: ZoneInfo, now: datetime) -> bool:
+def overdue(commitment: Commitment | Owed, tz: ZoneInfo, now: datetime) -> bool:
+    return late(commitment, now, now.astimezone(tz).date())
+
+
+def late(commitment: Commitment | Owed, now: datetime, today: date) -> bool:
+    """Overdue, with the reader's ``today`` worked out once for a whole list."""
     if commitment.due_at is not None:
         return commitment.due_at < now
-    return commitment.due_on is not None and commitment.due_on < now.astimezone(tz).date()
+    return commitment.due_on is not None and commitment.due_on < today
 
 
-def commitment_line(commitment: Commitment, tz: ZoneInfo, now: datetime) -> str:
-    """``#3 we: send the draft — due Fri 27 Nov (today)``, as lists and briefs show an open commitment."""
-    who = "we" if commitment.side == "ours" else commitment.negotiation.counterpart.name
-    due = ""
-    if commitment.due_on:
-        due = f" — due {due_text(commitment, tz, now)}"
-        if overdue(commitment, tz, now):
-            due += " ⚠ OVERDUE"
-        elif commitment.due_on == now.astimezone(tz).date():
-            due += " (today)"
-    return f"#{commitment.number} {who}: {commitment.text}{due}"
+class Owed(Protocol):
+    """An open commitment as lists show it (``store.open_commitments``' rows)."""
+
+    number: int
+    side: str
+    text: str
+    due_on: date | None
+    due_at: datetime | None
+    counterpart: str  # the name of its negotiation's counterpart
+
+
+def commitment_lines(commitments: Iterable[Owed], tz: ZoneInfo, now: datetime) -> tuple[str, ...]:
+    """``#3 we: send the draft — due Fri 27 Nov (today)``, as lists and briefs show open commitments."""
+    today = now.astimezone(tz).date()
+    lines = []
+    for commitment in commitments:
+        who = "we" if commitment.side == "ours" else commitment.counterpart
+        due = ""
+        if commitment.due_on:
+            if commitment.due_at is not None:
+                due = f" — due {when_text(commitment.due_at, tz, now)}"
+            else:
+                due = f" — due {say_day(commitment.due_on, tz, now, this_year=today.year)}"
+            if late(commitment, now, today):
+                due += " ⚠ OVERDUE"
+            elif commitment.due_on == today:
+                due += " (today)"
+        lines.append(f"#{commitment.number} {who}: {commitment.text}{due}")
+    return tuple(lines)
 
 
 def arrival_note(arrival: Arrival) -> str:

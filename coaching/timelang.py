@@ -935,18 +935,18 @@ def say_moment(at: datetime, tz: ZoneInfo, now: datetime) -> str:
     """How a moment is said back: ``Fri 04 Dec 11:00`` in the person's zone, with the year when it is not
     this year (``Sat 15 Jan 2028 10:00``), and the UTC offset for a wall-clock time that happens twice on a
     DST change night (``Sun 25 Oct 02:30 (UTC+02:00)``). It reads back as the same moment."""
-    local = at.astimezone(tz)
-    text = f"{_day_text(local.date(), year=local.year != now.astimezone(tz).year)} {local:%H:%M}"
-    wall = local.replace(tzinfo=None)
-    if localize(wall, tz).utcoffset() != wall.replace(tzinfo=tz, fold=1).utcoffset():
+    local = at.astimezone(tz)  # its tzinfo is tz: fold=0 below is localize() of its wall-clock time
+    text = f"{_day_text(local.date(), year=local.year != now.astimezone(tz).year)} {local.hour:02d}:{local.minute:02d}"
+    if local.replace(fold=0).utcoffset() != local.replace(fold=1).utcoffset():
         offset = local.strftime("%z")
         text += f" (UTC{offset[:3]}:{offset[3:]})"
     return text
 
 
-def say_day(day: date, tz: ZoneInfo, now: datetime) -> str:
-    """A calendar day said back: ``Fri 04 Dec``, with the year when it is not this year."""
-    return _day_text(day, year=day.year != now.astimezone(tz).year)
+def say_day(day: date, tz: ZoneInfo, now: datetime, *, this_year: int | None = None) -> str:
+    """A calendar day said back: ``Fri 04 Dec``, with the year when it is not this year (``this_year``: the
+    reader's, when a list has worked it out once)."""
+    return _day_text(day, year=day.year != (this_year or now.astimezone(tz).year))
 
 
 def _dst_notes(moment: datetime, tod: time, zone: tzinfo, notes: list[Note]) -> None:

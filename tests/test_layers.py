@@ -71,3 +71,24 @@ def test_every_command_has_a_room() -> None:
     kinds = {cls for cls in vars(c).values() if isinstance(cls, type) and issubclass(cls, c.Command)}
     assert kinds - {c.Command, c.RemindLater} == set(HANDLERS)
     assert set(SNOOZES) == {"negotiation", "commitment", "note", "check-in"}
+
+
+ROOT = PACKAGE.parent
+LONGEST_ADAPTER_FUNCTION = 80  # lines; a longer listener or set-up is split into named steps (issue 13)
+ENGINE_LINES = 250  # the engine keeps only the transaction runner and the dispatch (issue 13)
+
+
+def test_no_function_in_the_adapters_is_longer_than_80_lines() -> None:
+    long = []
+    for path in sorted((ROOT / "adapters").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                lines = (node.end_lineno or node.lineno) - node.lineno + 1
+                if lines > LONGEST_ADAPTER_FUNCTION:
+                    long.append(f"{path.relative_to(ROOT)}:{node.lineno} {node.name} ({lines} lines)")
+    assert long == []
+
+
+def test_the_engine_is_under_250_lines() -> None:
+    lines = len((PACKAGE / "engine.py").read_text(encoding="utf-8").splitlines())
+    assert lines < ENGINE_LINES, f"coaching/engine.py has {lines} lines: move what is not the runner or dispatch down"
