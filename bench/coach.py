@@ -22,11 +22,6 @@ each side's medians and the ratio, so a baseline is measured in the same run.
 
 from __future__ import annotations
 
-import sys
-
-if sys.path and sys.path[0].endswith("bench"):  # bench/calendar.py is not the standard library's calendar
-    sys.path.pop(0)
-
 import argparse
 import asyncio
 import cProfile
@@ -37,6 +32,7 @@ import pstats
 import shutil
 import statistics
 import subprocess
+import sys
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta

@@ -20,11 +20,6 @@ fresh, migrated SQLite file (or ``--database-url``) and a tiny stand-in for the 
 
 from __future__ import annotations
 
-import sys
-
-if sys.path and sys.path[0].endswith("bench"):  # bench/calendar.py is not the standard library's calendar
-    sys.path.pop(0)
-
 import argparse
 import asyncio
 import hashlib
@@ -34,6 +29,7 @@ import logging
 import multiprocessing as mp
 import os
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path

@@ -15,11 +15,6 @@ coach on a migrated SQLite file with a few negotiations logged (measures what a 
 
 from __future__ import annotations
 
-import sys
-
-if sys.path and sys.path[0].endswith("bench"):  # bench/calendar.py is not the standard library's calendar
-    sys.path.pop(0)
-
 import argparse
 import asyncio
 import itertools
@@ -27,6 +22,7 @@ import json
 import os
 import statistics
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path

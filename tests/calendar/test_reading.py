@@ -181,7 +181,7 @@ def ics(*events: str, head: str = "") -> bytes:
 
 @pytest.mark.parametrize("since", ["19000101", "20150105", "20260601"])
 def test_an_old_series_gives_the_instances_its_rule_makes(since: str):
-    """A series from 1900 is read from shortly before the window, not from 1900 (bench/calendar.py
+    """A series from 1900 is read from shortly before the window, not from 1900 (bench/calendar_sync.py
     shows the cost): its instances and keys must still be exactly those of its rule, which dateutil,
     walking the rule from its very start, tells independently."""
     berlin = ZoneInfo("Europe/Berlin")

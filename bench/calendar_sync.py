@@ -10,8 +10,8 @@ nudges re-planned) on a database. Prints feeds/s and events/s for
 the cost of an unchanged feed against a changed one (same run), whether a poll of all N fits in one
 ``DEALCOACH_CALENDAR_MINUTES`` interval, and what an old series costs to read against a new one.
 
-    python bench/calendar.py                       # 1,000 feeds × 200 events, SQLite in a temporary folder
-    python bench/calendar.py --feeds 50 --events 50 --database-url postgresql+asyncpg://postgres@127.0.0.1/bench
+    python bench/calendar_sync.py                       # 1,000 feeds × 200 events, SQLite in a temporary folder
+    python bench/calendar_sync.py --feeds 50 --events 50 --database-url postgresql+asyncpg://postgres@127.0.0.1/bench
 
 The provider runs in the same process (one event loop, the same two cores), so the figures include the
 server's own work: they are a floor for a real provider's latency, not a ceiling for throughput. A PostgreSQL
@@ -23,11 +23,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-# This file is called calendar.py: run as a script, its folder comes first on sys.path and would shadow
-# the standard library's ``calendar`` (http.cookiejar, email, aiohttp import it). Out with it.
-_HERE = Path(__file__).resolve().parent
-sys.path[:] = [entry for entry in sys.path if Path(entry or ".").resolve() != _HERE]
-sys.path.insert(0, str(_HERE.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import argparse  # noqa: E402
 import asyncio  # noqa: E402
