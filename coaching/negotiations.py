@@ -253,6 +253,7 @@ _LISTED = (
     Negotiation.followup_sent_at,
 )
 LIST_PAGES = (("Upcoming", 25), ("Awaiting outcome", 10), ("Recent", 5))
+LIST_MORE = "… and more: `counterpart <name>` shows one counterpart's negotiations, `export` all of them."
 
 
 def _list_page(page: int, where: ColumnElement[bool], order: tuple[Any, ...]) -> Subquery:
@@ -261,7 +262,7 @@ def _list_page(page: int, where: ColumnElement[bool], order: tuple[Any, ...]) ->
         .join(Counterpart, Counterpart.id == Negotiation.counterpart_id)
         .where(Negotiation.owner_id == bindparam("owner"), where)
         .order_by(*order)
-        .limit(LIST_PAGES[page][1])
+        .limit(LIST_PAGES[page][1] + 1)  # one more than shown: the page then says there are more
         .subquery()
     )
 
@@ -300,7 +301,11 @@ async def list_negotiations(turn: Turn, command: c.ListNegotiations) -> Message:
 
     pages: dict[int, list[str]] = {}
     for row in rows:
-        pages.setdefault(row.page, []).append(line(row))
+        shown = pages.setdefault(row.page, [])
+        if len(shown) < LIST_PAGES[row.page][1]:
+            shown.append(line(row))
+        elif len(shown) == LIST_PAGES[row.page][1]:  # a bounded page, whatever the history: say where the rest is
+            shown.append(LIST_MORE)
     sections = tuple(Section(heading=LIST_PAGES[page][0], lines=tuple(lines)) for page, lines in pages.items())
     return Message(text=f"Your negotiations ({tz.key} time):", sections=sections)
 

@@ -196,6 +196,16 @@ async def test_counterparts_show_rename_merge_and_due(coach, clock) -> None:
 # -- honest, friendly answers -------------------------------------------------------------------------------
 
 
+async def test_list_shows_a_bounded_page_and_says_where_the_rest_is(coach) -> None:
+    for day in range(1, 27):
+        await say(coach, f"log Acme 2026-12-{day:02d} 10:00")
+    upcoming = section(await say(coach, "list"), "Upcoming")
+    assert len(upcoming) == 26 and upcoming[-1].startswith("… and more: `counterpart <name>`")
+    assert upcoming[0].startswith("#1 Acme") and upcoming[24].startswith("#25 Acme")
+    await say(coach, "cancel 26")
+    assert not any("and more" in line for line in section(await say(coach, "list"), "Upcoming"))
+
+
 async def test_list_has_upcoming_awaiting_outcome_and_recent(coach) -> None:
     await say(coach, "log Acme tomorrow 3pm")
     await say(coach, "log Globex yesterday 10am")
