@@ -27,6 +27,8 @@ from urllib.parse import parse_qsl
 
 from slack_bolt.request.async_request import AsyncBoltRequest
 
+from coaching.texts import unstorable  # the one rule for what no database keeps: NUL, a lone surrogate
+
 MAX_BODY = 256 * 1024  # Slack's payloads are a few KB; a view submission stays well under this
 MAX_TEXT = 40_000  # Slack cuts a message at 40,000 characters; no string Slack sends is longer
 MAX_DEPTH = 32  # Block Kit nests rich text a handful of levels deep
@@ -35,8 +37,6 @@ MAX_INT = 2**53  # what JSON carries exactly; Slack's numbers are timestamps and
 FRESH_SECONDS = 5 * 60  # Slack's own replay window
 
 _TIMESTAMP = re.compile(r"[0-9]{1,12}")
-# PostgreSQL refuses NUL in text, and no database driver encodes a lone surrogate ("\ud800" in JSON)
-_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 _SIGNATURE = re.compile(r"v0=[0-9a-f]{64}")
 
 
@@ -138,9 +138,9 @@ def _bounded(body: Any) -> None:
                 raise _malformed("nested too deeply")
             children = value.values() if isinstance(value, dict) else value
             stack.extend((child, depth + 1) for child in children)
-            if isinstance(value, dict) and any(len(key) > 255 or _UNSTORABLE.search(key) for key in value):
+            if isinstance(value, dict) and any(len(key) > 255 or unstorable(key) for key in value):
                 raise _malformed("a key is too long or holds a NUL or a lone surrogate")
-        elif isinstance(value, str) and (len(value) > MAX_TEXT or _UNSTORABLE.search(value)):
+        elif isinstance(value, str) and (len(value) > MAX_TEXT or unstorable(value)):
             raise _malformed("a string is too long or holds a NUL or a lone surrogate")
         elif isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_INT:
             raise _malformed("a number is too large")
