@@ -367,13 +367,19 @@ def _line(turn: Turn, row: CalendarImport, neg: Negotiation, linked: bool = Fals
     )
 
 
+IGNORE, IGNORE_SERIES = "calendar.ignore", "calendar.ignore_series"
+# Buttons that each act on one item of a list (a meeting found): every one may be used, unlike a pick among
+# alternatives ("did you mean …?"), where the first choice settles the message. Adapters read it.
+PER_ITEM_ACTIONS = frozenset({IGNORE, IGNORE_SERIES})
+
+
 def _buttons(found: Sequence[tuple[CalendarImport, Negotiation]]) -> tuple[Button, ...]:
     buttons: list[Button] = []
     for _row, neg in found[:WITH_BUTTONS]:
         # The meeting's number in each label: the buttons of a long list sit together, after all its lines.
         n = neg.number
-        buttons.append(Button(f"#{n} Not a negotiation", "calendar.ignore", f"calendar ignore {n}"))
-        buttons.append(Button(f"#{n} Never this series", "calendar.ignore_series", f"calendar ignore {n} series"))
+        buttons.append(Button(f"#{n} Not a negotiation", IGNORE, f"calendar ignore {n}"))
+        buttons.append(Button(f"#{n} Never this series", IGNORE_SERIES, f"calendar ignore {n} series"))
     return tuple(buttons)
 
 

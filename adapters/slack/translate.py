@@ -16,6 +16,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from coaching import questions
+from coaching.calendars import PER_ITEM_ACTIONS
 from coaching.commands import (
     OUTCOMES,
     ROLES,
@@ -269,24 +270,14 @@ def _buttons_of(blocks: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
     return [e for b in blocks if b.get("type") == "actions" for e in b.get("elements") or () if isinstance(e, Mapping)]
 
 
-# buttons that act on one item of a list each (a meeting the calendar import found): every one may be used,
-# unlike a pick among alternatives ("did you mean …?"), where the first choice settles the message
-PER_ITEM_ACTIONS = frozenset({"calendar.ignore", "calendar.ignore_series"})
-
-
 def is_list(blocks: Sequence[Mapping[str, Any]]) -> bool:
-    """The message is a list with buttons per item (:data:`PER_ITEM_ACTIONS`)."""
+    """The message is a list with buttons per item (``coaching.calendars.PER_ITEM_ACTIONS``)."""
     return any(neutral_action_id(str(e.get("action_id"))) in PER_ITEM_ACTIONS for e in _buttons_of(blocks))
 
 
 def is_question(blocks: Sequence[Mapping[str, Any]]) -> bool:
     """The message asks a question (it has the Yes of ``coaching.questions``): any answer settles it."""
-    return any(
-        isinstance(e, Mapping) and neutral_action_id(str(e.get("action_id"))) == questions.CONFIRM
-        for b in blocks
-        if b.get("type") == "actions"
-        for e in b.get("elements") or ()
-    )
+    return any(neutral_action_id(str(e.get("action_id"))) == questions.CONFIRM for e in _buttons_of(blocks))
 
 
 def form_target(value: str) -> tuple[int | None, str | None]:
