@@ -1150,21 +1150,47 @@ def read_subject_when(
     start = len(words)
     while start > 0 and len(words) - start < 12 and _timeish(words[start - 1]):
         start -= 1
-    readings = {i: _read(words[i:], env) for i in range(start, len(words))}
+    readings = _Tails(words, env, start)
     if start == 0 and isinstance(readings[0], Moment | Ask):
         return Split("", Problem("nobody is named before the time", "none"))
-    valid = [i for i, r in readings.items() if i >= 1 and isinstance(r, Moment | Ask)]
-    invalid = [i for i, r in readings.items() if i >= 1 and isinstance(r, Problem) and r.kind == "invalid"]
-    best = valid[0] if valid else None
-    if invalid and (best is None or invalid[0] < best):
-        if best is None or not all(_name_like(w) for w in words[invalid[0] : best]):
-            return Split(" ".join(words[: invalid[0]]), readings[invalid[0]])
+    best = invalid = None  # the longest readable tail, and an unreadable-but-invalid one longer than it
+    for i in range(max(start, 1), len(words)):
+        reading = readings[i]
+        if isinstance(reading, Moment | Ask):
+            best = i
+            break
+        if invalid is None and isinstance(reading, Problem) and reading.kind == "invalid":
+            invalid = i
+    if invalid is not None:
+        if best is None or not all(_name_like(w) for w in words[invalid:best]):
+            return Split(" ".join(words[:invalid]), readings[invalid])
     if best is None:
         tail = words[max(start, 1) :]
         if any(_normalize(w) not in _CONNECTORS for w in tail):  # time words, but no time: say which
             return Split(" ".join(words[: max(start, 1)]), _unreadable(tail))
         return Split(" ".join(words), Problem("no date or time given", "none"))
     return _settle_split(words, best, readings, start, env)
+
+
+class _Tails(dict[int, Reading]):
+    """The reading of each tail ``words[i:]`` (``i`` from ``start``), read when first looked at: a split needs
+    the longest readable one and the one after it, and reading every tail was most of a ``log``'s cost."""
+
+    def __init__(self, words: list[str], env: _Env, start: int) -> None:
+        super().__init__()
+        self.words, self.env, self.start = words, env, start
+
+    def __missing__(self, i: int) -> Reading:
+        if not self.start <= i < len(self.words):
+            raise KeyError(i)
+        reading = self[i] = _read(self.words[i:], self.env)
+        return reading
+
+    def get(self, i: int, default: Reading | None = None) -> Reading | None:  # type: ignore[override]
+        try:
+            return self[i]
+        except KeyError:
+            return default
 
 
 def _unreadable(words: Sequence[str]) -> Problem:
@@ -1179,7 +1205,7 @@ def _as_read(reading: Moment | Ask) -> datetime:
     return (reading.read_as or reading.proposed.at) if isinstance(reading, Ask) else reading.at
 
 
-def _settle_split(words: list[str], best: int, readings: dict[int, Reading], start: int, env: _Env) -> Split:
+def _settle_split(words: list[str], best: int, readings: _Tails, start: int, env: _Env) -> Split:
     reading = readings[best]
     assert isinstance(reading, Moment | Ask)
     subject = words[:best]
