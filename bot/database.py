@@ -39,7 +39,7 @@ def sqlite_pragmas(dbapi_connection: Any, _record: Any = None) -> None:
 
 
 def _sqlite_connect(dialect: Any, _record: Any, cargs: Any, cparams: Any) -> Any:
-    """aiosqlite with one trip to its thread per statement (see ``bot.sqlite_driver``)."""
+    """aiosqlite, with what can run at once run on the event loop (see ``bot.sqlite_driver``)."""
     return dialect.dbapi.connect(*cargs, async_creator_fn=sqlite_driver.connect, **cparams)
 
 

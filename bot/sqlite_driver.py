@@ -14,8 +14,11 @@ trips were over half of what a command cost on SQLite (``bench/coach.py``: ``log
   transaction — and runs on the thread, as every statement did before. A write is not stopped (SQLite would
   roll its whole transaction back); the coach's writes are a few rows each.
 
-Commits and rollbacks stay on the thread (a commit may checkpoint the WAL, with an fsync), and one with no
-transaction open (pysqlite opens one only before a write) does not cross at all, as sqlite3 would do nothing.
+A commit runs here too: in WAL mode with ``synchronous=NORMAL`` it writes pages and syncs nothing — except when
+it checkpoints the WAL, so SQLite's own checkpoint after a commit is off on these connections and every
+fiftieth commit of a connection goes to the thread and checkpoints there (as SQLite would, ``PASSIVE``).
+Rollbacks stay on the thread; a commit or rollback with no transaction open (pysqlite opens one only before a
+write) does nothing and does not cross at all.
 On the thread a statement is one crossing: the cursor is opened, executed, read to the end and closed in one
 call, and its description, row count and last row id come back with the rows. Statements run in the order they
 were asked, with the same errors.
@@ -36,6 +39,7 @@ SQLITE_BUSY = 5  # and its extended codes (BUSY_RECOVERY, BUSY_SNAPSHOT, …): t
 SQLITE_INTERRUPT = 9
 STEPS_PER_CHECK = 1000  # SQLite's virtual-machine steps between two calls of the progress handler
 READ_CHECKS = 1000  # a read may take this many of them (~1M steps, a few ms) on the event loop
+CHECKPOINT_EVERY = 50  # a connection's commits between two WAL checkpoints, which it runs on the thread
 
 
 class _TooLong(Exception):
@@ -44,6 +48,7 @@ class _TooLong(Exception):
 
 class Connection(aiosqlite.Connection):
     lock_wait_ms = 5000  # the busy timeout on the thread: sqlite3's ``timeout`` (set by :func:`connect`)
+    commits = 0
 
     async def run(self, statement: Statement, *, read: bool) -> Any:
         """``statement`` at once if it can run at once (see the module's docstring), else on the thread."""
@@ -63,7 +68,14 @@ class Connection(aiosqlite.Connection):
     async def commit(self) -> None:
         if self._connection is not None and not self._connection.in_transaction:
             return  # nothing to commit: sqlite3 would return at once, on the other thread
-        await self._execute(_waiting(sqlite3.Connection.commit, self.lock_wait_ms), self._conn)
+        self.commits += 1
+        if self.commits % CHECKPOINT_EVERY:
+            try:
+                return self._conn.commit()  # WAL with synchronous=NORMAL: the pages are written, not synced
+            except sqlite3.OperationalError as problem:
+                if (getattr(problem, "sqlite_errorcode", 0) & 0xFF) != SQLITE_BUSY:
+                    raise
+        await self._execute(_waiting(_commit_and_checkpoint, self.lock_wait_ms), self._conn)
 
     async def rollback(self) -> None:
         if self._connection is not None and not self._connection.in_transaction:
@@ -77,6 +89,7 @@ def connect(database: str, **kwargs: Any) -> Connection:
     def connector() -> sqlite3.Connection:
         opened = sqlite3.connect(database, **kwargs)
         opened.execute("PRAGMA busy_timeout = 0")  # on the event loop a lock is never waited for
+        opened.execute("PRAGMA wal_autocheckpoint = 0")  # nor a checkpoint's fsync: see Connection.commit
         return opened
 
     connection = Connection(connector, 64)
@@ -171,6 +184,11 @@ def _waiting(statement: Callable[[sqlite3.Connection], Any], lock_wait_ms: int) 
             connection.execute("PRAGMA busy_timeout = 0")
 
     return run
+
+
+def _commit_and_checkpoint(connection: sqlite3.Connection) -> None:
+    connection.commit()
+    connection.execute("PRAGMA wal_checkpoint(PASSIVE)")  # what SQLite's own auto-checkpoint does, here
 
 
 def _run(parameters: Any, *, many: bool, sql: str) -> Statement:

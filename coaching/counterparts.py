@@ -107,7 +107,8 @@ def _did_you_mean(user: User, typed: str, near: list[str], *, now: datetime, wor
 
 async def start_long_term(session: AsyncSession, user: User, counterpart: Counterpart, now: datetime) -> None:
     """A relationship to keep warm: the counterpart is long-term, and this rep's weekly list starts."""
-    counterpart.long_term = True
+    if not counterpart.long_term:  # set only when it changes: a no-op set still makes the session flush it
+        counterpart.long_term = True
     await n.schedule_stay_in_touch(session, user, now)
 
 

@@ -124,13 +124,16 @@ def budget_day(user: User, due_at: datetime) -> BudgetDay:
     return BudgetDay(day, datetime.combine(day + timedelta(days=1), wake, tzinfo=tz))
 
 
-_BUDGETED_SENT = select(Nudge.user_id, Nudge.sent_at).where(
-    Nudge.user_id.in_(bindparam("users", expanding=True)),
+_BUDGETED = (
     Nudge.status == "sent",
     Nudge.exempt_quiet.is_(False),
     Nudge.kind.not_in(UNBUDGETED_KINDS),
     Nudge.sent_at >= bindparam("since"),
 )
+_BUDGETED_SENT = select(Nudge.user_id, Nudge.sent_at).where(
+    Nudge.user_id.in_(bindparam("users", expanding=True)), *_BUDGETED
+)
+_BUDGETED_SENT_TO_ONE = select(Nudge.sent_at).where(Nudge.user_id == bindparam("user"), *_BUDGETED)  # no IN to expand
 
 
 async def budgeted_sent(session: AsyncSession, user_ids: Iterable[int], since: datetime) -> list[tuple[int, datetime]]:
@@ -157,8 +160,9 @@ async def arrives(session: AsyncSession, user: User, planned: Planned, *, budget
     if not budgeted(planned.kind, planned.exempt_quiet):
         return Arrival(at, planned.due_at, quiet)
     day = budget_day(user, at)
-    sent = await budgeted_sent(session, [user.id], since=at - timedelta(days=1))  # what the tick at ``at`` counts
-    if budget - day.spent(sent_at for _, sent_at in sent) > 0:
+    since = at - timedelta(days=1)  # what the tick at ``at`` counts
+    sent = await session.scalars(_BUDGETED_SENT_TO_ONE, {"user": user.id, "since": since})
+    if budget - day.spent(sent) > 0:
         return Arrival(at, planned.due_at, quiet)
     return Arrival(max(at, day.morning.astimezone(at.tzinfo)), planned.due_at, quiet, budget=True)
 
