@@ -52,7 +52,7 @@ class StubCoach:
             buttons=(Button("Prep brief", "negotiation.prep", "prep 1"),),
         )
 
-    async def handle_text(self, actor: Any, text: str) -> Any:
+    async def handle_text(self, actor: Any, text: str, *, also: Any = None, shared: bool = False) -> Any:
         return self.reply
 
     async def handle(self, command: Any) -> Any:
