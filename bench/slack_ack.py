@@ -77,7 +77,7 @@ async def _fake_slack_api() -> tuple[web.AppRunner, str]:
     return runner, f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}/api/"  # type: ignore[union-attr]
 
 
-async def _dealcoach_app(workdir: str, database_url: str | None, api_url: str) -> tuple[web.Application, str]:
+async def _dealcoach_app(workdir: str, database_url: str | None, api_url: str) -> web.Application:
     from adapters.slack import setup
     from adapters.slack.store import slack_inbox
     from bot.config import Settings
@@ -93,7 +93,7 @@ async def _dealcoach_app(workdir: str, database_url: str | None, api_url: str) -
     settings = Settings(slack_bot_token="xoxb-bench", slack_signing_secret=SECRET, slack_api_url=api_url)
     app = web.Application()
     setup(app, settings, Coach(sessions, SystemClock()), sessions)
-    return app, api_url
+    return app
 
 
 class _StubCoach:
@@ -118,7 +118,7 @@ class _StubCoach:
         return None
 
 
-async def _adapter_only_app(workdir: str, api_url: str) -> tuple[web.Application, str]:
+async def _adapter_only_app(workdir: str, api_url: str) -> web.Application:
     from adapters.slack import setup
     from bot.config import Settings
     from bot.database import make_engine, make_sessions, upgrade
@@ -129,10 +129,10 @@ async def _adapter_only_app(workdir: str, api_url: str) -> tuple[web.Application
     settings = Settings(slack_bot_token="xoxb-bench", slack_signing_secret=SECRET, slack_api_url=api_url)
     app = web.Application()
     setup(app, settings, _StubCoach(), sessions)
-    return app, api_url
+    return app
 
 
-async def _bare_bolt_app(api_url: str) -> tuple[web.Application, str]:
+async def _bare_bolt_app(api_url: str) -> web.Application:
     from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
     from slack_bolt.async_app import AsyncApp
     from slack_sdk.web.async_client import AsyncWebClient
@@ -152,7 +152,7 @@ async def _bare_bolt_app(api_url: str) -> tuple[web.Application, str]:
 
     app = web.Application()
     app.router.add_post("/slack/events", events)
-    return app, api_url
+    return app
 
 
 def _serve_slack_api(ports: mp.Queue) -> None:  # pragma: no cover - runs in a child process
@@ -177,12 +177,12 @@ def _serve(kind: str, ports: mp.Queue, database_url: str | None, api_url: str) -
                 "adapter": lambda: _adapter_only_app(workdir, api_url),
                 "bare-bolt": lambda: _bare_bolt_app(api_url),
             }
-            app, _ = await builders[kind]()
+            app = await builders[kind]()
             runner = web.AppRunner(app, access_log=None)
             await runner.setup()
             site = web.TCPSite(runner, "127.0.0.1", 0, backlog=1024)
             await site.start()
-            ports.put((site._server.sockets[0].getsockname()[1], api_url))  # type: ignore[union-attr]
+            ports.put(site._server.sockets[0].getsockname()[1])  # type: ignore[union-attr]
             await asyncio.Event().wait()
 
     asyncio.run(main())
@@ -304,8 +304,7 @@ def main(argv: list[str] | None = None) -> None:
         process = ctx.Process(target=_serve, args=(kind, ports, args.database_url, slack_api_url), daemon=True)
         process.start()
         servers.append(process)
-        port, api_url = ports.get(timeout=60)
-        urls[kind] = (f"http://127.0.0.1:{port}/slack/events", api_url)
+        urls[kind] = f"http://127.0.0.1:{ports.get(timeout=60)}/slack/events"
     try:
         print(
             f"signed '/negotiation list', {args.requests} requests per run, median of {args.rounds} interleaved runs, "
@@ -316,9 +315,9 @@ def main(argv: list[str] | None = None) -> None:
         for concurrency in args.concurrency:
             runs: dict[str, list[dict[str, float]]] = {kind: [] for kind in urls}
             for _ in range(args.rounds):  # interleaved, so a noisy moment hits every app alike
-                for kind, (url, api_url) in urls.items():
+                for kind, url in urls.items():
                     answers = kind != "bare-bolt"
-                    run = load(url, api_url, requests=args.requests, concurrency=concurrency, answers=answers)
+                    run = load(url, slack_api_url, requests=args.requests, concurrency=concurrency, answers=answers)
                     runs[kind].append(asyncio.run(run))
             for kind in urls:
                 keys = ("p50_ms", "p99_ms", "rps", "drain_s")
