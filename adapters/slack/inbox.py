@@ -16,7 +16,8 @@ Exactly once, even across a crash: the coach's own transaction is the one that m
 ``pending`` to ``replying`` (``coach.handle_text(..., also=...)`` runs that UPDATE just before the
 command commits), so a row is either still pending with nothing of it stored, or its
 command is stored and it only waits for its answer to be delivered. Delivery is retried with backoff
-(honouring ``Retry-After``) and gives up after ``max_attempts``; a delivered row is deleted.
+(honouring ``Retry-After``) and gives up after ``max_attempts``; delivered rows are deleted together once
+the worker has nothing else to do (during a burst, every ``batch`` rows or ``max_defer`` seconds).
 
 Database trouble is not the person's problem: a command whose transaction hit a transient error
 (:mod:`coaching.transient`) stays in the inbox, claimed by this worker, and is run again with backoff
@@ -27,7 +28,8 @@ stored gets an answer that says so, never a 500. A slash command Slack delivered
 
 Fair to everyone: the worker takes one row per person in turn (round-robin over the people with rows
 waiting), up to ``concurrency`` people at a time, and one person's rows always run in order; so a
-burst from one person delays someone else's answer by about one command, not by the burst.
+burst from one person delays someone else's answer by about one command, not by the burst. A person's answer
+is sent while their next row runs (the POST mostly waits for Slack), and only after the answer before it.
 
 Stopping (:meth:`Inbox.stop`) finishes the rows already taken within a grace period, then releases
 whatever this worker still holds so another replica takes it at once.
@@ -377,8 +379,10 @@ class Inbox:
         self._queues: dict[Person, deque[tuple[float, Entry]]] = {}  # rows this worker holds, per person
         self._turns: deque[Person] = deque()  # people with rows waiting and none running, in turn
         self._running: set[Person] = set()
+        self._delivering: dict[Person, asyncio.Task[Any]] = {}  # a person's answer on its way while their next row runs
         self._retries: dict[int, tuple[datetime, int]] = {}  # row id -> (when, tries): database trouble
         self._done: list[int] = []  # delivered rows, deleted in groups
+        self._done_since = 0.0  # when the oldest of them was delivered (loop time)
         self._background: set[asyncio.Task[Any]] = set()
         self._last_put = 0.0
         self._purged_at: datetime | None = None
@@ -709,19 +713,22 @@ class Inbox:
                     else:
                         self._queues.pop(person, None)
                 try:
-                    await self._flush_done()
+                    if self._flush_is_due(lanes, loop.time()):
+                        await self._flush_done()
                 except Exception as problem:  # the rows stay in _done for the next flush
                     if not transient.is_transient(problem):
                         raise
                     transient.noted(problem, "slack inbox")
         except asyncio.CancelledError:
             if _cancelled_from_outside():
-                for lane in lanes:  # stopping: what a lane had not committed stays in the database
-                    lane.cancel()
+                for lane in [*lanes, *self._delivering.values()]:  # stopping: what a lane had not committed
+                    lane.cancel()  # stays in the database, an answer not sent stays on its row
             raise
         finally:
             if lanes:  # a pass that fails lets the rows under way finish (each handles its own trouble)
                 await asyncio.gather(*lanes, return_exceptions=True)
+            if self._delivering:
+                await asyncio.gather(*self._delivering.values(), return_exceptions=True)
             self._running.clear()
             for person in [p for p, queue in self._queues.items() if not queue]:
                 del self._queues[person]
@@ -730,9 +737,30 @@ class Inbox:
         return handled
 
     async def _one(self, queued_at: float, entry: Entry) -> None:
+        """One row of a person's: its answer is worked out here, and sent while their next row runs (a POST
+        mostly waits for Slack); the answer before it has gone out first, so their answers keep their order."""
         await self._yield_to_acks(queued_at)  # before each row: a coach call is a few ms of CPU
+        person = (entry.team, entry.user)
+        payload = await self._guarded(entry, self._payload(entry))
+        before = self._delivering.get(person)
+        if before is not None:
+            await asyncio.wait([before])
+        if payload is None:
+            return
+        delivery = asyncio.create_task(self._guarded(entry, self._deliver(entry, payload)))
+        self._delivering[person] = delivery
+
+        def delivered(task: asyncio.Task[Any]) -> None:
+            if self._delivering.get(person) is task:
+                del self._delivering[person]
+
+        delivery.add_done_callback(delivered)
+
+    async def _guarded(self, entry: Entry, step: Awaitable[Any]) -> Any:
+        """A step of a row, whose trouble stays with that row: database trouble runs it again later, anything
+        else is logged (the row's lease runs out); None then."""
         try:
-            await self._handle(entry)
+            return await step
         except asyncio.CancelledError:
             if _cancelled_from_outside():
                 raise
@@ -743,6 +771,7 @@ class Inbox:
                 self._retry(entry)
             else:
                 log.exception("slack: inbox row %s failed", entry.id)
+        return None
 
     async def _purge_failed(self) -> None:
         """Answers that could not be delivered are kept ``keep_failed`` to look into, then deleted
@@ -835,15 +864,18 @@ class Inbox:
         return sorted(entries, key=lambda e: e.id)
 
     async def _handle(self, entry: Entry) -> None:
+        payload = await self._payload(entry)
+        if payload is not None:
+            await self._deliver(entry, payload)
+
+    async def _payload(self, entry: Entry) -> Mapping[str, Any] | None:
+        """The answer to deliver for a row; None when another worker holds it now, or it waits for the database."""
         if entry.status == "pending":
-            payload = await self._apply(entry)
-            if payload is None:
-                return  # another worker holds the row now, or it waits for the database
-        elif entry.reply is not None:
-            payload = json.loads(entry.reply)
-        else:  # the command was run, but the process died before its answer went out
-            payload = self._render(entry, Message(f"Done: `{entry.text}`."))
-        await self._deliver(entry, payload)
+            return await self._apply(entry)
+        if entry.reply is not None:
+            return json.loads(entry.reply)
+        # the command was run, but the process died before its answer went out
+        return self._render(entry, Message(f"Done: `{entry.text}`."))
 
     def _render(self, entry: Entry, message: Message) -> dict[str, Any]:
         if entry.kind == COMMAND and entry.response_url:
@@ -868,15 +900,10 @@ class Inbox:
         async def mark_replying(session: AsyncSession) -> None:
             """In the coach's own transaction: the command and the row's progress commit together (and the
             row keeps no secret the words held: a calendar address stays only as scheme and host)."""
-            moved = await session.execute(
-                slack_inbox.update()
-                .where(
-                    slack_inbox.c.id == arm.row,
-                    slack_inbox.c.claimed_by == arm.worker,
-                    slack_inbox.c.status == "pending",
-                )
-                .values(status="replying", **_without_secrets(entry.text))
-            )
+            kept = redacted(entry.text)
+            statement, values = (_REPLYING, {}) if kept == entry.text else (_REPLYING_REDACTED, {"kept": kept})
+            connection = await session.connection()  # a Core statement: the ORM's execute path has nothing to add
+            moved = await connection.execute(statement, {"row": arm.row, "worker": arm.worker, **values})
             if moved.rowcount != 1:  # type: ignore[attr-defined]
                 arm.lost = True
                 raise _ClaimLost(f"slack inbox row {arm.row} is no longer held by {arm.worker}")
@@ -936,10 +963,21 @@ class Inbox:
             await self._failed(entry, payload, repr(problem)[:500], None, permanent=False)
             return
         self._retries.pop(entry.id, None)
+        if not self._done:
+            self._done_since = asyncio.get_running_loop().time()
         self._done.append(entry.id)
         self.delivered += 1
         SLACK_COMMANDS.labels("delivered").inc()
         COMMAND_SECONDS.labels("slack").observe(max((self.config.now() - entry.created_at).total_seconds(), 0.0))
+
+    def _flush_is_due(self, lanes: Mapping[asyncio.Task[None], Person], now: float) -> bool:
+        """Delivered rows are deleted once nothing else waits, or in groups while a burst is worked off: a
+        DELETE is a transaction of its own, as dear as the answer's POST (a killed process re-sends at most
+        this group's rows, as "Done", once their lease runs out)."""
+        if not self._done:
+            return False
+        idle = not lanes and not self._turns and not self._delivering
+        return idle or len(self._done) >= self.config.batch or now - self._done_since >= self.config.max_defer
 
     async def _flush_done(self) -> None:
         """Delete the delivered rows in one statement (only those this worker holds); kept for the next
@@ -999,10 +1037,15 @@ class Inbox:
             await connection.execute(slack_inbox.update().where(mine).values(**values))
 
 
-def _without_secrets(text: str) -> dict[str, str]:
-    """The row's text to store instead, once its command ran, when the words held a secret (else nothing to write)."""
-    kept = redacted(text)
-    return {"text": kept} if kept != text else {}
+# A row moves from pending to replying in the coach's transaction (built once: SQLAlchemy's compiled cache hits);
+# when the words held a secret, the row keeps them as redacted() leaves them.
+_HELD = sa.and_(
+    slack_inbox.c.id == sa.bindparam("row"),
+    slack_inbox.c.claimed_by == sa.bindparam("worker"),
+    slack_inbox.c.status == "pending",
+)
+_REPLYING = slack_inbox.update().where(_HELD).values(status="replying")
+_REPLYING_REDACTED = slack_inbox.update().where(_HELD).values(status="replying", text=sa.bindparam("kept"))
 
 
 def in_view_of_others(entry: Entry) -> bool:

@@ -103,6 +103,8 @@ class FakeSlackAPI:
         self._views = itertools.count(1)
         self._hooks = itertools.count(1)
         self._arrived = asyncio.Event()
+        self._hooks_open = asyncio.Event()  # cleared by hold_hooks(): a response_url takes its time to answer
+        self._hooks_open.set()
         self._runner: web.AppRunner | None = None
         self.url = ""
         self.oauth_extra: dict[str, Any] = {}  # more fields for oauth.v2.access (token rotation's refresh_token)
@@ -143,6 +145,13 @@ class FakeSlackAPI:
         for _ in range(times):
             failure = Failure(status, {}, {k.replace("_", "-"): v for k, v in headers.items()})
             self._failures["response_url"].append(failure)
+
+    def hold_hooks(self) -> None:
+        """Posts to a response_url arrive (and are recorded) but get no answer until :meth:`release_hooks`."""
+        self._hooks_open.clear()
+
+    def release_hooks(self) -> None:
+        self._hooks_open.set()
 
     def new_response_url(self) -> str:
         return self.url.replace("/api/", "/respond/") + f"hook{next(self._hooks)}"
@@ -201,6 +210,7 @@ class FakeSlackAPI:
     async def _respond(self, request: web.Request) -> web.Response:
         """A response_url (hooks.slack.com/actions/...): answers "ok" as Slack does."""
         self._record(Call("response_url", await request.json(), None, hook=request.match_info["hook"]))
+        await self._hooks_open.wait()
         if self._failures["response_url"]:
             failure = self._failures["response_url"].popleft()
             return web.Response(text="internal_error", status=failure.status, headers=failure.headers)

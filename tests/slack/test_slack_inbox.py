@@ -4,6 +4,7 @@ worker's lease and failing deliveries."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 from collections.abc import AsyncIterator
@@ -192,6 +193,51 @@ async def test_one_persons_commands_are_answered_in_the_order_they_were_typed(sl
     listed = await slack_api.reply_at(hooks[-1])
     text = str(listed["blocks"])
     assert "Acme" in text and "Globex" in text
+
+
+class WatchedCoach(CountingCoach):
+    """Lets a test wait until the coach has answered so many commands."""
+
+    def __init__(self, coach) -> None:
+        super().__init__(coach)
+        self.answered = 0
+        self._changed = asyncio.Event()
+
+    async def handle_text(self, actor, text, **kwargs):
+        message = await super().handle_text(actor, text, **kwargs)
+        self.answered += 1
+        self._changed.set()
+        return message
+
+    async def until(self, answered: int, timeout: float = 5.0) -> None:
+        async with asyncio.timeout(timeout):
+            while self.answered < answered:
+                self._changed.clear()
+                await self._changed.wait()
+
+
+async def test_the_next_command_runs_while_an_answer_is_on_its_way_and_answers_keep_their_order(
+    settings, coach, sessions, slack_api
+):
+    """Slack takes its time over the first answer: the person's second command is run meanwhile, but its answer
+    leaves only after the first one's, and the third waits its turn; then all three arrive in the order typed."""
+    watched = WatchedCoach(coach)
+    async with running(settings, watched, sessions, slack_api) as slack:
+        slack_api.hold_hooks()
+        hooks = []
+        for text in ("log Acme 2026-12-01 14:00", "log Globex 2026-12-02 10:00", "log Initech 2026-12-03 09:00"):
+            assert (await slack.command(text)).status == 200
+            hooks.append(slack.hook.rsplit("/", 1)[-1])
+        await watched.until(2)
+        await slack_api.wait_for(lambda: slack_api.to("response_url"))
+        assert [c.hook for c in slack_api.to("response_url")] == hooks[:1]  # the second waits for the first
+        assert await negotiations(sessions) == 2  # ...but was run; the third waits for the second's answer
+        slack_api.release_hooks()
+        await slack_api.wait_for(lambda: len(slack_api.to("response_url")) == 3)
+        await slack.settle()
+    assert [c.hook for c in slack_api.to("response_url")] == hooks
+    assert ["Acme" in c.args["text"] for c in slack_api.to("response_url")] == [True, False, False]
+    assert await negotiations(sessions) == 3 and await rows(sessions) == []
 
 
 async def test_uninstall_drops_the_workspaces_unanswered_commands(settings, coach, sessions, slack_api):
