@@ -124,6 +124,10 @@ class Negotiation(Base):
     __table_args__ = (
         UniqueConstraint("owner_id", "number", name="uq_negotiations_owner_number"),
         Index("ix_negotiations_owner_starts", "owner_id", "starts_at"),
+        # list's pages (upcoming, awaiting an outcome, recent) and a brief's history with one counterpart read
+        # only the rows they show, not every negotiation the rep ever logged
+        Index("ix_negotiations_owner_status_starts", "owner_id", "status", "starts_at"),
+        Index("ix_negotiations_owner_counterpart_starts", "owner_id", "counterpart_id", "starts_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -291,6 +295,8 @@ class Nudge(Base):
     __table_args__ = (
         UniqueConstraint("key", name="uq_nudges_key"),
         Index("ix_nudges_status_due", "status", "due_at"),
+        # the daily budget: a person's nudges sent since a moment (log and every send count them)
+        Index("ix_nudges_user_status_sent", "user_id", "status", "sent_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

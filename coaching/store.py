@@ -11,12 +11,30 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import Row, Table, bindparam, func, select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import contains_eager
 
 from coaching.models import Commitment, Counterpart, Negotiation, User, Workspace
 from coaching.ports import Address
 from coaching.timelang import DATE_ORDERS, DateOrder, default_date_order
+
+
+async def core(session: AsyncSession) -> AsyncConnection:
+    """The transaction's connection, for a Core statement: rows (or a write) without the ORM's result set-up,
+    which ``session.execute`` adds to every statement (about 35 µs on SQLite, a third of a small query). What the
+    session holds unflushed is flushed first, as ``session.execute`` would (autoflush), so the rows are the same."""
+    if session.new or session.dirty or session.deleted:
+        await session.flush()
+    transaction = session.sync_session.get_transaction()
+    held = session.info.get(_CORE)
+    if held is not None and held[0] is transaction:  # asking the session again costs a trip through its greenlet
+        return held[1]
+    connection = await session.connection()
+    session.info[_CORE] = (session.sync_session.get_transaction(), connection)
+    return connection
+
+
+_CORE = "coaching.store.core"  # session.info: (the transaction, its connection)
 
 
 async def insert_ignore(session: AsyncSession, table: Table, rows: list[dict[str, Any]], *, unique: list[str]) -> None:
@@ -26,10 +44,11 @@ async def insert_ignore(session: AsyncSession, table: Table, rows: list[dict[str
     dialect = session.bind.dialect.name if session.bind else "sqlite"
     statement = _insert_ignore(dialect, table, tuple(unique))
     keys = rows[0].keys()
+    connection = await core(session)
     if all(row.keys() == keys for row in rows):  # the statement as compiled once; the rows as its parameters
-        await session.execute(statement, rows)
+        await connection.execute(statement, rows)
     else:
-        await session.execute(statement.values(rows))
+        await connection.execute(statement.values(rows))
 
 
 @functools.cache
@@ -174,7 +193,7 @@ _HIGHEST = {
 
 async def next_number(session: AsyncSession, model: type[Negotiation] | type[Commitment], *, owner_id: int) -> int:
     """The owner's next own number (#1, #2, …), so nobody sees anyone else's counts."""
-    highest = await session.scalar(_HIGHEST[model], {"owner": owner_id})
+    highest = await (await core(session)).scalar(_HIGHEST[model], {"owner": owner_id})
     return (highest or 0) + 1
 
 
@@ -206,6 +225,7 @@ async def open_commitments(
 ) -> Sequence[Row[Any]]:
     """The person's open commitments, the soonest due first: at most ``limit``; or all of those with one
     counterpart (a brief shows them all)."""
+    connection = await core(session)
     if counterpart_id is None:
-        return (await session.execute(_OWED_ALL, {"owner": owner_id, "limit": limit})).all()
-    return (await session.execute(_OWED_WITH, {"owner": owner_id, "counterpart": counterpart_id})).all()
+        return (await connection.execute(_OWED_ALL, {"owner": owner_id, "limit": limit})).all()
+    return (await connection.execute(_OWED_WITH, {"owner": owner_id, "counterpart": counterpart_id})).all()

@@ -860,6 +860,7 @@ def _weekday_day(day: _Day, today: date) -> date:
     return today + timedelta(days=shift)
 
 
+@functools.lru_cache(maxsize=2048)  # a list says the same few days over and over (60 commitments, 3 due dates)
 def _day_text(day: date, *, year: bool = False) -> str:
     text = f"{WEEKDAY_NAMES[day.weekday()][:3]} {day.day:02d} {MONTH_NAMES[day.month - 1][:3]}"
     return f"{text} {day.year}" if year else text
