@@ -46,6 +46,7 @@ from msrest import Serializer
 from msrest.exceptions import ClientRequestError, SerializationError
 from msrest.pipeline import AsyncHTTPPolicy, AsyncHTTPSender, AsyncPipeline, Request, Response
 from msrest.pipeline.universal import RawDeserializer
+from msrest.serialization import Model
 from msrest.universal_http.aiohttp import AioHttpClientResponse
 
 log = logging.getLogger(__name__)
@@ -126,6 +127,9 @@ class _BearerPolicy(AsyncHTTPPolicy):
         return await self.next.send(request, **kwargs)
 
 
+_PLAIN_KINDS = {"str": str, "bool": bool, "int": int, "float": float}  # written as they are (not subclasses: enums)
+
+
 class _CardPassThroughSerializer(Serializer):
     """msrest's serializer, minus two walks that a reply built by the SDK does not need.
 
@@ -158,9 +162,34 @@ class _CardPassThroughSerializer(Serializer):
 
     def _built(self, data: Activity, data_type: str, **kwargs: Any) -> Any:
         try:
-            return self._serialize(data, data_type, **kwargs)
+            return self._plain(data)
         except SerializationError:  # a dict where a model belongs: msrest's deserializer turns it into one
             return super().body(data, data_type, **kwargs)
+
+    def _plain(self, model: Model) -> dict[str, Any]:
+        """What ``_serialize`` writes for a schema model, written directly: the Bot Framework schema has no
+        flattened keys, read-only fields, subtypes or additional properties, so a model is its non-None
+        attributes under their JSON keys. Leaves that need converting (dates, enums, ``object`` values, bytes)
+        still go through msrest's own ``serialize_data``; tests/teams/test_wire compares both ways' bodies."""
+        out: dict[str, Any] = {}
+        for attr, spec in type(model)._attribute_map.items():
+            value = getattr(model, attr)
+            if value is not None:
+                out[spec["key"]] = self._value(value, spec["type"])
+        return out
+
+    def _value(self, value: Any, kind: str) -> Any:
+        if type(value) is _PLAIN_KINDS.get(kind):
+            return value
+        if kind[0] == "[" and isinstance(value, list):
+            item = kind[1:-1]
+            return [None if v is None else self._value(v, item) for v in value]
+        model = self.dependencies.get(kind)
+        if isinstance(model, type) and issubclass(model, Model):
+            if not isinstance(value, Model):
+                raise SerializationError(f"{type(value).__name__} where {kind} belongs")
+            return self._plain(value)
+        return self.serialize_data(value, kind)
 
 
 class ConnectorPool:

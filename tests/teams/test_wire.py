@@ -644,3 +644,41 @@ async def test_connector_clients_are_reused_across_turns(make_app, fake_coach, c
     assert len(connector.calls) == 10
     assert teams.pool.built == 1
     assert teams.pool.requests == 10  # every reply went through the pooled aiohttp session
+
+
+# --- the reply's JSON ------------------------------------------------------------------------------
+
+
+async def test_replies_go_out_exactly_as_the_stock_sdk_writes_them(make_app, coach, connector):
+    """The pooled connector writes a reply's JSON itself, not through msrest's serializer: the same
+    conversation through the stock CloudAdapter (its own ConnectorClient and msrest) gets the same bodies."""
+    from aiohttp import web
+    from aiohttp.test_utils import TestClient, TestServer
+
+    from adapters.teams import build
+    from bot.config import Settings
+    from coaching.commands import Actor
+    from coaching.ports import Address
+
+    teams_actor = Actor(Address("teams", TENANT, "aad-user-1"), "Ann Rep")
+    await coach.handle_text(teams_actor, "log Acme tomorrow 3pm")
+    await coach.handle_text(teams_actor, "commit 1 ours send the deck by friday")
+
+    stock = build(Settings(teams_emulator=True), coach, pooled=False)
+
+    async def stock_messages(request: web.Request) -> web.StreamResponse:
+        return await stock.adapter.process(request, stock.bot)
+
+    stock_app = web.Application()
+    stock_app.router.add_post("/api/messages", stock_messages)
+    pooled, _ = await make_app(coach)
+    async with TestClient(TestServer(stock_app, host="127.0.0.1")) as stock_client:
+        for text in ("help", "list", "prep 1", "commitments", "settings", "gibberish words"):
+            incoming = activity(connector.url, text=text)
+            assert (await post(stock_client, incoming)).status in (200, 201)
+            assert (await post(pooled, incoming)).status in (200, 201)
+            by_stock, by_pool = connector.calls[-2:]
+            assert by_pool.body == by_stock.body, text
+            assert json.dumps(by_pool.body, sort_keys=True) == json.dumps(by_stock.body, sort_keys=True)
+    assert len(connector.calls) == 12
+    assert any(call.body.get("attachments") for call in connector.calls)  # cards were among them
