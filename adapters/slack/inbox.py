@@ -42,6 +42,7 @@ import contextvars
 import hashlib
 import json
 import logging
+import sqlite3
 import uuid
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterator, Mapping
@@ -60,6 +61,7 @@ from adapters.secret_words import about_calendar, redacted
 from adapters.slack import render
 from adapters.slack.store import Seen, engine_of, slack_inbox, slack_seen
 from bot.database import SQLITE_CONNECT_ARGS, sqlite_pragmas
+from bot.sqlite_driver import CHECKPOINT_EVERY, SQLITE_BUSY
 from coaching import transient
 from coaching.commands import Actor
 from coaching.messages import Message
@@ -201,10 +203,17 @@ def _fresh(keys: list[str | None], stored: set[str]) -> list[bool]:
     return out
 
 
-def _seen_insert(dialect: str, keys: list[str | None], now: datetime) -> sa.Insert:
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    rows = [{"key": key, "seen_at": now} for key in dict.fromkeys(k for k in keys if k)]
-    return insert(slack_seen).values(rows).on_conflict_do_nothing().returning(slack_seen.c.key)
+# The dedupe keys of a round, stored once each: the rows go as parameters (SQLAlchemy's "insertmanyvalues"
+# writes one multi-row INSERT ... RETURNING), so the statement is compiled once; with the rows written into it
+# (.values([...])) it could not be cached and was compiled anew for every round of acknowledgements.
+_SEEN = {
+    dialect: insert(slack_seen).on_conflict_do_nothing().returning(slack_seen.c.key)
+    for dialect, insert in (("postgresql", postgresql.insert), ("sqlite", sqlite.insert))
+}
+
+
+def _seen_rows(keys: list[str | None], now: datetime) -> list[dict[str, Any]]:
+    return [{"key": key, "seen_at": now} for key in dict.fromkeys(k for k in keys if k)]
 
 
 class _Rows:
@@ -226,8 +235,9 @@ class _Rows:
                 transaction = await self._connection.begin()
                 fresh = [True] * len(rows)
                 if any(keys):
-                    statement = _seen_insert(self._engine.dialect.name, keys, rows[0]["created_at"])
-                    fresh = _fresh(keys, set(await self._connection.scalars(statement)))
+                    seen = _SEEN["postgresql" if self._engine.dialect.name == "postgresql" else "sqlite"]
+                    stored = await self._connection.execute(seen, _seen_rows(keys, rows[0]["created_at"]))
+                    fresh = _fresh(keys, set(stored.scalars()))
                 new = [row for row, keep in zip(rows, fresh, strict=True) if keep]
                 # (SQLite in memory gets one INSERT per row here: it cannot return a batch's ids in order)
                 ids = iter([row_id for (row_id,) in await self._connection.execute(self._insert, new)] if new else [])
@@ -256,11 +266,15 @@ class _Rows:
 
 
 class _SqliteRows:
-    """The SQLite file (the embedded default): the rows go through one plain ``sqlite3`` connection on
-    a thread of its own. A round (INSERT of the batch, its last rowid, COMMIT) is one hop to that
-    thread where aiosqlite takes about ten (a cursor, each statement, each fetch, the commit), and the
-    INSERT is compiled once and sent as driver SQL with SQLAlchemy's own bind processors, so a row is
-    stored exactly as the ORM stores it. bench/slack_ack measured the difference (closing note, issue 3)."""
+    """The SQLite file (the embedded default): the rows go through one plain ``sqlite3`` connection of their own.
+    A round (INSERT of the batch, its last rowid, COMMIT) runs right on the event loop when it can, as
+    ``bot.sqlite_driver`` runs the coach's statements: the connection never waits for a lock there (its busy
+    timeout is 0), so a round that finds the database locked is rolled back and run on a thread of its own,
+    where it waits as long as ``SQLITE_CONNECT_ARGS`` says. A thread round was ~0.1 ms of hops and, worse, the
+    GIL handed back and forth with the loop while the burst's answers were being worked out. The first round
+    (opening the file) and every ``CHECKPOINT_EVERY``-th (a WAL checkpoint, which syncs) go to the thread too.
+    The INSERT is compiled once and sent as driver SQL with SQLAlchemy's own bind processors, so a row is
+    stored exactly as the ORM stores it."""
 
     @staticmethod
     def fits(engine: AsyncEngine) -> bool:
@@ -269,37 +283,65 @@ class _SqliteRows:
         return engine.dialect.name == "sqlite" and bool(database) and database != ":memory:"
 
     def __init__(self, engine: AsyncEngine) -> None:
+        # used by one round at a time, on the loop or on the thread: never by two threads at once
+        connect_args = {**SQLITE_CONNECT_ARGS, "check_same_thread": False}
         self._engine = sa.create_engine(
-            engine.url.set(drivername="sqlite"), connect_args=SQLITE_CONNECT_ARGS, poolclass=sa.NullPool
+            engine.url.set(drivername="sqlite"), connect_args=connect_args, poolclass=sa.NullPool
         )
         sa.event.listen(self._engine, "connect", sqlite_pragmas)
+        sa.event.listen(self._engine, "connect", _no_waiting)
+        self._lock_wait_ms = int(float(SQLITE_CONNECT_ARGS["timeout"]) * 1000)
         self._thread: ThreadPoolExecutor | None = None  # started with the first round, ended by close()
-        self._connection: sa.Connection | None = None  # used on the writer's thread only
+        self._connection: sa.Connection | None = None
         self._statement: tuple[str, list[tuple[str, Callable[[Any], Any] | None]]] | None = None
+        self._rounds = 0
 
     async def insert(self, rows: list[dict[str, Any]], keys: list[str | None]) -> list[int | None]:
+        self._rounds += 1
+        if self._connection is not None and self._rounds % CHECKPOINT_EVERY:
+            try:
+                return self._round(rows, keys)
+            except _Locked:
+                pass  # nothing was stored: the thread waits for the lock
         if self._thread is None:
             self._thread = ThreadPoolExecutor(1, thread_name_prefix="slack-inbox-writer")
-        return await asyncio.get_running_loop().run_in_executor(self._thread, self._insert, rows, keys)
+        return await asyncio.get_running_loop().run_in_executor(self._thread, self._waiting_round, rows, keys)
 
-    def _insert(self, rows: list[dict[str, Any]], keys: list[str | None]) -> list[int | None]:  # writer's thread
+    def _round(self, rows: list[dict[str, Any]], keys: list[str | None]) -> list[int | None]:
+        """One round at once, on the loop; :class:`_Locked` (rolled back) when another connection is writing."""
+        connection = self._connection
+        assert connection is not None
+        transaction = connection.begin()
+        try:
+            fresh, new, last = self._stored(connection, rows, keys)
+        except sa.exc.OperationalError as problem:
+            transaction.rollback()
+            if (getattr(problem.orig, "sqlite_errorcode", 0) & 0xFF) == SQLITE_BUSY:
+                raise _Locked from None
+            raise
+        except BaseException:
+            transaction.rollback()
+            raise
+        try:
+            transaction.commit()
+        except Exception:
+            self._close()
+            raise
+        return _ids(fresh, new, last)
+
+    def _waiting_round(self, rows: list[dict[str, Any]], keys: list[str | None]) -> list[int | None]:  # thread
+        """A round on the thread: it may wait for the lock; a connection that fails before the commit (a stale one,
+        say) is dropped and the round tried once more on a fresh one; a failed commit is not retried (it may have
+        happened). The WAL is checkpointed after it (the connection's own checkpoints are off)."""
         for last_try in (False, True):
             try:
                 if self._connection is None:
                     self._connection = self._engine.connect()
-                transaction = self._connection.begin()
-                fresh = [True] * len(rows)
-                if any(keys):
-                    statement = _seen_insert("sqlite", keys, rows[0]["created_at"])
-                    fresh = _fresh(keys, set(self._connection.scalars(statement)))
-                new = [row for row, keep in zip(rows, fresh, strict=True) if keep]
-                last = 0
-                if new:
-                    sql, columns = self._compiled(new[0])
-                    self._connection.exec_driver_sql(
-                        sql, [tuple(bind(row[c]) if bind else row[c] for c, bind in columns) for row in new]
-                    )
-                    last = self._connection.exec_driver_sql("SELECT last_insert_rowid()").scalar_one()
+                connection = self._connection
+                raw = connection.connection.driver_connection  # PRAGMAs outside SQLAlchemy's transaction
+                raw.execute(f"PRAGMA busy_timeout = {self._lock_wait_ms}")
+                transaction = connection.begin()
+                fresh, new, last = self._stored(connection, rows, keys)
             except Exception:
                 self._close()
                 if last_try:
@@ -310,10 +352,31 @@ class _SqliteRows:
             except Exception:
                 self._close()
                 raise
-            # under SQLite's write lock one transaction's rowids are consecutive
-            ids = iter(range(int(last) - len(new) + 1, int(last) + 1))
-            return [next(ids) if keep else None for keep in fresh]
+            try:  # the rows are stored: what follows must not say otherwise
+                raw.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                raw.execute("PRAGMA busy_timeout = 0")
+            except sqlite3.Error:
+                self._close()  # the next round opens a fresh one
+            return _ids(fresh, new, last)
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _stored(
+        self, connection: sa.Connection, rows: list[dict[str, Any]], keys: list[str | None]
+    ) -> tuple[list[bool], list[dict[str, Any]], int]:
+        """The round's statements, in its transaction: which rows were fresh, those rows, the last rowid."""
+        fresh = [True] * len(rows)
+        if any(keys):
+            stored = connection.execute(_SEEN["sqlite"], _seen_rows(keys, rows[0]["created_at"]))
+            fresh = _fresh(keys, set(stored.scalars()))
+        new = [row for row, keep in zip(rows, fresh, strict=True) if keep]
+        last = 0
+        if new:
+            sql, columns = self._compiled(new[0])
+            connection.exec_driver_sql(
+                sql, [tuple(bind(row[c]) if bind else row[c] for c, bind in columns) for row in new]
+            )
+            last = int(connection.exec_driver_sql("SELECT last_insert_rowid()").scalar_one())
+        return fresh, new, last
 
     def _compiled(self, row: dict[str, Any]) -> tuple[str, list[tuple[str, Callable[[Any], Any] | None]]]:
         if self._statement is None:
@@ -337,6 +400,24 @@ class _SqliteRows:
         if thread is not None:
             await asyncio.get_running_loop().run_in_executor(thread, self._close)
             thread.shutdown(wait=False)  # its only job is done; nothing more is queued
+        else:
+            self._close()
+
+
+class _Locked(Exception):
+    """A round on the event loop found the database locked by another connection's write: nothing was stored."""
+
+
+def _no_waiting(dbapi_connection: Any, _record: Any = None) -> None:
+    """The inbox writer's connection: no waiting for a lock on the loop, no checkpoint after any commit."""
+    dbapi_connection.execute("PRAGMA busy_timeout = 0")
+    dbapi_connection.execute("PRAGMA wal_autocheckpoint = 0")
+
+
+def _ids(fresh: list[bool], new: list[dict[str, Any]], last: int) -> list[int | None]:
+    """Each row's id, None for a repeat: under SQLite's write lock one transaction's rowids are consecutive."""
+    ids = iter(range(last - len(new) + 1, last + 1))
+    return [next(ids) if keep else None for keep in fresh]
 
 
 # ---------------------------------------------------------------------------- the inbox
