@@ -107,3 +107,26 @@ async def test_one_persons_burst_does_not_hold_back_someone_elses_answer(setting
     assert answered_before <= 2  # its turn comes after at most one or two of the burst's, not after 60
     async with sessions() as session:
         assert await session.scalar(sa.select(sa.func.count()).select_from(sa.table("slack_inbox"))) == 0
+
+
+async def test_a_command_typed_while_someone_else_holds_the_lock_is_stored_when_it_goes(
+    settings, coach, sessions, database_url, slack_api
+):
+    """The inbox writer never waits for a lock on the event loop: the acknowledgement waits (off the loop, which
+    goes on serving) until the row is stored, then the command is answered once."""
+    async with running(settings, coach, sessions, slack_api) as slack:
+        await slack.ask("help")  # the writer's connection is open and warm
+        async with locked(database_url, "slack_inbox", "slack_seen"):
+            acked = asyncio.create_task(slack.command("log Acme 2026-12-01 14:00"))
+            loop = asyncio.get_running_loop()
+            started = loop.time()
+            await asyncio.sleep(0.3)
+            assert loop.time() - started < 1.5  # the loop was not held waiting for the lock
+            assert not acked.done()  # nothing is acknowledged before it is stored
+            hook = slack.hook
+        response = await asyncio.wait_for(acked, 10)
+        assert response.status == 200 and await response.text() == ""
+        reply = await slack_api.reply_at(hook)
+        await slack.settle()
+    assert "Acme" in reply["text"] and len(slack_api.hook_calls(hook)) == 1
+    assert await negotiations(sessions) == 1 and await rows(sessions) == []
