@@ -19,6 +19,7 @@ from sqlalchemy import (
     func,
     insert,
     literal,
+    or_,
     select,
     union_all,
     update,
@@ -217,7 +218,7 @@ _INFORMAL_SINCE = (
     .where(
         Touchpoint.user_id == bindparam("user"),
         Touchpoint.counterpart_id == bindparam("counterpart"),
-        Touchpoint.kind.in_(INFORMAL_TOUCHPOINTS),
+        or_(*(Touchpoint.kind == kind for kind in INFORMAL_TOUCHPOINTS)),  # not IN (...): re-rendered every time
         Touchpoint.at >= bindparam("since"),
     )
 )

@@ -127,7 +127,8 @@ def budget_day(user: User, due_at: datetime) -> BudgetDay:
 _BUDGETED = (
     Nudge.status == "sent",
     Nudge.exempt_quiet.is_(False),
-    Nudge.kind.not_in(UNBUDGETED_KINDS),
+    # one comparison each, not NOT IN (...): an IN list is re-rendered into the SQL at every execution
+    *(Nudge.kind != kind for kind in UNBUDGETED_KINDS),
     Nudge.sent_at >= bindparam("since"),
 )
 _BUDGETED_SENT = select(Nudge.user_id, Nudge.sent_at).where(
