@@ -107,9 +107,14 @@ def _did_you_mean(user: User, typed: str, near: list[str], *, now: datetime, wor
 
 async def start_long_term(session: AsyncSession, user: User, counterpart: Counterpart, now: datetime) -> None:
     """A relationship to keep warm: the counterpart is long-term, and this rep's weekly list starts."""
+    mark_long_term(counterpart)
+    await n.schedule_stay_in_touch(session, user, now)
+
+
+def mark_long_term(counterpart: Counterpart) -> None:
+    """The counterpart is long-term (its weekly list is the caller's to start: :func:`start_long_term`)."""
     if not counterpart.long_term:  # set only when it changes: a no-op set still makes the session flush it
         counterpart.long_term = True
-    await n.schedule_stay_in_touch(session, user, now)
 
 
 # -- concession ledger -------------------------------------------------------------------------------

@@ -89,9 +89,11 @@ async def log_negotiation(turn: Turn, command: c.LogNegotiation) -> Message:
     values["back_to_back"] = negotiation.back_to_back
     stored = (await (await store.core(session)).execute(_INSERT_NEGOTIATION, {**values, "numbering": user.id})).one()
     negotiation.id, negotiation.number = stored.id, stored.number
-    planned = await n.schedule_negotiation(session, negotiation, user, now=now, timing=turn.timing)
-    if counterpart.long_term or command.repeat:  # a relationship to keep warm: this rep's weekly list
-        await known.start_long_term(session, user, counterpart, now)
+    warm = counterpart.long_term or command.repeat  # a relationship to keep warm: this rep's weekly list
+    if warm:
+        known.mark_long_term(counterpart)
+    weekly = [n.plan_stay_in_touch(user, now)] if warm else []
+    planned = await n.schedule_negotiation(session, negotiation, user, now=now, timing=turn.timing, also=weekly)
 
     held = negotiation.starts_at <= now
     head = (

@@ -292,10 +292,19 @@ async def drop_pending(
 
 
 async def schedule_negotiation(
-    session: AsyncSession, negotiation: Negotiation, user: User, *, now: datetime, timing: Timing
+    session: AsyncSession,
+    negotiation: Negotiation,
+    user: User,
+    *,
+    now: datetime,
+    timing: Timing,
+    also: Iterable[Planned] = (),
 ) -> list[Planned]:
+    """The negotiation's nudges, and ``also`` (nudges about no negotiation: the weekly stay-in-touch list a new
+    long-term counterpart starts), in one statement."""
     planned = plan_negotiation(negotiation, user, now=now, timing=timing)
-    await enqueue(session, user, planned, negotiation_id=negotiation.id)
+    rows = _rows(user, planned, {"negotiation_id": negotiation.id}) + _rows(user, list(also), {"negotiation_id": None})
+    await insert_ignore(session, Nudge.__table__, rows, unique=["key"])
     return planned
 
 
@@ -320,16 +329,22 @@ async def plan_repair(session: AsyncSession, user: User, negotiation: Negotiatio
     )
 
 
+def plan_stay_in_touch(user: User, now: datetime) -> Planned:
+    """One batched message per rep per week, Monday 10:00 local, from next week on; composing it lines up the next."""
+    return _stay_in_touch(user, Week.containing(now, user_zone(user)).shift(1))
+
+
+def _stay_in_touch(user: User, week: Week) -> Planned:
+    due = datetime.combine(week.monday, STAY_IN_TOUCH_TIME, tzinfo=user_zone(user))
+    return Planned(STAY_IN_TOUCH, f"{STAY_IN_TOUCH}:{user.id}:{week.label}", due)
+
+
 async def schedule_stay_in_touch(session: AsyncSession, user: User, now: datetime) -> None:
-    """One batched message per rep per week, Monday 10:00 local; composing it lines up the next."""
-    tz = user_zone(user)
-    week = Week.containing(now, tz).shift(1)
-    await enqueue_stay_in_touch(session, user, week)
+    await enqueue(session, user, [plan_stay_in_touch(user, now)])
 
 
 async def enqueue_stay_in_touch(session: AsyncSession, user: User, week: Week) -> None:
-    due = datetime.combine(week.monday, STAY_IN_TOUCH_TIME, tzinfo=user_zone(user))
-    await enqueue(session, user, [Planned(STAY_IN_TOUCH, f"{STAY_IN_TOUCH}:{user.id}:{week.label}", due)])
+    await enqueue(session, user, [_stay_in_touch(user, week)])
 
 
 def snoozed_until(now: datetime, tz: ZoneInfo, minutes: int | None, timing: Timing) -> datetime:
