@@ -24,6 +24,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import aiohttp
+import jwt
 import requests
 from botbuilder.schema import Activity
 from botframework.connector import BotFrameworkConnectorConfiguration
@@ -267,6 +268,15 @@ class PooledConnectorFactory(ConnectorFactory):
         return client
 
 
+def _key_id(auth_header: str) -> str | None:
+    """The ``kid`` a bearer token says it was signed with (unverified: it only picks the key to verify with)."""
+    try:
+        kid = jwt.get_unverified_header(auth_header.split(" ", 1)[-1]).get("kid")
+    except jwt.PyJWTError:
+        return None  # not a JWT: the SDK rejects it before it needs any key
+    return kid if isinstance(kid, str) else None
+
+
 class SigningKeys:
     """Keeps the SDK's cached OpenID signing keys fresh — fetched in a thread, not on the event loop.
 
@@ -276,12 +286,17 @@ class SigningKeys:
     """
 
     MAX_AGE = timedelta(hours=23)  # the SDK refreshes after 24 h: stay ahead of it
+    # A token signed with a key the cache does not hold (Microsoft rotated its keys): the SDK would refetch on the
+    # loop after an hour, and until then fail on it (IndexError in _find) — so the keys are fetched here, at most
+    # this often per metadata URL.
+    UNKNOWN_KEY_RETRY = timedelta(minutes=1)
 
     def __init__(self, channel_url: str, emulator_url: str, *, timeout: float = 10.0) -> None:
         self._channel_url = channel_url
         self._emulator_url = emulator_url
         self._timeout = timeout
         self._lock = asyncio.Lock()
+        self._looked_for: dict[str, datetime] = {}  # when each URL's keys were last fetched for an unknown kid
 
     def url_for(self, auth_header: str) -> str:
         """Which metadata the SDK will check this token against (emulator and skill tokens differ)."""
@@ -292,9 +307,17 @@ class SigningKeys:
             other = False
         return self._emulator_url if other else self._channel_url
 
-    def _stale(self, url: str) -> Any | None:
+    def _stale(self, url: str, kid: str | None = None) -> tuple[Any, bool] | None:
+        """The SDK's cache entry for ``url`` when it must be fetched, and whether for the token's unknown key."""
         entry = JwtTokenExtractor.get_open_id_metadata(url)
-        return entry if entry.last_updated < datetime.now() - self.MAX_AGE else None  # naive, like the SDK
+        now = datetime.now()  # naive, like the SDK
+        if entry.last_updated < now - self.MAX_AGE:
+            return entry, False
+        if kid is None or kid in {key.get("kid") for key in entry.keys or ()}:
+            return None
+        if now - self._looked_for.get(url, datetime.min) <= self.UNKNOWN_KEY_RETRY:
+            return None  # looked for one a moment ago: a made-up kid fetches nothing more
+        return entry, True
 
     def _fetch(self, entry: Any) -> None:
         metadata = requests.get(entry.url, timeout=self._timeout)
@@ -305,13 +328,16 @@ class SigningKeys:
         entry.last_updated = datetime.now()
 
     async def ensure_fresh(self, auth_header: str) -> None:
-        url = self.url_for(auth_header)
-        if self._stale(url) is None:
+        url, kid = self.url_for(auth_header), _key_id(auth_header)
+        if self._stale(url, kid) is None:
             return
         async with self._lock:
-            entry = self._stale(url)  # another request may have refreshed it meanwhile
-            if entry is None:
+            stale = self._stale(url, kid)  # another request may have refreshed it meanwhile
+            if stale is None:
                 return
+            entry, unknown = stale
+            if unknown:
+                self._looked_for[url] = datetime.now()
             try:
                 await asyncio.to_thread(self._fetch, entry)
             except (requests.RequestException, ValueError, KeyError) as error:

@@ -293,21 +293,7 @@ class FakeIssuer:
     """
 
     def __init__(self) -> None:
-        self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        self.kid = "test-key-1"
-        numbers = self.key.public_key().public_numbers()
-        self.jwks = {
-            "keys": [
-                {
-                    "kty": "RSA",
-                    "use": "sig",
-                    "kid": self.kid,
-                    "n": _b64(numbers.n),
-                    "e": _b64(numbers.e),
-                    "endorsements": ["msteams", "emulator", "webchat"],
-                }
-            ]
-        }
+        self.rotate("test-key-1")
         self.hits = 0
         self.delay = 0.0  # seconds each answer takes: a slow identity provider
         issuer = self
@@ -335,6 +321,24 @@ class FakeIssuer:
         self.base = f"http://127.0.0.1:{self._server.server_address[1]}"
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
+
+    def rotate(self, kid: str) -> None:
+        """A new signing key under a new ``kid``, the only one the keys document lists from now on."""
+        self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        self.kid = kid
+        numbers = self.key.public_key().public_numbers()
+        self.jwks = {
+            "keys": [
+                {
+                    "kty": "RSA",
+                    "use": "sig",
+                    "kid": self.kid,
+                    "n": _b64(numbers.n),
+                    "e": _b64(numbers.e),
+                    "endorsements": ["msteams", "emulator", "webchat"],
+                }
+            ]
+        }
 
     @property
     def metadata_url(self) -> str:

@@ -6,6 +6,7 @@ import asyncio
 import json
 import logging
 
+import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
@@ -605,6 +606,46 @@ async def test_fetching_signing_keys_does_not_stall_the_server(make_app, fake_co
     assert response.status == 201
     assert len(beats) > 10
     assert max(b - a for a, b in zip(beats, beats[1:], strict=False)) < 0.2
+
+
+async def test_a_token_signed_with_a_rotated_key_is_accepted_and_its_keys_fetched_off_the_loop(
+    make_app, fake_coach, connector, issuer
+):
+    """Microsoft rotated its signing keys: the first token with the new ``kid`` makes the bot fetch the keys again
+    (the SDK alone would fail on it for up to an hour, then fetch on the event loop), and the server keeps
+    serving meanwhile; a made-up ``kid`` is refused, and fetches nothing more."""
+    client, _ = await make_app(fake_coach, authenticated=True)
+    first = issuer.token(service_url=connector.url)
+    assert (await post(client, activity(connector.url, text="help"), Authorization=f"Bearer {first}")).status == 201
+    hits = issuer.hits
+    issuer.rotate("test-key-rotated")
+    loop = asyncio.get_running_loop()
+    beats: list[float] = []
+
+    async def heartbeat() -> None:
+        while True:
+            beats.append(loop.time())
+            await asyncio.sleep(0.01)
+
+    issuer.delay = 0.25
+    beating = asyncio.create_task(heartbeat())
+    try:
+        token = issuer.token(service_url=connector.url)
+        response = await post(client, activity(connector.url, text="help"), Authorization=f"Bearer {token}")
+    finally:
+        beating.cancel()
+        issuer.delay = 0.0
+    assert response.status == 201
+    assert issuer.hits == hits + 2  # the metadata and the keys, once
+    assert max(b - a for a, b in zip(beats, beats[1:], strict=False)) < 0.2
+    assert len(connector.calls) == 2
+
+    forged = jwt.encode({"aud": APP_ID}, issuer.key, algorithm="RS256", headers={"kid": "made-up"})
+    response = await post(client, activity(connector.url, text="help"), Authorization=f"Bearer {forged}")
+    assert response.status == 401
+    again = await post(client, activity(connector.url, text="help"), Authorization=f"Bearer {forged}")
+    assert again.status == 401 and issuer.hits == hits + 2  # keys looked for a moment ago: no fetch per request
+    assert len(connector.calls) == 2
 
 
 async def test_unreachable_signing_keys_are_503_not_401(make_app, fake_coach, connector, issuer):
