@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import logging
 
@@ -586,7 +587,10 @@ async def test_with_an_app_id_a_valid_token_is_accepted_and_replies_are_authenti
 
 async def help_while_the_issuer_is_slow(client, connector, issuer) -> tuple[int, float]:
     """``help`` with a fresh token while the issuer takes 0.25 s an answer: the status, and the longest the event
-    loop went without running anything else (a heartbeat every 10 ms stands for Slack acks, other turns)."""
+    loop went without running anything else (a heartbeat every 10 ms stands for Slack acks, other turns). Keys
+    fetched on the loop would hold it for both answers at once, 0.5 s: callers allow 0.4 s, as a collection of the
+    whole test run's garbage can pause this process for a quarter of a second (seen once in a full PostgreSQL run)."""
+    gc.collect()
     loop = asyncio.get_running_loop()
     beats: list[float] = []
 
@@ -611,7 +615,7 @@ async def test_fetching_signing_keys_does_not_stall_the_server(make_app, fake_co
     client, _ = await make_app(fake_coach, authenticated=True)
     status, longest_gap = await help_while_the_issuer_is_slow(client, connector, issuer)  # metadata and keys: 0.5 s
     assert status == 201
-    assert longest_gap < 0.2
+    assert longest_gap < 0.4
 
 
 async def test_a_token_signed_with_a_rotated_key_is_accepted_and_its_keys_fetched_off_the_loop(
@@ -628,7 +632,7 @@ async def test_a_token_signed_with_a_rotated_key_is_accepted_and_its_keys_fetche
     status, longest_gap = await help_while_the_issuer_is_slow(client, connector, issuer)
     assert status == 201
     assert issuer.hits == hits + 2  # the metadata and the keys, once
-    assert longest_gap < 0.2
+    assert longest_gap < 0.4
     assert len(connector.calls) == 2
 
     forged = jwt.encode({"aud": APP_ID}, issuer.key, algorithm="RS256", headers={"kid": "made-up"})
