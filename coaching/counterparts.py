@@ -145,9 +145,7 @@ _CONCESSIONS = (
 
 
 async def ledger(session: AsyncSession, user: User, counterpart_id: int) -> Ledger | None:
-    rows = (
-        await (await store.core(session)).execute(_CONCESSIONS, {"owner": user.id, "counterpart": counterpart_id})
-    ).all()
+    rows = await store.rows(session, _CONCESSIONS, {"owner": user.id, "counterpart": counterpart_id})
     if not rows:
         return None
     streak, streak_open = 0, True
@@ -242,7 +240,7 @@ async def issue_lines(session: AsyncSession, user: User, negotiation: Negotiatio
         "id": negotiation.id,
         "starts": negotiation.starts_at,
     }
-    rows = (await (await store.core(session)).execute(_ISSUES, where)).all()
+    rows = await store.rows(session, _ISSUES, where)
     here = sorted({(kind, name) for name, kind, nid in rows if nid == negotiation.id})
     carried = sorted({(kind, name) for name, kind, nid in rows if nid != negotiation.id} - set(here))
     lines = [f"On the table ({kind}): {name}" for kind, name in here]

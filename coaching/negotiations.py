@@ -87,7 +87,7 @@ async def log_negotiation(turn: Turn, command: c.LogNegotiation) -> Message:
     negotiation = Negotiation(**values)  # not in the session: stored by the one INSERT below
     warnings = await _back_to_back(turn, negotiation)  # before it is stored, so its own flag goes in with it
     values["back_to_back"] = negotiation.back_to_back
-    stored = (await (await store.core(session)).execute(_INSERT_NEGOTIATION, {**values, "numbering": user.id})).one()
+    [stored] = await store.rows(session, _INSERT_NEGOTIATION, {**values, "numbering": user.id})
     negotiation.id, negotiation.number = stored.id, stored.number
     warm = counterpart.long_term or command.repeat  # a relationship to keep warm: this rep's weekly list
     if warm:
@@ -188,7 +188,7 @@ async def _back_to_back(turn: Turn, negotiation: Negotiation) -> list[str]:
         "before": ends + gap,
         "after": starts - timedelta(days=1) - gap,
     }
-    others = (await (await store.core(turn.session)).execute(_NEAR, window)).all()
+    others = await store.rows(turn.session, _NEAR, window)
     warnings: list[str] = []
     crowded: list[int] = []
     negotiation.back_to_back = False
@@ -231,8 +231,8 @@ async def _coffee_suggestion(turn: Turn, negotiation: Negotiation, counterpart: 
     if negotiation.starts_at - now < turn.timing.coffee_min_ahead:
         return None
     window = turn.timing.contact_gap
-    recent = await (await store.core(turn.session)).scalar(
-        _INFORMAL_SINCE, {"user": turn.user.id, "counterpart": counterpart.id, "since": now - window}
+    recent = await store.scalar(
+        turn.session, _INFORMAL_SINCE, {"user": turn.user.id, "counterpart": counterpart.id, "since": now - window}
     )
     if recent:
         return None
@@ -287,7 +287,7 @@ _LIST_ROWS = select(_LIST).order_by(_LIST.c.page, _LIST.c.place)
 async def list_negotiations(turn: Turn, command: c.ListNegotiations) -> Message:
     """``list``: *Upcoming* (still ahead), *Awaiting outcome* (held, no outcome yet) and *Recent* (done)."""
     now, tz = turn.now, turn.tz
-    rows = (await (await store.core(turn.session)).execute(_LIST_ROWS, {"owner": turn.user.id, "now": now})).all()
+    rows = await store.rows(turn.session, _LIST_ROWS, {"owner": turn.user.id, "now": now})
     if not rows:
         return Message(text="No negotiations yet. Log one: `log Acme tomorrow 3pm`.")
 
@@ -787,7 +787,7 @@ async def prep(turn: Turn, command: c.Prep) -> Message:
     answers = known.links_for(user, counterpart)
     sections.append(Section(heading=f"Lever of links ({user.role})", lines=known.leverage_lines(user.role, answers)))
     about = {"owner": user.id, "counterpart": counterpart.id}
-    history = (await (await store.core(session)).execute(_HISTORY, {**about, "id": negotiation.id})).all()
+    history = await store.rows(session, _HISTORY, {**about, "id": negotiation.id})
     if history:
         sections.append(Section(heading="History", lines=tuple(_history_line(h, tz, turn.now) for h in history)))
     sections.extend(await _relationship_sections(turn, negotiation))
@@ -846,9 +846,8 @@ async def _relationship_sections(turn: Turn, negotiation: Negotiation) -> list[S
         lines = commitment_lines(open_commitments, turn.tz, turn.now)
         sections.append(Section(heading="Open commitments", lines=lines))
     about = {"owner": user.id, "counterpart": negotiation.counterpart_id}
-    connection = await store.core(session)
-    notes = (await connection.scalars(_NOTES, about)).all()
-    observations = (await connection.scalars(_OBSERVATIONS, about)).all()
+    notes = await store.scalars(session, _NOTES, about)
+    observations = await store.scalars(session, _OBSERVATIONS, about)
     remembered = [x for x in (*observations, *notes) if x]
     if remembered:
         sections.append(Section(heading="What you know about them", lines=tuple(remembered[:5])))

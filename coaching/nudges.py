@@ -15,9 +15,10 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import bindparam, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from coaching import store
 from coaching.digest import Week
 from coaching.models import Commitment, Negotiation, Nudge, User
-from coaching.store import core, insert_ignore, zone
+from coaching.store import insert_ignore, zone
 
 # Kinds that answer what the user just did or that only make sense on time ignore quiet hours.
 PRECALL = "precall"
@@ -139,8 +140,8 @@ _BUDGETED_SENT_TO_ONE = select(Nudge.sent_at).where(Nudge.user_id == bindparam("
 
 async def budgeted_sent(session: AsyncSession, user_ids: Iterable[int], since: datetime) -> list[tuple[int, datetime]]:
     """(user id, sent at) of the budgeted nudges sent to these people since ``since``."""
-    rows = await (await core(session)).execute(_BUDGETED_SENT, {"users": sorted(set(user_ids)), "since": since})
-    return [(user_id, sent_at) for user_id, sent_at in rows]
+    sent = await store.rows(session, _BUDGETED_SENT, {"users": sorted(set(user_ids)), "since": since})
+    return [(user_id, sent_at) for user_id, sent_at in sent]
 
 
 @dataclass(frozen=True)
@@ -162,7 +163,7 @@ async def arrives(session: AsyncSession, user: User, planned: Planned, *, budget
         return Arrival(at, planned.due_at, quiet)
     day = budget_day(user, at)
     since = at - timedelta(days=1)  # what the tick at ``at`` counts
-    sent = await (await core(session)).scalars(_BUDGETED_SENT_TO_ONE, {"user": user.id, "since": since})
+    sent = await store.scalars(session, _BUDGETED_SENT_TO_ONE, {"user": user.id, "since": since})
     if budget - day.spent(sent) > 0:
         return Arrival(at, planned.due_at, quiet)
     return Arrival(max(at, day.morning.astimezone(at.tzinfo)), planned.due_at, quiet, budget=True)

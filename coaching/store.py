@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import Row, Table, bindparam, func, select
+from sqlalchemy import Executable, Row, Table, bindparam, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import contains_eager
@@ -35,6 +35,21 @@ async def core(session: AsyncSession) -> AsyncConnection:
 
 
 _CORE = "coaching.store.core"  # session.info: (the transaction, its connection)
+
+
+async def rows(session: AsyncSession, statement: Executable, params: Mapping[str, Any]) -> Sequence[Row[Any]]:
+    """A Core statement's rows, through :func:`core`."""
+    return (await (await core(session)).execute(statement, params)).all()
+
+
+async def scalar(session: AsyncSession, statement: Executable, params: Mapping[str, Any]) -> Any:
+    """A Core statement's first column of its first row, through :func:`core`."""
+    return await (await core(session)).scalar(statement, params)
+
+
+async def scalars(session: AsyncSession, statement: Executable, params: Mapping[str, Any]) -> Sequence[Any]:
+    """A Core statement's first column, through :func:`core`."""
+    return (await (await core(session)).scalars(statement, params)).all()
 
 
 async def insert_ignore(session: AsyncSession, table: Table, rows: list[dict[str, Any]], *, unique: list[str]) -> None:
@@ -193,7 +208,7 @@ _HIGHEST = {
 
 async def next_number(session: AsyncSession, model: type[Negotiation] | type[Commitment], *, owner_id: int) -> int:
     """The owner's next own number (#1, #2, …), so nobody sees anyone else's counts."""
-    highest = await (await core(session)).scalar(_HIGHEST[model], {"owner": owner_id})
+    highest = await scalar(session, _HIGHEST[model], {"owner": owner_id})
     return (highest or 0) + 1
 
 
@@ -225,7 +240,6 @@ async def open_commitments(
 ) -> Sequence[Row[Any]]:
     """The person's open commitments, the soonest due first: at most ``limit``; or all of those with one
     counterpart (a brief shows them all)."""
-    connection = await core(session)
     if counterpart_id is None:
-        return (await connection.execute(_OWED_ALL, {"owner": owner_id, "limit": limit})).all()
-    return (await connection.execute(_OWED_WITH, {"owner": owner_id, "counterpart": counterpart_id})).all()
+        return await rows(session, _OWED_ALL, {"owner": owner_id, "limit": limit})
+    return await rows(session, _OWED_WITH, {"owner": owner_id, "counterpart": counterpart_id})
