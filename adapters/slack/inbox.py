@@ -61,8 +61,8 @@ from adapters.secret_words import about_calendar, redacted
 from adapters.slack import render
 from adapters.slack.store import Seen, engine_of, slack_inbox, slack_seen
 from bot.database import SQLITE_CONNECT_ARGS, sqlite_pragmas
-from bot.sqlite_driver import CHECKPOINT_EVERY, SQLITE_BUSY
-from coaching import transient
+from bot.sqlite_driver import CHECKPOINT_EVERY
+from coaching import store, transient
 from coaching.commands import Actor
 from coaching.messages import Message
 from coaching.metrics import COMMAND_SECONDS, FAILURES, RETRIES, SLACK_COMMANDS
@@ -269,8 +269,9 @@ class _SqliteRows:
     """The SQLite file (the embedded default): the rows go through one plain ``sqlite3`` connection of their own.
     A round (INSERT of the batch, its last rowid, COMMIT) runs right on the event loop when it can, as
     ``bot.sqlite_driver`` runs the coach's statements: the connection never waits for a lock there (its busy
-    timeout is 0), so a round that finds the database locked is rolled back and run on a thread of its own,
-    where it waits as long as ``SQLITE_CONNECT_ARGS`` says. A thread round was ~0.1 ms of hops and, worse, the
+    timeout is 0), so a round that finds the database locked (or fails in any way before its commit) is rolled
+    back and run on a thread of its own, where it waits as long as ``SQLITE_CONNECT_ARGS`` says and a bad connection
+    is replaced once. A thread round was ~0.1 ms of hops and, worse, the
     GIL handed back and forth with the loop while the burst's answers were being worked out. The first round
     (opening the file) and every ``CHECKPOINT_EVERY``-th (a WAL checkpoint, which syncs) go to the thread too.
     The INSERT is compiled once and sent as driver SQL with SQLAlchemy's own bind processors, so a row is
@@ -301,27 +302,26 @@ class _SqliteRows:
         if self._connection is not None and self._rounds % CHECKPOINT_EVERY:
             try:
                 return self._round(rows, keys)
-            except _Locked:
-                pass  # nothing was stored: the thread waits for the lock
+            except _NotAtOnce:
+                pass  # nothing was stored: the thread waits for the lock, or retries on a fresh connection
         if self._thread is None:
             self._thread = ThreadPoolExecutor(1, thread_name_prefix="slack-inbox-writer")
         return await asyncio.get_running_loop().run_in_executor(self._thread, self._waiting_round, rows, keys)
 
     def _round(self, rows: list[dict[str, Any]], keys: list[str | None]) -> list[int | None]:
-        """One round at once, on the loop; :class:`_Locked` (rolled back) when another connection is writing."""
+        """One round at once, on the loop; :class:`_NotAtOnce` when it failed before its commit (nothing stored: the
+        database locked by another connection, or a connection gone bad), for the thread round to wait or retry."""
         connection = self._connection
         assert connection is not None
-        transaction = connection.begin()
         try:
+            transaction = connection.begin()
             fresh, new, last = self._stored(connection, rows, keys)
-        except sa.exc.OperationalError as problem:
-            transaction.rollback()
-            if (getattr(problem.orig, "sqlite_errorcode", 0) & 0xFF) == SQLITE_BUSY:
-                raise _Locked from None
-            raise
-        except BaseException:
-            transaction.rollback()
-            raise
+        except Exception:
+            try:
+                connection.rollback()
+            except Exception:  # noqa: BLE001 - a broken connection: the thread round opens a fresh one
+                self._close()
+            raise _NotAtOnce from None
         try:
             transaction.commit()
         except Exception:
@@ -404,8 +404,8 @@ class _SqliteRows:
             self._close()
 
 
-class _Locked(Exception):
-    """A round on the event loop found the database locked by another connection's write: nothing was stored."""
+class _NotAtOnce(Exception):
+    """A round on the event loop failed before its commit (nothing was stored): it runs on the thread instead."""
 
 
 def _no_waiting(dbapi_connection: Any, _record: Any = None) -> None:
@@ -983,7 +983,7 @@ class Inbox:
             row keeps no secret the words held: a calendar address stays only as scheme and host)."""
             kept = redacted(entry.text)
             statement, values = (_REPLYING, {}) if kept == entry.text else (_REPLYING_REDACTED, {"kept": kept})
-            connection = await session.connection()  # a Core statement: the ORM's execute path has nothing to add
+            connection = await store.core(session)
             moved = await connection.execute(statement, {"row": arm.row, "worker": arm.worker, **values})
             if moved.rowcount != 1:  # type: ignore[attr-defined]
                 arm.lost = True
