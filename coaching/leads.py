@@ -91,7 +91,7 @@ async def team_add(turn: Turn, command: c.TeamAdd) -> Message:
     """``team add <@rep>``: an invitation the rep accepts or declines — or, from a workspace admin, a member at
     once (the rep is told). A rep on another lead's team is never moved without their say."""
     session, lead, now = turn.session, turn.user, turn.now
-    workspace = lead.workspace
+    workspace = await store.workspace_of(session, lead)
     address = Address(workspace.platform, workspace.external_id, command.member)
     member = await store.ensure_user(session, address=address, new=turn.defaults.new_user())
     if member.id == lead.id:
@@ -145,9 +145,8 @@ async def team_remove(turn: Turn, command: c.TeamRemove) -> Message:
     team = await team_led_by(session, lead)
     if team is None:
         raise CommandError("You don't lead a team. Start one with `team add @name`.", USAGE["team"].usage)
-    member = await store.user_at(
-        session, address=Address(lead.workspace.platform, lead.workspace.external_id, command.member)
-    )
+    workspace = await store.workspace_of(session, lead)
+    member = await store.user_at(session, address=Address(workspace.platform, workspace.external_id, command.member))
     if member is not None:
         withdrawn = await session.execute(
             delete(TeamInvitation).where(TeamInvitation.team_id == team.id, TeamInvitation.user_id == member.id)

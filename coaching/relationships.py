@@ -290,7 +290,7 @@ async def table_issues(turn: Turn, command: c.TableIssues) -> Message:
 async def handoff(turn: Turn, command: c.Handoff) -> Message:
     session, user = turn.session, turn.user
     negotiation = await turn.negotiation(command.negotiation)
-    workspace = user.workspace
+    workspace = await store.workspace_of(session, user)
     address = Address(workspace.platform, workspace.external_id, command.member)
     owner = await store.ensure_user(session, address=address, new=turn.defaults.new_user())
     if owner.id == user.id:
