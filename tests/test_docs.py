@@ -1,6 +1,7 @@
 """The set-up docs say what the server really says: every log line README.md and docs/*.md quote (in a ```log
 block, or inline after "logs"/"the log says") is printed by `dealcoach serve` in the set-up the docs describe —
-and the Slack steps work in their order: the request URL verifies with only the signing secret set."""
+and the Slack steps work in their order: the request URL verifies with only the signing secret set. README's map
+of the code names every module there is, and none that is gone."""
 
 from __future__ import annotations
 
@@ -109,3 +110,26 @@ def test_every_log_line_the_docs_quote_is_one_the_server_prints(tmp_path: Path) 
         if not re.search(pattern, printed):
             missing.append(f"{doc}: {line}")
     assert missing == [], "quoted in the docs but never printed:\n" + "\n".join(missing) + "\n\nprinted:\n" + printed
+
+
+def _code_map() -> str:
+    """README's map of the code: the tree block under "How it works"."""
+    text = (ROOT / "README.md").read_text()
+    start = text.index("```\nbot/", text.index("## How it works"))
+    return text[start : text.index("```", start + 4)]
+
+
+def test_readme_map_names_every_module_and_only_modules_that_exist() -> None:
+    block = _code_map()
+    modules = [
+        path
+        for folder in ("bot", "coaching", "adapters")
+        for path in (ROOT / folder).rglob("*.py")
+        if path.name != "__init__.py" and "__pycache__" not in path.parts
+    ]
+    unnamed = [str(p.relative_to(ROOT)) for p in modules if not re.search(rf"\b{re.escape(p.name)}\b", block)]
+    assert unnamed == [], f"README's map of the code does not name {unnamed}"
+    names = {"__init__.py"} | {p.name for folder in ("deploy", "bench") for p in (ROOT / folder).rglob("*.py")}
+    names |= {p.name for p in modules}
+    named = set(re.findall(r"\b[\w.]+\.py\b", block))
+    assert named <= names, f"README's map names modules that are gone: {named - names}"
