@@ -97,6 +97,7 @@ class User(Base):
     keywords: Mapped[list[str] | None] = mapped_column(JSON)  # `settings keywords …`; None: the defaults
     created_at: Mapped[datetime] = mapped_column(default=_now)
 
+    # joined for the scheduler's batches; a person found by ``store.user_at`` has it unloaded: ``store.workspace_of``
     workspace: Mapped[Workspace] = relationship(lazy="joined")
 
 

@@ -102,8 +102,8 @@ async def workspace(session: AsyncSession, *, platform: str, external_id: str) -
 
 
 # Built once, so every command's first query is found in SQLAlchemy's compiled cache. The workspace is only
-# what the person is found by: few commands read it (``workspace_of``), and building it for every command
-# cost ~20 µs of the ORM's row processing.
+# what the person is found by: ``lazyload`` overrides the model's joined load, as few commands read it
+# (``workspace_of``) and building it for every command cost ~20 µs of the ORM's row processing.
 _USER_AT = (
     select(User)
     .join(User.workspace)

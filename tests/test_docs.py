@@ -120,6 +120,7 @@ def _code_map() -> str:
 
 
 def test_readme_map_names_every_module_and_only_modules_that_exist() -> None:
+    """By file name: the map groups modules under their folder, so ``files.py`` named once covers each folder's."""
     block = _code_map()
     modules = [
         path
